@@ -1,0 +1,49 @@
+//! Vocabulary shared by every generated connector trait: the seam to the bank's backend.
+
+use std::time::Instant;
+
+/// What the platform tells the bank about a call it forwards.
+#[derive(Debug, Clone)]
+pub struct ConnectorContext {
+    pub brand: String,
+    /// The customer the consent belongs to (CPF), and the business (CNPJ) for business consents.
+    pub customer: Option<crate::shared::Cpf>,
+    pub business: Option<crate::shared::Cnpj>,
+    pub consent_id: Option<String>,
+    pub interaction_id: String,
+    /// When the platform must answer; the bank gets what is left of the regulatory budget.
+    pub deadline: Option<Instant>,
+}
+
+/// A page the bank returns for a paginated read. The platform builds `links` and `meta`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total_records: u64,
+}
+
+/// Page coordinates the platform passes on, already checked against the spec's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u32,
+    pub page_size: u32,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConnectorError {
+    /// The resource does not exist for this customer.
+    #[error("not found")]
+    NotFound,
+    /// The resource exists but cannot be shared now (blocked, closed, pending).
+    #[error("resource unavailable: {0}")]
+    Unavailable(String),
+    /// A business rule of the bank refuses the request, with the spec's error code.
+    #[error("refused with {code}: {detail}")]
+    Refused { code: String, detail: String },
+    /// The backend did not answer in time.
+    #[error("backend timed out")]
+    Timeout,
+    /// The backend failed.
+    #[error("backend failure: {0}")]
+    Backend(String),
+}

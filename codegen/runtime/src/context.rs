@@ -1,0 +1,56 @@
+//! What a generated route hands to the server trait besides the typed parameters.
+
+use std::sync::Arc;
+
+use poem::http::HeaderMap;
+
+/// The client certificate of the mutual-TLS connection, put into the request extensions by the
+/// accept loop that terminated TLS (or by a gateway adapter).
+#[derive(Clone)]
+pub struct ClientCert {
+    /// DER of the leaf certificate.
+    pub der: Arc<[u8]>,
+    /// base64url SHA-256 of the DER: the `x5t#S256` of RFC 8705.
+    pub thumbprint: String,
+}
+
+impl std::fmt::Debug for ClientCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCert")
+            .field("thumbprint", &self.thumbprint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per-request context for server trait implementations.
+#[derive(Clone, Debug, Default)]
+pub struct RequestContext {
+    pub client_cert: Option<ClientCert>,
+    pub remote_addr: Option<String>,
+    /// Every request header, for the checks a handler makes beyond the typed parameters
+    /// (the token, the host that picks the brand).
+    pub headers: HeaderMap,
+    /// The templated path of the operation, e.g. `/consents/{consentId}`.
+    pub operation_path: &'static str,
+    pub operation_id: &'static str,
+}
+
+impl RequestContext {
+    pub fn from_request(
+        req: &poem::Request,
+        operation_id: &'static str,
+        operation_path: &'static str,
+    ) -> Self {
+        Self {
+            client_cert: req.extensions().get::<ClientCert>().cloned(),
+            remote_addr: Some(req.remote_addr().to_string()),
+            headers: req.headers().clone(),
+            operation_path,
+            operation_id,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}

@@ -1,0 +1,164 @@
+//! The OFB error body for requests refused before they reach a handler.
+//!
+//! Policy: a body or parameter that breaks the spec answers 422 with the violation's code
+//! (`PARAMETRO_NAO_INFORMADO` or `PARAMETRO_INVALIDO`) when the operation declares 422, and 400
+//! with the same code otherwise; a missing or malformed header always answers 400 (the
+//! certification suite expects 400 for a missing `x-fapi-interaction-id`); malformed JSON
+//! answers 400; a JWS that does not verify answers 400 `BAD_SIGNATURE`; a wrong media type keeps
+//! poem's 415/406. The detail names the field, never its value.
+
+use poem::Response;
+use poem::http::StatusCode;
+use poem_openapi::error::ContentTypeError;
+use poem_openapi::error::ParseParamError;
+
+use crate::jws::JwsError;
+use crate::param;
+use crate::payload::BodyRejected;
+use crate::shared::{ErrorItem, MetaSingle, ResponseError};
+
+/// A refusal: the status and the body to send.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub status: StatusCode,
+    pub body: ResponseError,
+}
+
+impl Rejection {
+    pub fn new(status: StatusCode, code: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: ResponseError {
+                errors: vec![ErrorItem {
+                    code: code.to_string(),
+                    title: title.to_string(),
+                    detail: detail.into(),
+                }],
+                meta: Some(MetaSingle {
+                    request_date_time: now(),
+                }),
+            },
+        }
+    }
+
+    /// Classifies an extractor error; `declares_422` says whether the operation lists 422.
+    pub fn from_error(err: &poem::Error, declares_422: bool) -> Self {
+        let validation_status = if declares_422 {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        if let Some(rejected) = err.downcast_ref::<BodyRejected>() {
+            return match rejected {
+                BodyRejected::Invalid(violations) => {
+                    let first = &violations.0[0];
+                    Self::new(
+                        validation_status,
+                        violations.code().as_str(),
+                        title_of(violations.code().as_str()),
+                        format!("'{}': {}", first.pointer, first.rule),
+                    )
+                }
+                BodyRejected::MalformedJson => Self::new(
+                    StatusCode::BAD_REQUEST,
+                    "PARAMETRO_INVALIDO",
+                    "Parâmetro inválido",
+                    "the body is not valid JSON",
+                ),
+                BodyRejected::Jws(JwsError::BadSignature(_)) => Self::new(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_SIGNATURE",
+                    "Assinatura inválida",
+                    "the body signature does not verify",
+                ),
+                BodyRejected::Jws(other) => Self::new(
+                    StatusCode::FORBIDDEN,
+                    "FORBIDDEN",
+                    "Requisição recusada",
+                    other.to_string(),
+                ),
+                BodyRejected::NoCodec => Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_SERVER_ERROR",
+                    "Erro interno",
+                    "signed bodies are not configured",
+                ),
+            };
+        }
+        if let Some(param_err) = err.downcast_ref::<ParseParamError>() {
+            let missing = param_err.reason.starts_with(param::MISSING)
+                || param_err.reason.contains("required");
+            let code = if missing {
+                "PARAMETRO_NAO_INFORMADO"
+            } else {
+                "PARAMETRO_INVALIDO"
+            };
+            let is_header = param_err.name.starts_with("x-") || param_err.name == "Authorization";
+            let status = if is_header {
+                StatusCode::BAD_REQUEST
+            } else {
+                validation_status
+            };
+            return Self::new(
+                status,
+                code,
+                title_of(code),
+                format!("parameter '{}': {}", param_err.name, param_err.reason),
+            );
+        }
+        if err.is::<ContentTypeError>() {
+            return Self::new(
+                err.status(),
+                "CONTENT_TYPE_INVALIDO",
+                "Tipo de conteúdo inválido",
+                "the request media type is not the one the spec names",
+            );
+        }
+        let status = err.status();
+        Self::new(
+            status,
+            "PARAMETRO_INVALIDO",
+            "Requisição inválida",
+            status.to_string(),
+        )
+    }
+
+    /// The body as the operation's own error type (its 400/422 schema), when that schema
+    /// accepts it.
+    pub fn body_as<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::to_value(&self.body)
+            .ok()
+            .and_then(|v| serde_json::from_value(v).ok())
+    }
+
+    pub fn into_response(self) -> Response {
+        let bytes = serde_json::to_vec(&self.body).unwrap_or_default();
+        Response::builder()
+            .status(self.status)
+            .content_type("application/json; charset=utf-8")
+            .body(bytes)
+    }
+}
+
+fn title_of(code: &str) -> &'static str {
+    match code {
+        "PARAMETRO_NAO_INFORMADO" => "Parâmetro não informado",
+        _ => "Parâmetro inválido",
+    }
+}
+
+/// `requestDateTime` as the specs write it: UTC, seconds, `Z`.
+pub fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A 500 in the OFB format, for failures after the handler (serialising, signing).
+pub fn internal(detail: &str) -> Response {
+    Rejection::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL_SERVER_ERROR",
+        "Erro interno",
+        detail,
+    )
+    .into_response()
+}
