@@ -123,8 +123,9 @@ pub enum Kind {
     Newtype { ty: Ty, checks: Checks },
     /// `oneOf`/`anyOf` without a discriminator: the first variant that parses.
     OneOf { variants: Vec<Ty> },
-    /// Structurally equal to a hand-written shared type.
-    Alias { path: String },
+    /// Structurally equal to a hand-written shared type; `fields` are the spec's, kept for the
+    /// spec index.
+    Alias { path: String, fields: Vec<Field> },
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +143,8 @@ pub struct ParamDef {
     pub ident: String,
     pub raw: Ty,
     pub checks: Checks,
+    /// Every spec pointer where a parameter with this schema is defined (`.../schema`).
+    pub pointers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +197,7 @@ pub struct OpParam {
 #[derive(Debug, Clone)]
 pub struct Body {
     pub content_type: String,
+    pub schema_pointer: String,
     pub ty: Ty,
     pub signed: bool,
     pub required: bool,
@@ -211,6 +215,7 @@ pub struct Response {
 #[derive(Debug, Clone)]
 pub struct Content {
     pub content_type: String,
+    pub schema_pointer: String,
     pub ty: Ty,
     pub signed: bool,
 }

@@ -108,6 +108,7 @@ pub fn generate(ws: &Workspace) -> Result<Tree, Error> {
     let specs_dir = ws.specs_dir()?;
     let config = config::Config::load(&ws.config())?;
     let mut tree = Tree::new();
+    let mut apis = Vec::new();
     for entry in manifest.generation_targets() {
         let file = specs_dir.join(entry.relative_path());
         match manifest::verify(entry, &specs_dir) {
@@ -129,11 +130,15 @@ pub fn generate(ws: &Workspace) -> Result<Tree, Error> {
         }
         let overlay = ws.overlays().join(entry.relative_path());
         let overlay = overlay.is_file().then_some(overlay);
-        let files = generate_one(&file, overlay.as_deref(), entry, &config)?;
+        let (api, files) = generate_one(&file, overlay.as_deref(), entry, &config)?;
         let folder = format!("{}-v{}", entry.api, entry.major());
         for (path, content) in files {
             tree.insert(Path::new(&folder).join(path), content);
         }
+        apis.push((folder, api));
+    }
+    for (path, content) in emit::index_crate(&apis) {
+        tree.insert(Path::new(emit::INDEX_FOLDER).join(path), content);
     }
     Ok(tree)
 }
@@ -144,10 +149,11 @@ pub fn generate_one(
     overlay: Option<&Path>,
     entry: &manifest::SpecEntry,
     config: &config::Config,
-) -> Result<BTreeMap<String, String>, Error> {
+) -> Result<(ir::Api, BTreeMap<String, String>), Error> {
     let doc = load::load(file, overlay)?;
     let api = lower::lower(&doc, entry, config)?;
-    emit::crate_files(&api, &doc)
+    let files = emit::crate_files(&api, &doc)?;
+    Ok((api, files))
 }
 
 /// Paths under `out` that differ from `tree` (changed, missing or extra).

@@ -32,6 +32,7 @@ pub fn lower(doc: &Document, entry: &SpecEntry, config: &Config) -> Result<Api, 
         pattern_index: HashMap::new(),
         params: Vec::new(),
         param_index: HashMap::new(),
+        inline: HashMap::new(),
     };
     lowerer.name_components()?;
     lowerer.lower_components()?;
@@ -63,6 +64,9 @@ struct Lowerer<'a> {
     pattern_index: HashMap<String, usize>,
     params: Vec<ParamDef>,
     param_index: HashMap<String, String>,
+    /// Inline schemas already given a type, by pointer: a shared response or request body is
+    /// lowered once however many operations use it.
+    inline: HashMap<String, Ty>,
 }
 
 impl Lowerer<'_> {
@@ -93,11 +97,15 @@ impl Lowerer<'_> {
             let pointer = format!("/components/schemas/{}", escape(&name));
             let ident = self.components[&name].clone();
             if let Some(path) = self.shared_schema(&schema) {
+                let fields = match self.kind_of(&schema, &pointer, &ident)? {
+                    Kind::Struct { fields, .. } => fields,
+                    _ => Vec::new(),
+                };
                 self.types.push(TypeDef {
                     ident,
                     schema_name: name,
                     pointer,
-                    kind: Kind::Alias { path },
+                    kind: Kind::Alias { path, fields },
                 });
                 continue;
             }
@@ -364,7 +372,12 @@ impl Lowerer<'_> {
         let composite =
             obj.contains_key("oneOf") || obj.contains_key("anyOf") || obj.contains_key("allOf");
         if composite || is_string_enum(obj) || is_object_with_properties(obj) {
+            if let Some(ty) = self.inline.get(pointer) {
+                return Ok((ty.clone(), Checks::default()));
+            }
             let ident = self.fresh_ident(hint);
+            self.inline
+                .insert(pointer.to_string(), Ty::Named(ident.clone()));
             self.define(schema, pointer, ident.clone(), ident.clone())?;
             return Ok((Ty::Named(ident), Checks::default()));
         }
@@ -619,6 +632,14 @@ impl Lowerer<'_> {
         ] {
             for (i, param) in list.iter().enumerate() {
                 let here = format!("{base}/{i}");
+                let defined_at = match param
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix('#'))
+                {
+                    Some(target) => target.to_string(),
+                    None => here.clone(),
+                };
                 let param = self.resolve_component(param, &here)?;
                 let name = param
                     .get("name")
@@ -628,14 +649,14 @@ impl Lowerer<'_> {
                 if !seen.insert((name.to_string(), location.to_string())) {
                     continue;
                 }
-                params.push(self.parameter(&param, &here)?);
+                params.push(self.parameter(&param, &here, &defined_at)?);
             }
         }
 
         let body = match op.get("requestBody") {
             None => None,
             Some(body) => {
-                let here = format!("{pointer}/requestBody");
+                let here = defined_at(body, &format!("{pointer}/requestBody"));
                 let body = self.resolve_component(body, &here)?;
                 let required = body
                     .get("required")
@@ -653,6 +674,7 @@ impl Lowerer<'_> {
                     self.lower_schema(&schema, &schema_pointer, &format!("{type_stem}Body"))?;
                 Some(Body {
                     content_type,
+                    schema_pointer: schema_pointer.clone(),
                     ty,
                     signed: is_jwt,
                     required,
@@ -677,12 +699,23 @@ impl Lowerer<'_> {
                         .map_err(|_| self.err(&here, "unsupported status"))?,
                 )
             };
+            let here = defined_at(response, &here);
             let response = self.resolve_component(response, &here)?;
-            let headers = response
+            let headers: Vec<String> = response
                 .get("headers")
                 .and_then(Value::as_object)
                 .map(|h| h.keys().cloned().collect())
                 .unwrap_or_default();
+            for name in &headers {
+                let header_pointer = format!("{here}/headers/{}", escape(name));
+                let header = &response["headers"][name.as_str()];
+                let header_at = defined_at(header, &header_pointer);
+                let header = self.resolve_component(header, &header_pointer)?;
+                if let Some(schema) = header.get("schema") {
+                    let schema = self.resolve_schema(schema, &format!("{header_at}/schema"))?;
+                    self.param_type(&schema, &format!("{header_at}/schema"), name)?;
+                }
+            }
             let content = match self.single_content(&response, &here)? {
                 None => None,
                 Some((content_type, schema)) => {
@@ -698,6 +731,7 @@ impl Lowerer<'_> {
                     )?;
                     Some(Content {
                         content_type,
+                        schema_pointer: schema_pointer.clone(),
                         ty,
                         signed: is_jwt,
                     })
@@ -767,7 +801,12 @@ impl Lowerer<'_> {
         Ok(Some((content_type.clone(), schema)))
     }
 
-    fn parameter(&mut self, param: &Value, pointer: &str) -> Result<OpParam, Error> {
+    fn parameter(
+        &mut self,
+        param: &Value,
+        pointer: &str,
+        defined_at: &str,
+    ) -> Result<OpParam, Error> {
         let name = param["name"].as_str().unwrap_or_default().to_string();
         let location = match param.get("in").and_then(Value::as_str) {
             Some("path") => Location::Path,
@@ -786,10 +825,28 @@ impl Lowerer<'_> {
             .get("schema")
             .ok_or_else(|| self.err(pointer, "parameter without schema"))?;
         let schema = self.resolve_schema(schema, &format!("{pointer}/schema"))?;
+        let ty = self.param_type(&schema, &format!("{defined_at}/schema"), &name)?;
+        Ok(OpParam {
+            ident: field_ident(&name),
+            name,
+            location,
+            required,
+            ty,
+        })
+    }
+
+    /// The parameter type for a parameter or header schema, shared by every parameter with the
+    /// same schema; `schema_pointer` is recorded for the spec index.
+    fn param_type(
+        &mut self,
+        schema: &Value,
+        schema_pointer: &str,
+        name: &str,
+    ) -> Result<String, Error> {
         let obj = schema
             .as_object()
-            .ok_or_else(|| self.err(pointer, "schema is not an object"))?;
-        let checks = self.checks(obj, &format!("{pointer}/schema"))?;
+            .ok_or_else(|| self.err(schema_pointer, "schema is not an object"))?;
+        let checks = self.checks(obj, &schema_pointer)?;
         let raw = match json_type(obj).as_deref() {
             Some("string") | None => Ty::String,
             Some("integer") => match obj.get("format").and_then(Value::as_str) {
@@ -799,12 +856,23 @@ impl Lowerer<'_> {
             Some("number") => Ty::F64,
             Some("boolean") => Ty::Bool,
             Some(other) => {
-                return Err(self.err(pointer, format!("unsupported parameter type {other}")));
+                return Err(self.err(
+                    schema_pointer,
+                    format!("unsupported parameter type {other}"),
+                ));
             }
         };
         let key = format!("{raw:?}{checks:?}");
+        let schema_pointer = schema_pointer.to_string();
         let ty = match self.param_index.get(&key) {
-            Some(ident) => ident.clone(),
+            Some(ident) => {
+                if let Some(def) = self.params.iter_mut().find(|p| &p.ident == ident) {
+                    if !def.pointers.contains(&schema_pointer) {
+                        def.pointers.push(schema_pointer);
+                    }
+                }
+                ident.clone()
+            }
             None => {
                 let mut base = name.to_upper_camel_case();
                 base.retain(|c| c.is_ascii_alphanumeric());
@@ -818,18 +886,25 @@ impl Lowerer<'_> {
                     ident: ident.clone(),
                     raw,
                     checks,
+                    pointers: vec![schema_pointer],
                 });
                 self.param_index.insert(key, ident.clone());
                 ident
             }
         };
-        Ok(OpParam {
-            ident: field_ident(&name),
-            name,
-            location,
-            required,
-            ty,
-        })
+        Ok(ty)
+    }
+}
+
+/// Where a value is defined: the target of its `$ref`, or where it stands.
+fn defined_at(value: &Value, here: &str) -> String {
+    match value
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+    {
+        Some(target) => target.to_string(),
+        None => here.to_string(),
     }
 }
 

@@ -327,6 +327,19 @@ pub fn from_value<T: DeserializeOwned + Validate>(
     Ok(value)
 }
 
+/// Parses a standalone value of a property and applies `checks` to it (used by the generated
+/// spec index).
+pub fn check_value<T: DeserializeOwned>(
+    json: &[u8],
+    checks: impl FnOnce(&T, &mut Validator),
+) -> Result<(), Violations> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(from_serde)?;
+    let mut v = Validator::new();
+    checks(&value, &mut v);
+    v.finish()
+}
+
 /// Maps a serde failure to a violation at the field's pointer.
 fn from_serde<E: serde::de::Error + fmt::Display>(
     err: serde_path_to_error::Error<E>,

@@ -102,6 +102,34 @@ fn cargo_toml(api: &Api) -> String {
     )
 }
 
+/// The folder of the crate that lists every generated API.
+pub const INDEX_FOLDER: &str = "all";
+
+/// `ofb-all`: one entry per generated API, so tests and tools reach every crate through the
+/// manifest instead of a hand-kept list.
+pub fn index_crate(apis: &[(String, Api)]) -> BTreeMap<String, String> {
+    let mut cargo = format!(
+        "{}\n[package]\nname = \"ofb-all\"\ndescription = \"Every generated API, listed.\"\nedition.workspace = true\nversion.workspace = true\nlicense.workspace = true\npublish.workspace = true\n\n[dependencies]\naberta-runtime.workspace = true\n",
+        PREAMBLE.replace("//", "#")
+    );
+    let mut entries = String::new();
+    for (folder, api) in apis {
+        cargo.push_str(&format!("{} = {{ path = \"../{folder}\" }}\n", api.package));
+        let krate = api.package.replace('-', "_");
+        entries.push_str(&format!(
+            "        GeneratedApi {{\n            name: {:?},\n            version: {:?},\n            base_path: {:?},\n            parse_at: {krate}::models::parse_at,\n            check_property: {krate}::models::check_property,\n            check_parameter: {krate}::params::check_parameter,\n            openapi_document: {krate}::server::openapi_document,\n        }},\n",
+            api.name, api.version, api.base_path
+        ));
+    }
+    let lib = format!(
+        "{PREAMBLE}\n\n//! Every generated API of this checkout, in manifest order.\n\nuse aberta_runtime::Violations;\n\n/// Parses or checks JSON found at a JSON pointer of the spec.\npub type Lookup = fn(&str, &[u8]) -> Option<Result<(), Violations>>;\n\n/// One generated crate.\npub struct GeneratedApi {{\n    pub name: &'static str,\n    pub version: &'static str,\n    pub base_path: &'static str,\n    pub parse_at: Lookup,\n    pub check_property: Lookup,\n    pub check_parameter: Lookup,\n    pub openapi_document: fn() -> aberta_runtime::reexport::serde_json::Value,\n}}\n\npub fn apis() -> Vec<GeneratedApi> {{\n    vec![\n{entries}    ]\n}}\n"
+    );
+    BTreeMap::from([
+        ("Cargo.toml".to_string(), cargo),
+        ("src/lib.rs".to_string(), lib),
+    ])
+}
+
 /// An identifier from generated names (already sanitised by the lowering).
 pub fn ident(name: &str) -> Ident {
     Ident::new(name, Span::call_site())

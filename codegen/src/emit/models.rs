@@ -18,7 +18,86 @@ pub fn patterns(api: &Api) -> TokenStream {
 
 pub fn models(api: &Api) -> TokenStream {
     let types = api.types.iter().map(|def| type_def(api, def));
-    quote! { #(#types)* }
+    let index = spec_index(api);
+    quote! { #(#types)* #index }
+}
+
+/// Lookups from a JSON pointer of the spec to the generated code: the model defined there,
+/// and the checks of a property defined there. Conformance tests and tools use them to check
+/// any value the spec shows (examples) without knowing Rust names.
+fn spec_index(api: &Api) -> TokenStream {
+    let named = api
+        .types
+        .iter()
+        .map(|def| (def.pointer.clone(), Ty::Named(def.ident.clone())));
+    // Bodies that are not a named model (a top-level array, say) are indexed where they stand.
+    let bodies = api.operations.iter().flat_map(|op| {
+        let body = op
+            .body
+            .iter()
+            .map(|b| (b.schema_pointer.clone(), b.ty.clone()));
+        let responses = op
+            .responses
+            .iter()
+            .filter_map(|r| r.content.as_ref())
+            .map(|c| (c.schema_pointer.clone(), c.ty.clone()));
+        body.chain(responses)
+            .filter(|(_, ty)| !matches!(ty, Ty::Named(_)))
+            .collect::<Vec<_>>()
+    });
+    let mut seen = std::collections::BTreeSet::new();
+    let models = named
+        .chain(bodies)
+        .filter(|(pointer, _)| seen.insert(pointer.clone()))
+        .map(|(pointer, ty)| {
+            let ty = rust_type(&ty);
+            let pointer = Literal::string(&pointer);
+            quote! { #pointer => Some(::aberta_runtime::parse_json::<#ty>(json).map(drop)), }
+        });
+    let properties = api.types.iter().flat_map(|def| {
+        let (Kind::Struct { fields, .. } | Kind::Alias { fields, .. }) = &def.kind else {
+            return Vec::new();
+        };
+        let default = Checks::default();
+        fields
+            .iter()
+            .filter(|f| !matches!(f.ty, Ty::Named(_)))
+            .flat_map(|f| {
+                let pointer = format!(
+                    "{}/properties/{}",
+                    def.pointer,
+                    crate::load::escape(&f.json)
+                );
+                let mut arms = vec![property_arm(&pointer, &f.ty, &f.checks)];
+                if let Ty::Vec(item) = &f.ty {
+                    if !matches!(**item, Ty::Named(_)) {
+                        let item_checks = f.checks.items.as_deref().unwrap_or(&default);
+                        arms.push(property_arm(&format!("{pointer}/items"), item, item_checks));
+                    }
+                }
+                arms
+            })
+            .collect::<Vec<_>>()
+    });
+    quote! {
+        /// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+        /// defined there.
+        pub fn parse_at(pointer: &str, json: &[u8]) -> Option<Result<(), ::aberta_runtime::Violations>> {
+            match pointer {
+                #(#models)*
+                _ => None,
+            }
+        }
+
+        /// Checks `json` against the constraints of the property the spec defines at `pointer`;
+        /// `None` when that property has no constraint of its own or is a model.
+        pub fn check_property(pointer: &str, json: &[u8]) -> Option<Result<(), ::aberta_runtime::Violations>> {
+            match pointer {
+                #(#properties)*
+                _ => None,
+            }
+        }
+    }
 }
 
 fn type_def(api: &Api, def: &TypeDef) -> TokenStream {
@@ -30,7 +109,7 @@ fn type_def(api: &Api, def: &TypeDef) -> TokenStream {
         #[serde(crate = "::aberta_runtime::reexport::serde")]
     };
     match &def.kind {
-        Kind::Alias { path } => {
+        Kind::Alias { path, .. } => {
             let path = rust_path(path);
             quote! { #doc pub type #name = #path; }
         }
@@ -168,6 +247,18 @@ fn type_def(api: &Api, def: &TypeDef) -> TokenStream {
             }
         }
     }
+}
+
+fn property_arm(pointer: &str, ty: &Ty, checks: &Checks) -> TokenStream {
+    let pointer = Literal::string(pointer);
+    let rust = rust_type(ty);
+    let checks = value_checks(quote! { value }, ty, checks);
+    let check = if checks.is_empty() {
+        quote! { |_, _| {} }
+    } else {
+        quote! { |value, v| { #checks } }
+    };
+    quote! { #pointer => Some(::aberta_runtime::validate::check_value::<#rust>(json, #check)), }
 }
 
 fn field_check(field: &Field) -> TokenStream {

@@ -9,6 +9,32 @@ use super::{doc, ident};
 use crate::ir::*;
 
 pub fn params(api: &Api) -> TokenStream {
+    let arms = api.params.iter().flat_map(|p| {
+        let raw = rust_type(&p.raw);
+        let checks = value_checks(quote! { value }, &p.raw, &p.checks);
+        let check = if checks.is_empty() {
+            quote! { |_, _| {} }
+        } else {
+            quote! { |value, v| { #checks } }
+        };
+        p.pointers
+            .iter()
+            .map(|pointer| {
+                let pointer = Literal::string(pointer);
+                quote! { #pointer => Some(::aberta_runtime::validate::check_value::<#raw>(json, #check)), }
+            })
+            .collect::<Vec<_>>()
+    });
+    let index = quote! {
+        /// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
+        /// no parameter is defined there.
+        pub fn check_parameter(pointer: &str, json: &[u8]) -> Option<Result<(), ::aberta_runtime::Violations>> {
+            match pointer {
+                #(#arms)*
+                _ => None,
+            }
+        }
+    };
     let defs = api.params.iter().map(|p| {
         let name = ident(&p.ident);
         let raw = rust_type(&p.raw);
@@ -22,7 +48,7 @@ pub fn params(api: &Api) -> TokenStream {
             ::aberta_runtime::parameter!(#doc #name(#raw), #schema, |value, v| { #checks });
         }
     });
-    quote! { #(#defs)* }
+    quote! { #(#defs)* #index }
 }
 
 pub fn server(api: &Api) -> TokenStream {
@@ -295,7 +321,9 @@ fn error_body_builder(api: &Api, ty: &Ty) -> Option<TokenStream> {
     let Ty::Named(name) = ty else { return None };
     let def = api.types.iter().find(|d| &d.ident == name)?;
     match &def.kind {
-        Kind::Alias { path } if path.ends_with("shared::ResponseError") => Some(quote! { body }),
+        Kind::Alias { path, .. } if path.ends_with("shared::ResponseError") => {
+            Some(quote! { body })
+        }
         Kind::Struct { fields, .. } => {
             let type_name = ident(name);
             let mut inits = Vec::new();
@@ -386,6 +414,7 @@ fn route_method(api: &Api, op: &Operation, _trait_name: &proc_macro2::Ident) -> 
         Some(b) => {
             let content = Content {
                 content_type: b.content_type.clone(),
+                schema_pointer: b.schema_pointer.clone(),
                 ty: b.ty.clone(),
                 signed: b.signed,
             };

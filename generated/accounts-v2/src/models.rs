@@ -1604,6 +1604,64 @@ impl ::aberta_runtime::Validate for ResponseAccountTransactions {
     ("meta", ::aberta_runtime::schema::of:: < crate ::models::MetaOnlyRequestDateTime >
     (registry))], .. ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// `accounts` 2.4.2 `#/components/schemas/ResponseErrorMetaSingle/properties/errors/items`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorMetaSingleErrors {
+    #[serde(rename = "code")]
+    pub code: String,
+    #[serde(rename = "title")]
+    pub title: String,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorMetaSingleErrors {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "code",
+            |v| {
+                let value = &self.code;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "title",
+            |v| {
+                let value = &self.title;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "detail",
+            |v| {
+                let value = &self.detail;
+                v.max_length(value, 2048);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorMetaSingleErrors, "ResponseErrorMetaSingleErrors", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
+    properties : vec![("code",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
 /// `accounts` 2.4.2 `#/components/schemas/ResponseErrorMetaSingle`
 pub type ResponseErrorMetaSingle = ::aberta_runtime::shared::ResponseError;
 /// `accounts` 2.4.2 `#/components/schemas/ResponseError/properties/errors/items`
@@ -1744,3 +1802,1067 @@ impl ::aberta_runtime::Validate for XFapiInteractionId {
     .to_string()), max_length : Some(36), ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/AccountBalancesDataAutomaticallyInvestedAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountBalancesDataAutomaticallyInvestedAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountOverdraftLimitsDataOverdraftContractedLimit" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountOverdraftLimitsDataOverdraftContractedLimit,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountOverdraftLimitsDataOverdraftUsedLimit" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountOverdraftLimitsDataOverdraftUsedLimit,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountOverdraftLimitsDataUnarrangedOverdraftAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountOverdraftLimitsDataUnarrangedOverdraftAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountBalancesDataBlockedAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountBalancesDataBlockedAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountBalancesDataAvailableAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountBalancesDataAvailableAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountBalancesData" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AccountBalancesData>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountData" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AccountData>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountIdentificationData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountIdentificationData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountOverdraftLimitsData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountOverdraftLimitsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountTransactionsData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountTransactionsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountTransactionsDataAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountTransactionsDataAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumAccountSubType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumAccountSubType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumAccountType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumAccountType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumCompletedAuthorisedPaymentIndicator" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCompletedAuthorisedPaymentIndicator,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumCreditDebitIndicator" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCreditDebitIndicator,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumPartiePersonType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumPartiePersonType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumTransactionTypes" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumTransactionTypes>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Links" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Links>(json).map(drop))
+        }
+        "/components/schemas/LinksAccountId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LinksAccountId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TransactionsLinks" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::TransactionsLinks>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
+        }
+        "/components/schemas/MetaOnlyRequestDateTime" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::MetaOnlyRequestDateTime,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseAccountList" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseAccountList>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseAccountBalances" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseAccountBalances,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseAccountIdentification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseAccountIdentification,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseAccountOverdraftLimits" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseAccountOverdraftLimits,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseAccountTransactions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseAccountTransactions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingleErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingle,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorErrors>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseError>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/XFapiInteractionId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::XFapiInteractionId>(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/AccountBalancesDataAutomaticallyInvestedAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountBalancesDataAutomaticallyInvestedAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountOverdraftLimitsDataOverdraftContractedLimit/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountOverdraftLimitsDataOverdraftContractedLimit/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountOverdraftLimitsDataOverdraftUsedLimit/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountOverdraftLimitsDataOverdraftUsedLimit/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountOverdraftLimitsDataUnarrangedOverdraftAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountOverdraftLimitsDataUnarrangedOverdraftAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountBalancesDataBlockedAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountBalancesDataBlockedAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountBalancesDataAvailableAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountBalancesDataAvailableAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountBalancesData/properties/updateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountData/properties/brandName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountData/properties/companyCnpj" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountData/properties/compeCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountData/properties/branchCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountData/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountData/properties/checkDigit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountData/properties/accountId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountIdentificationData/properties/compeCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountIdentificationData/properties/branchCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountIdentificationData/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountIdentificationData/properties/checkDigit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountIdentificationData/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountTransactionsData/properties/transactionId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountTransactionsData/properties/transactionName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 200);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountTransactionsData/properties/transactionDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 24);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountTransactionsData/properties/partieCnpjCpf" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountTransactionsData/properties/partieCompeCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountTransactionsData/properties/partieBranchCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountTransactionsData/properties/partieNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountTransactionsData/properties/partieCheckDigit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountTransactionsDataAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountTransactionsDataAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LinksAccountId/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LinksAccountId/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LinksAccountId/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LinksAccountId/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LinksAccountId/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TransactionsLinks/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TransactionsLinks/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TransactionsLinks/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TransactionsLinks/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Meta/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MetaOnlyRequestDateTime/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseAccountList/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::AccountData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseAccountTransactions/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::AccountTransactionsData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorMetaSingleErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

@@ -6909,6 +6909,99 @@ impl ::aberta_runtime::Validate for PixPaymentCancellation {
     ::aberta_runtime::schema::of:: < crate ::models::PixPaymentCancellationCancelledBy >
     (registry))], .. ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// `automatic-payments` 2.0.0 `#/components/schemas/ResponseError/properties/errors/items`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorErrors {
+    #[serde(rename = "code")]
+    pub code: String,
+    #[serde(rename = "title")]
+    pub title: String,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorErrors {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "code",
+            |v| {
+                let value = &self.code;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "title",
+            |v| {
+                let value = &self.title;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "detail",
+            |v| {
+                let value = &self.detail;
+                v.max_length(value, 2048);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorErrors, "ResponseErrorErrors", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
+    properties : vec![("code",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
+/// `automatic-payments` 2.0.0 `#/components/schemas/ResponseError/properties/meta`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorMeta {
+    #[serde(rename = "requestDateTime")]
+    pub request_date_time: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorMeta {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "requestDateTime",
+            |v| {
+                let value = &self.request_date_time;
+                v.max_length(value, 20);
+                v.date_time(value);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorMeta, "ResponseErrorMeta", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["requestDateTime"], properties
+    : vec![("requestDateTime",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
+    Some("date-time"), max_length : Some(20), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
 /// `automatic-payments` 2.0.0 `#/components/schemas/ResponseError`
 pub type ResponseError = ::aberta_runtime::shared::ResponseError;
 /// `automatic-payments` 2.0.0 `#/components/schemas/ResponsePostRecurringConsent/properties/data/properties/debtorAccount`
@@ -11115,3 +11208,4078 @@ impl ::aberta_runtime::Validate for XV {
     Some("^\\d+\\.\\d+\\.\\d+$".to_string()), ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ResponseErrorCreateConsent/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorCreateConsentErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorCreateConsent/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorCreateConsentErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorCreateConsent" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorCreateConsent,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorRecurringConsents/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorRecurringConsentsErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorRecurringConsents/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorRecurringConsentsErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorRecurringConsents" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorRecurringConsents,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixRecurringPayment/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreatePixRecurringPaymentErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixRecurringPayment/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreatePixRecurringPaymentErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixRecurringPayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreatePixRecurringPayment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateRecurringPaymentsPaymentId/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreateRecurringPaymentsPaymentIdErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateRecurringPaymentsPaymentId/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreateRecurringPaymentsPaymentIdErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateRecurringPaymentsPaymentId" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreateRecurringPaymentsPaymentId,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessEntity/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessEntityDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessEntity" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessEntity>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateRecurringConsent/properties/data/properties/debtorAccount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreateRecurringConsentDataDebtorAccount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateRecurringConsent/properties/data/properties/recurringConfiguration" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreateRecurringConsentDataRecurringConfiguration,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateRecurringConsent/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreateRecurringConsentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateRecurringConsent" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreateRecurringConsent,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreateRecurringPixPayment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/creditorAccount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreateRecurringPixPaymentDataCreditorAccount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/authorisationFlow" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreateRecurringPixPaymentDataAuthorisationFlow,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/localInstrument" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreateRecurringPixPaymentDataLocalInstrument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreateRecurringPixPaymentDataDocumentRel,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreateRecurringPixPaymentDataDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreateRecurringPixPaymentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/screenDimensions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsPaymentsManualScreenDimensions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/geolocation/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsPaymentsManualGeolocationType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/geolocation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsPaymentsManualGeolocation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/integrity" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsPaymentsManualIntegrity,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsPaymentsManual,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsPayments/properties/automatic" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsPaymentsAutomatic,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsPayments" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::RiskSignalsPayments>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsConsents/properties/screenDimensions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsConsentsScreenDimensions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsConsents/properties/geolocation/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsConsentsGeolocationType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsConsents/properties/geolocation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsConsentsGeolocation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsConsents/properties/integrity" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsConsentsIntegrity,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsConsents" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::RiskSignalsConsents>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/screenDimensions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsConsentEditionScreenDimensions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/geolocation/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsConsentEditionGeolocationType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/geolocation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsConsentEditionGeolocation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/integrity" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsConsentEditionIntegrity,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignalsConsentEdition" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsConsentEdition,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditorAccountConsent" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditorAccountConsent,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditorAccount" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CreditorAccount>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/DebtorAccount" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::DebtorAccount>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/originalRecurringPaymentId" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OriginalRecurringPaymentId,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EndToEndId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EndToEndId>(json).map(drop),
+            )
+        }
+        "/components/schemas/EndToEndIdPost" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EndToEndIdPost>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumAccountTypePayments" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumAccountTypePayments,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumAccountTypeConsents" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumAccountTypeConsents,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumAuthorisationStatusType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumAuthorisationStatusType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumPaymentCancellationStatusType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumPaymentCancellationStatusType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumPaymentPersonType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumPaymentPersonType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumPaymentStatusType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumPaymentStatusType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumPaymentType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumPaymentType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumRejectionReasonCodeGet" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumRejectionReasonCodeGet,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumRejectionReasonCode" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumRejectionReasonCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumPaymentCancellationReasonType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumPaymentCancellationReasonType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumPaymentCancellationFromType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumPaymentCancellationFromType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Rejection/properties/rejectedBy" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::RejectionRejectedBy>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Rejection/properties/rejectedFrom" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RejectionRejectedFrom,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Rejection" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::Rejection>(json).map(drop),
+            )
+        }
+        "/components/schemas/ConsentRejection/properties/status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentRejectionStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentRejection/properties/rejection/properties/rejectedBy" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentRejectionRejectionRejectedBy,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentRejection/properties/rejection/properties/rejectedFrom" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentRejectionRejectionRejectedFrom,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentRejection/properties/rejection" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentRejectionRejection,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentRejection" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ConsentRejection>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentRejectionReason/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentRejectionReasonCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentRejectionReason" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentRejectionReason,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RejectionReasonGet" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::RejectionReasonGet>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RejectionReason" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::RejectionReason>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentEdition/properties/creditors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentEditionCreditors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentEdition/properties/recurringConfiguration/properties/automatic" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentEditionRecurringConfigurationAutomatic,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentEdition/properties/recurringConfiguration" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentEditionRecurringConfiguration,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentEdition/properties/loggedUser/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentEditionLoggedUserDocumentRel,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentEdition/properties/loggedUser/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentEditionLoggedUserDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentEdition/properties/loggedUser" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentEditionLoggedUser,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentEdition/properties/businessEntity/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentEditionBusinessEntityDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentEdition/properties/businessEntity" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentEditionBusinessEntity,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentEdition" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ConsentEdition>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentRevocation/properties/status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentRevocationStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentRevocation/properties/revocation/properties/revokedBy" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentRevocationRevocationRevokedBy,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentRevocation/properties/revocation/properties/revokedFrom" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentRevocationRevocationRevokedFrom,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentRevocation/properties/revocation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentRevocationRevocation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentRevocation" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ConsentRevocation>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentRevokedReason/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentRevokedReasonCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentRevokedReason" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ConsentRevokedReason>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RecurringConfiguration" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RecurringConfiguration,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AutomaticRequest/properties/automatic/properties/interval" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AutomaticRequestAutomaticInterval,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AutomaticRequest/properties/automatic" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AutomaticRequestAutomatic,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AutomaticRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AutomaticRequest>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Automatic/properties/automatic/properties/interval" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AutomaticAutomaticInterval,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Automatic/properties/automatic" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AutomaticAutomatic>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Automatic" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::Automatic>(json).map(drop),
+            )
+        }
+        "/components/schemas/ContractDebtor/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ContractDebtorDocumentRel,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ContractDebtor/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ContractDebtorDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ContractDebtor" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ContractDebtor>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FirstPayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::FirstPayment>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SweepingRequest/properties/sweeping" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SweepingRequestSweeping,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SweepingRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::SweepingRequest>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Sweeping/properties/sweeping" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::SweepingSweeping>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Sweeping" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Sweeping>(json).map(drop))
+        }
+        "/components/schemas/PeriodicLimits" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PeriodicLimits>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Vrp/properties/vrp/properties/globalLimits" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::VrpVrpGlobalLimits>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Vrp/properties/vrp/properties/periodicLimits" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::VrpVrpPeriodicLimits>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Vrp/properties/vrp" => {
+            Some(::aberta_runtime::parse_json::<crate::models::VrpVrp>(json).map(drop))
+        }
+        "/components/schemas/Vrp" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Vrp>(json).map(drop))
+        }
+        "/components/schemas/Day" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Day>(json).map(drop))
+        }
+        "/components/schemas/Week" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Week>(json).map(drop))
+        }
+        "/components/schemas/Month" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Month>(json).map(drop))
+        }
+        "/components/schemas/Year" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Year>(json).map(drop))
+        }
+        "/components/schemas/Creditors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CreditorsItem>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Creditors" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::Creditors>(json).map(drop),
+            )
+        }
+        "/components/schemas/LoggedUser/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LoggedUserDocument>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/LoggedUser" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LoggedUser>(json).map(drop),
+            )
+        }
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
+        }
+        "/components/schemas/LinkSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LinkSingle>(json).map(drop),
+            )
+        }
+        "/components/schemas/PaymentPix" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PaymentPix>(json).map(drop),
+            )
+        }
+        "/components/schemas/PatchPixPayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PatchPixPayment>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PatchPixPaymentData/properties/cancellation/properties/cancelledBy/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PatchPixPaymentDataCancellationCancelledByDocumentRel,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PatchPixPaymentData/properties/cancellation/properties/cancelledBy/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PatchPixPaymentDataCancellationCancelledByDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PatchPixPaymentData/properties/cancellation/properties/cancelledBy" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PatchPixPaymentDataCancellationCancelledBy,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PatchPixPaymentData/properties/cancellation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PatchPixPaymentDataCancellation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PatchPixPaymentData" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PatchPixPaymentData>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PixPaymentCancellation/properties/cancelledBy/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PixPaymentCancellationCancelledByDocumentRel,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PixPaymentCancellation/properties/cancelledBy/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PixPaymentCancellationCancelledByDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PixPaymentCancellation/properties/cancelledBy" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PixPaymentCancellationCancelledBy,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PixPaymentCancellation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PixPaymentCancellation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorErrors>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/meta" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorMeta>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseError>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/debtorAccount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePostRecurringConsentDataDebtorAccount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/revocation/properties/revokedBy" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePostRecurringConsentDataRevocationRevokedBy,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/revocation/properties/revokedFrom" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePostRecurringConsentDataRevocationRevokedFrom,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/revocation/properties/reason/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePostRecurringConsentDataRevocationReasonCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/revocation/properties/reason" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePostRecurringConsentDataRevocationReason,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/revocation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePostRecurringConsentDataRevocation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePostRecurringConsentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePostRecurringConsent,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/debtorAccount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentDataDebtorAccount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/revocation/properties/revokedBy" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentDataRevocationRevokedBy,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/revocation/properties/revokedFrom" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentDataRevocationRevokedFrom,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/revocation/properties/reason/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentDataRevocationReasonCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/revocation/properties/reason" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentDataRevocationReason,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/revocation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentDataRevocation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsent,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/debtorAccount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentPatchDataDebtorAccount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/rejection/properties/rejectedBy" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentPatchDataRejectionRejectedBy,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/rejection/properties/rejectedFrom" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentPatchDataRejectionRejectedFrom,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/rejection" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentPatchDataRejection,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/revocation/properties/revokedBy" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentPatchDataRevocationRevokedBy,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/revocation/properties/revokedFrom" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentPatchDataRevocationRevokedFrom,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/revocation/properties/reason/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentPatchDataRevocationReasonCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/revocation/properties/reason" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentPatchDataRevocationReason,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/revocation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentPatchDataRevocation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentPatchData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringConsentPatch,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PatchRecurringConsent/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PatchRecurringConsentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PatchRecurringConsent" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PatchRecurringConsent,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsIdPost" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsIdPost,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsIdRead" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsIdRead,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsIdPatch" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsIdPatch,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPixPayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPixPayment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPixData/items/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPixDataItemDocumentRel,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPixData/items/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPixDataItemDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPixData/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPixDataItem,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPixData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPixData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData/properties/authorisationFlow" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsPostDataAuthorisationFlow,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData/properties/localInstrument" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsPostDataLocalInstrument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsPostDataDocumentRel,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsPostDataDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsPostData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead/properties/authorisationFlow" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsDataReadAuthorisationFlow,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsDataReadDocumentRel,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsDataReadDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead/properties/localInstrument" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsDataReadLocalInstrument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsDataRead,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch/properties/authorisationFlow" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsDataPatchAuthorisationFlow,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsDataPatchDocumentRel,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsDataPatchDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch/properties/localInstrument" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsDataPatchLocalInstrument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseRecurringPaymentsDataPatch,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/XFapiInteractionId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::XFapiInteractionId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/X-V" => {
+            Some(::aberta_runtime::parse_json::<crate::models::XV>(json).map(drop))
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ResponseErrorCreateConsent/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorCreateConsent/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorCreateConsent/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorCreateConsentErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 3);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorRecurringConsents/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorRecurringConsents/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorRecurringConsents/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::T422responseErrorRecurringConsentsErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 3);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixRecurringPayment/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixRecurringPayment/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixRecurringPayment/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::T422responseErrorCreatePixRecurringPaymentErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 9);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateRecurringPaymentsPaymentId/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateRecurringPaymentsPaymentId/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateRecurringPaymentsPaymentId/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<
+                        crate::models::T422responseErrorCreateRecurringPaymentsPaymentIdErrors,
+                    >,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 3);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessEntity/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessEntity/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringConsent/properties/data/properties/debtorAccount/properties/ispb" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringConsent/properties/data/properties/debtorAccount/properties/issuer" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 4);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringConsent/properties/data/properties/debtorAccount/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 20);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringConsent/properties/data/properties/expirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringConsent/properties/data/properties/additionalInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/creditorAccount/properties/ispb" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/creditorAccount/properties/issuer" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 4);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/creditorAccount/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 20);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 14);
+                        v.min_length(value, 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/recurringConsentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/date" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/remittanceInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/cnpjInitiator" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/ibgeTownCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 7);
+                        v.min_length(value, 7);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/proxy" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/transactionIdentification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 35);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateRecurringPixPaymentData/properties/paymentReference" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/screenDimensions/properties/height" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/screenDimensions/properties/width" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/geolocation/properties/latitude" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/geolocation/properties/longitude" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/integrity/properties/appRecognitionVerdict" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/integrity/properties/deviceRecognitionVerdict" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/deviceId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/isRootedDevice" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/screenBrightness" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/elapsedTimeSinceBoot" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/osVersion" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/userTimeZoneOffset" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/language" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/accountTenure" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/isCallingProgress" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/isDevModeEnabled" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/isMockGPS" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/isEmulated" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/isMonkeyRunner" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/isCharging" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/antennaInformation" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/manual/properties/isUsbConnected" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsPayments/properties/automatic/properties/lastLoginDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/RiskSignalsPayments/properties/automatic/properties/pixKeyRegistrationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/RiskSignalsConsents/properties/screenDimensions/properties/height" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/screenDimensions/properties/width" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/geolocation/properties/latitude" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/geolocation/properties/longitude" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/integrity/properties/appRecognitionVerdict" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/integrity/properties/deviceRecognitionVerdict" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/deviceId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/isRootedDevice" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/screenBrightness" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/elapsedTimeSinceBoot" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/osVersion" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/userTimeZoneOffset" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/language" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/accountTenure" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/RiskSignalsConsents/properties/isCallingProgress" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/isDevModeEnabled" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/isMockGPS" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/isEmulated" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/isMonkeyRunner" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/isCharging" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/antennaInformation" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsents/properties/isUsbConnected" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/screenDimensions/properties/height" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/screenDimensions/properties/width" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/geolocation/properties/latitude" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/geolocation/properties/longitude" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/integrity/properties/appRecognitionVerdict" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/integrity/properties/deviceRecognitionVerdict" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/deviceId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/isRootedDevice" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/screenBrightness" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/elapsedTimeSinceBoot" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/osVersion" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/userTimeZoneOffset" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/language" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/accountTenure" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/isCallingProgress" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/isDevModeEnabled" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/isMockGPS" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/isEmulated" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/isMonkeyRunner" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/isCharging" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/antennaInformation" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignalsConsentEdition/properties/isUsbConnected" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/CreditorAccountConsent/properties/ispb" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditorAccountConsent/properties/issuer" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 4);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditorAccountConsent/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 20);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditorAccount/properties/ispb" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditorAccount/properties/issuer" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 4);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditorAccount/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 20);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/DebtorAccount/properties/ispb" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/DebtorAccount/properties/issuer" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 4);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/DebtorAccount/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 20);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Rejection/properties/rejectedAt" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ConsentRejectionReason/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/RejectionReasonGet/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/RejectionReason/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ConsentEdition/properties/creditors/items/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P13);
+                        v.max_length(value, 120);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ConsentEdition/properties/recurringConfiguration/properties/automatic/properties/maximumVariableAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ConsentEdition/properties/loggedUser/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cpf,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ConsentEdition/properties/businessEntity/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ConsentEdition/properties/businessEntity/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ConsentEdition/properties/creditors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ConsentEditionCreditors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ConsentEdition/properties/expirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ConsentRevokedReason/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AutomaticRequest/properties/automatic/properties/contractId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 35);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AutomaticRequest/properties/automatic/properties/fixedAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AutomaticRequest/properties/automatic/properties/maximumVariableAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AutomaticRequest/properties/automatic/properties/minimumVariableAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AutomaticRequest/properties/automatic/properties/isRetryAccepted" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/AutomaticRequest/properties/automatic/properties/referenceStartDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Automatic/properties/automatic/properties/contractId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 35);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Automatic/properties/automatic/properties/fixedAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Automatic/properties/automatic/properties/maximumVariableAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Automatic/properties/automatic/properties/minimumVariableAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Automatic/properties/automatic/properties/isRetryAccepted" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/Automatic/properties/automatic/properties/useOverdraftLimit" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/Automatic/properties/automatic/properties/referenceStartDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ContractDebtor/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ContractDebtor/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P13);
+                        v.max_length(value, 120);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FirstPayment/properties/date" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FirstPayment/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P16);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FirstPayment/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FirstPayment/properties/remittanceInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SweepingRequest/properties/sweeping/properties/totalAllowedAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SweepingRequest/properties/sweeping/properties/transactionLimit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SweepingRequest/properties/sweeping/properties/startDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Sweeping/properties/sweeping/properties/totalAllowedAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Sweeping/properties/sweeping/properties/transactionLimit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Sweeping/properties/sweeping/properties/useOverdraftLimit" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/Sweeping/properties/sweeping/properties/startDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Vrp/properties/vrp/properties/globalLimits/properties/quantityLimit" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/Vrp/properties/vrp/properties/globalLimits/properties/transactionLimit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Vrp/properties/vrp/properties/transactionLimit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Day/properties/quantityLimit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i64,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Day/properties/transactionLimit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Week/properties/quantityLimit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i64,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Week/properties/transactionLimit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Month/properties/quantityLimit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i64,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Month/properties/transactionLimit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Year/properties/quantityLimit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i64,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Year/properties/transactionLimit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Creditors/items/properties/cpfCnpj" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.max_length(value, 14);
+                        v.min_length(value, 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Creditors/items/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P13);
+                        v.max_length(value, 120);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoggedUser/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cpf,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoggedUser/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P18);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LinkSingle/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PaymentPix/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PaymentPix/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P16);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PatchPixPaymentData/properties/cancellation/properties/cancelledBy/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PixPaymentCancellation/properties/cancelledBy/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PixPaymentCancellation/properties/cancelledAt" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/debtorAccount/properties/ispb" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/debtorAccount/properties/issuer" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 4);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/debtorAccount/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 20);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/revocation/properties/reason/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/revocation/properties/revokedAt" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/recurringConsentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/expirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/additionalInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/authorisedAtDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.min_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePostRecurringConsent/properties/data/properties/updatedAtDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.min_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/debtorAccount/properties/ispb" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/debtorAccount/properties/issuer" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 4);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/debtorAccount/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 20);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/debtorAccount/properties/ibgeTownCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 7);
+                        v.min_length(value, 7);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/revocation/properties/reason/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/revocation/properties/revokedAt" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/recurringConsentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/expirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/additionalInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/authorisedAtDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.min_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/updatedAtDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.min_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsent/properties/data/properties/approvalDueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/debtorAccount/properties/ispb" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/debtorAccount/properties/issuer" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 4);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/debtorAccount/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 20);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/rejection/properties/rejectedAt" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/revocation/properties/reason/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/revocation/properties/revokedAt" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/recurringConsentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/expirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/additionalInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/authorisedAtDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.min_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/updatedAtDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.min_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringConsentPatch/properties/data/properties/approvalDueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPixData/items/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 14);
+                        v.min_length(value, 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPixData/items/properties/recurringPaymentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPixData/items/properties/recurringConsentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPixData/items/properties/date" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 10);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPixData/items/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPixData/items/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPixData/items/properties/remittanceInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPixData/items/properties/transactionIdentification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 35);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPixData/items/properties/paymentReference" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 14);
+                        v.min_length(value, 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData/properties/recurringPaymentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData/properties/recurringConsentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData/properties/date" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 10);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData/properties/cnpjInitiator" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData/properties/remittanceInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData/properties/proxy" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData/properties/transactionIdentification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 35);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsPostData/properties/paymentReference" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 14);
+                        v.min_length(value, 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead/properties/recurringPaymentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead/properties/recurringConsentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead/properties/date" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 10);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead/properties/cnpjInitiator" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead/properties/remittanceInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead/properties/transactionIdentification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 35);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead/properties/proxy" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataRead/properties/paymentReference" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 14);
+                        v.min_length(value, 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch/properties/recurringPaymentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch/properties/recurringConsentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch/properties/date" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 10);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch/properties/cnpjInitiator" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch/properties/remittanceInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch/properties/transactionIdentification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 35);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch/properties/proxy" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ResponseRecurringPaymentsDataPatch/properties/paymentReference" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

@@ -5885,3 +5885,2232 @@ impl ::aberta_runtime::Validate for SharedAutomatedTellerMachinesPostalAddress {
     ::aberta_runtime::schema::of:: < crate ::models::GeographicCoordinates >
     (registry))], .. ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ResponseBankingAgentsList/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBankingAgentsListData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBankingAgentsList" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBankingAgentsList,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BankingAgentsBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BankingAgentsBrand>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BankingAgentsCompanies" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BankingAgentsCompanies,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BankingAgentsContractor" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BankingAgentsContractor,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBranchesList/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBranchesListData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBranchesList" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseBranchesList>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BranchesBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BranchesBrand>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BranchesCompany" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BranchesCompany>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseElectronicChannelsList/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseElectronicChannelsListData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseElectronicChannelsList" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseElectronicChannelsList,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ElectronicChannelsBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ElectronicChannelsBrand,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ElectronicChannelsCompanies" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ElectronicChannelsCompanies,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BankingAgent" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BankingAgent>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BankingAgentIdentification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BankingAgentIdentification,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BankingAgentLocation" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BankingAgentLocation>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BankingAgentPostalAddress/properties/countrySubDivision" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BankingAgentPostalAddressCountrySubDivision,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BankingAgentPostalAddress" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BankingAgentPostalAddress,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BankingAgentAvailability/properties/standards/items/properties/weekday" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BankingAgentAvailabilityStandardsWeekday,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BankingAgentAvailability/properties/standards/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BankingAgentAvailabilityStandards,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BankingAgentAvailability" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BankingAgentAvailability,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BankingAgentService/properties/name" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BankingAgentServiceName,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BankingAgentService/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BankingAgentServiceCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BankingAgentService" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BankingAgentService>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Branch" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Branch>(json).map(drop))
+        }
+        "/components/schemas/BranchPostalAddress/properties/countrySubDivision" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BranchPostalAddressCountrySubDivision,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BranchPostalAddress" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BranchPostalAddress>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BranchPhone/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BranchPhoneType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BranchPhone" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BranchPhone>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BranchIdentification/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BranchIdentificationType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BranchIdentification" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BranchIdentification>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BranchAvailability/properties/standards/items/properties/weekday" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BranchAvailabilityStandardsWeekday,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BranchAvailability/properties/standards/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BranchAvailabilityStandards,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BranchAvailability" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BranchAvailability>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BranchService/properties/name" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BranchServiceName>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BranchService/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BranchServiceCode>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BranchService" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BranchService>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ElectronicChannel" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ElectronicChannel>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ElectronicChannelIdentification/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ElectronicChannelIdentificationType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ElectronicChannelIdentification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ElectronicChannelIdentification,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ElectronicChannelUrl" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ElectronicChannelUrl>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ElectronicChannelService/properties/name" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ElectronicChannelServiceName,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ElectronicChannelService/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ElectronicChannelServiceCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ElectronicChannelService" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ElectronicChannelService,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Phone/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PhoneType>(json).map(drop),
+            )
+        }
+        "/components/schemas/Phone" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Phone>(json).map(drop))
+        }
+        "/components/schemas/PostalAddress/properties/countrySubDivision" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PostalAddressCountrySubDivision,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PostalAddress" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PostalAddress>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseSharedAutomatedTellerMachinesList/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseSharedAutomatedTellerMachinesListData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseSharedAutomatedTellerMachinesList" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseSharedAutomatedTellerMachinesList,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SharedAutomatedTellerMachinesBrand,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesCompanies" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SharedAutomatedTellerMachinesCompanies,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachines" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SharedAutomatedTellerMachines,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesServices/properties/name" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SharedAutomatedTellerMachinesServicesName,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesServices/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SharedAutomatedTellerMachinesServicesCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesServices" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SharedAutomatedTellerMachinesServices,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesIdentification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SharedAutomatedTellerMachinesIdentification,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePhoneChannelsList/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePhoneChannelsListData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePhoneChannelsList" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePhoneChannelsList,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PhoneChannelsBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PhoneChannelsBrand>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PhoneChannelsCompany" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PhoneChannelsCompany>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PhoneChannel" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PhoneChannel>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PhoneChannelIdentification/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PhoneChannelIdentificationType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PhoneChannelIdentification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PhoneChannelIdentification,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PhoneChannelPhone" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PhoneChannelPhone>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PhoneChannelService/properties/name" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PhoneChannelServiceName,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PhoneChannelService/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PhoneChannelServiceCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PhoneChannelService" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PhoneChannelService>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/GeographicCoordinates" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::GeographicCoordinates,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Brand" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Brand>(json).map(drop))
+        }
+        "/components/schemas/CNPJ" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Cnpj>(json).map(drop))
+        }
+        "/components/schemas/Links" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Links>(json).map(drop))
+        }
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesCompany" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SharedAutomatedTellerMachinesCompany,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesAvailability/properties/standards/items/properties/weekday" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SharedAutomatedTellerMachinesAvailabilityStandardsWeekday,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesAvailability/properties/standards/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SharedAutomatedTellerMachinesAvailabilityStandards,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesAvailability" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SharedAutomatedTellerMachinesAvailability,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesPostalAddress/properties/countrySubDivision" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SharedAutomatedTellerMachinesPostalAddressCountrySubDivision,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesPostalAddress" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SharedAutomatedTellerMachinesPostalAddress,
+                >(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/BankingAgentsBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentsBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BankingAgentsCompanies>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentsCompanies/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentsCompanies/properties/contractors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BankingAgentsContractor>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentsCompanies/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentsContractor/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentsContractor/properties/bankingAgents" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BankingAgent>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentsContractor/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchesBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchesBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BranchesCompany>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchesCompany/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchesCompany/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchesCompany/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchesCompany/properties/branches" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Branch>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ElectronicChannelsBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ElectronicChannelsBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ElectronicChannelsCompanies>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ElectronicChannelsCompanies/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ElectronicChannelsCompanies/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ElectronicChannelsCompanies/properties/electronicChannels" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ElectronicChannel>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ElectronicChannelsCompanies/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgent/properties/locations" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BankingAgentLocation>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgent/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BankingAgentService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 20);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentIdentification/properties/corporationName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentIdentification/properties/groupName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentIdentification/properties/isUnderestablishment" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/BankingAgentIdentification/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentLocation/properties/phones" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Phone>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentPostalAddress/properties/address" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 150);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentPostalAddress/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentPostalAddress/properties/districtName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentPostalAddress/properties/townName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentPostalAddress/properties/ibgeCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 7);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentPostalAddress/properties/postCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentPostalAddress/properties/country" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentPostalAddress/properties/countryCode" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/BankingAgentAvailability/properties/standards/items/properties/openingTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 13);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentAvailability/properties/standards/items/properties/closingTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 13);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentAvailability/properties/standards" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BankingAgentAvailabilityStandards>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentAvailability/properties/exception" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BankingAgentAvailability/properties/isPublicAccessAllowed" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/BankingAgentService/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Branch/properties/phones" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BranchPhone>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Branch/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BranchService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 20);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchPostalAddress/properties/address" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 150);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchPostalAddress/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchPostalAddress/properties/districtName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchPostalAddress/properties/townName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchPostalAddress/properties/ibgeCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 7);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchPostalAddress/properties/postCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchPostalAddress/properties/country" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchPostalAddress/properties/countryCode" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/BranchPhone/properties/countryCallingCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchPhone/properties/areaCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchPhone/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchIdentification/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchIdentification/properties/checkDigit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchIdentification/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchIdentification/properties/relatedBranch" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchIdentification/properties/openingDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 10);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchAvailability/properties/standards/items/properties/openingTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 13);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchAvailability/properties/standards/items/properties/closingTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 13);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchAvailability/properties/standards" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BranchAvailabilityStandards>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 7);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchAvailability/properties/exception" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BranchAvailability/properties/isPublicAccessAllowed" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/BranchService/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ElectronicChannel/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ElectronicChannelService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 20);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ElectronicChannelIdentification/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 300);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ElectronicChannelIdentification/properties/urls" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ElectronicChannelUrl>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ElectronicChannelService/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Phone/properties/countryCallingCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Phone/properties/areaCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Phone/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PostalAddress/properties/address" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 150);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PostalAddress/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PostalAddress/properties/districtName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PostalAddress/properties/townName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PostalAddress/properties/ibgeCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 7);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PostalAddress/properties/postCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PostalAddress/properties/country" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PostalAddress/properties/countryCode" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::SharedAutomatedTellerMachinesCompanies>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesCompanies/properties/sharedAutomatedTellerMachines" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::SharedAutomatedTellerMachines>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesCompanies/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesCompanies/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesCompanies/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachines/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::SharedAutomatedTellerMachinesServices>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesServices/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesIdentification/properties/ownerName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PhoneChannelsBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PhoneChannelsBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PhoneChannelsCompany>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PhoneChannelsCompany/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PhoneChannelsCompany/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PhoneChannelsCompany/properties/phoneChannels" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PhoneChannel>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PhoneChannelsCompany/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PhoneChannel/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PhoneChannelService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 20);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PhoneChannelIdentification/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 300);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PhoneChannelIdentification/properties/phones" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PhoneChannelPhone>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PhoneChannelPhone/properties/countryCallingCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PhoneChannelPhone/properties/areaCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PhoneChannelPhone/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 13);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PhoneChannelPhone/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 300);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PhoneChannelService/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/GeographicCoordinates/properties/latitude" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P12);
+                        v.max_length(value, 13);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/GeographicCoordinates/properties/longitude" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P13);
+                        v.max_length(value, 13);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Brand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CNPJ/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/self" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/Links/properties/first" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/Links/properties/prev" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/Links/properties/next" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/Links/properties/last" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesCompany/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesCompany/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesCompany/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesAvailability/properties/standards/items/properties/openingTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 13);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesAvailability/properties/standards/items/properties/closingTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 13);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesAvailability/properties/standards" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<
+                        crate::models::SharedAutomatedTellerMachinesAvailabilityStandards,
+                    >,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesAvailability/properties/exception" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesAvailability/properties/isPublicAccessAllowed" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesPostalAddress/properties/address" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 150);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesPostalAddress/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesPostalAddress/properties/districtName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesPostalAddress/properties/townName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesPostalAddress/properties/ibgeCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P14);
+                        v.max_length(value, 7);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesPostalAddress/properties/postCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P15);
+                        v.max_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesPostalAddress/properties/country" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SharedAutomatedTellerMachinesPostalAddress/properties/countryCode" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        _ => None,
+    }
+}

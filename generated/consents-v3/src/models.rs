@@ -2134,6 +2134,64 @@ impl ::aberta_runtime::Validate for ResponseConsentReadExtensions {
     ::aberta_runtime::schema::of:: < crate ::models::MetaExtensions > (registry))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// `consents` 3.3.1 `#/components/schemas/ResponseError/properties/errors/items`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorErrors {
+    #[serde(rename = "code")]
+    pub code: String,
+    #[serde(rename = "title")]
+    pub title: String,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorErrors {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "code",
+            |v| {
+                let value = &self.code;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "title",
+            |v| {
+                let value = &self.title;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "detail",
+            |v| {
+                let value = &self.detail;
+                v.max_length(value, 2048);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorErrors, "ResponseErrorErrors", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
+    properties : vec![("code",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
 /// `consents` 3.3.1 `#/components/schemas/ResponseError`
 pub type ResponseError = ::aberta_runtime::shared::ResponseError;
 /// `consents` 3.3.1 `#/components/schemas/ResponseErrorUnprocessableEntityDelete/properties/errors/items/properties/code`
@@ -2927,7 +2985,7 @@ impl ::aberta_runtime::Validate for BusinessEntityDocumentExtensions {
     ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
-/// `consents` 3.3.1 `#/paths/~1consents/post/responses/529/content/application~1json; charset=utf-8/schema/properties/errors/items`
+/// `consents` 3.3.1 `#/components/responses/SiteIsOverloaded/content/application~1json; charset=utf-8/schema/properties/errors/items`
 #[derive(
     Debug,
     Clone,
@@ -2986,7 +3044,7 @@ impl ::aberta_runtime::Validate for ConsentsPostConsentsResponse529Errors {
     ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
-/// `consents` 3.3.1 `#/paths/~1consents/post/responses/529/content/application~1json; charset=utf-8/schema/properties/meta`
+/// `consents` 3.3.1 `#/components/responses/SiteIsOverloaded/content/application~1json; charset=utf-8/schema/properties/meta`
 #[derive(
     Debug,
     Clone,
@@ -3022,7 +3080,7 @@ impl ::aberta_runtime::Validate for ConsentsPostConsentsResponse529Meta {
     ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
-/// `consents` 3.3.1 `#/paths/~1consents/post/responses/529/content/application~1json; charset=utf-8/schema`
+/// `consents` 3.3.1 `#/components/responses/SiteIsOverloaded/content/application~1json; charset=utf-8/schema`
 #[derive(
     Debug,
     Clone,
@@ -3077,628 +3135,1263 @@ impl ::aberta_runtime::Validate for ConsentsPostConsentsResponse529 {
     ::aberta_runtime::schema::of:: < crate ::models::ConsentsPostConsentsResponse529Meta
     > (registry))], .. ::aberta_runtime::schema::MetaSchema::new("object") }
 );
-/// `consents` 3.3.1 `#/paths/~1consents~1{consentId}/get/responses/529/content/application~1json; charset=utf-8/schema/properties/errors/items`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-#[serde(deny_unknown_fields)]
-pub struct ConsentsGetConsentsConsentIdResponse529Errors {
-    #[serde(rename = "code")]
-    pub code: String,
-    #[serde(rename = "title")]
-    pub title: String,
-    #[serde(rename = "detail")]
-    pub detail: String,
-}
-impl ::aberta_runtime::Validate for ConsentsGetConsentsConsentIdResponse529Errors {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "code",
-            |v| {
-                let value = &self.code;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "title",
-            |v| {
-                let value = &self.title;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "detail",
-            |v| {
-                let value = &self.detail;
-                v.max_length(value, 2048);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    ConsentsGetConsentsConsentIdResponse529Errors,
-    "ConsentsGetConsentsConsentIdResponse529Errors", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
-    properties : vec![("code",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `consents` 3.3.1 `#/paths/~1consents~1{consentId}/get/responses/529/content/application~1json; charset=utf-8/schema/properties/meta`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-#[serde(deny_unknown_fields)]
-pub struct ConsentsGetConsentsConsentIdResponse529Meta {
-    #[serde(rename = "requestDateTime")]
-    pub request_date_time: String,
-}
-impl ::aberta_runtime::Validate for ConsentsGetConsentsConsentIdResponse529Meta {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "requestDateTime",
-            |v| {
-                let value = &self.request_date_time;
-                v.max_length(value, 20);
-                v.date_time(value);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    ConsentsGetConsentsConsentIdResponse529Meta,
-    "ConsentsGetConsentsConsentIdResponse529Meta", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["requestDateTime"], properties
-    : vec![("requestDateTime",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
-    Some("date-time"), max_length : Some(20), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `consents` 3.3.1 `#/paths/~1consents~1{consentId}/get/responses/529/content/application~1json; charset=utf-8/schema`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-#[serde(deny_unknown_fields)]
-pub struct ConsentsGetConsentsConsentIdResponse529 {
-    #[serde(rename = "errors")]
-    pub errors: Vec<crate::models::ConsentsGetConsentsConsentIdResponse529Errors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<crate::models::ConsentsGetConsentsConsentIdResponse529Meta>,
-}
-impl ::aberta_runtime::Validate for ConsentsGetConsentsConsentIdResponse529 {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "errors",
-            |v| {
-                let value = &self.errors;
-                v.min_items(value.len(), 1);
-                v.max_items(value.len(), 13);
-                for (i, item) in value.iter().enumerate() {
-                    v.field(
-                        i,
-                        |v| {
-                            ::aberta_runtime::Validate::validate(item, v);
-                        },
-                    );
-                }
-            },
-        );
-        if let Some(value) = &self.meta {
-            v.field(
-                "meta",
-                |v| {
-                    ::aberta_runtime::Validate::validate(value, v);
-                },
-            );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/Links" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Links>(json).map(drop))
         }
-    }
-}
-::aberta_runtime::openapi_type!(
-    ConsentsGetConsentsConsentIdResponse529, "ConsentsGetConsentsConsentIdResponse529", |
-    registry | ::aberta_runtime::schema::MetaSchema { required : vec!["errors"],
-    properties : vec![("errors",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { min_items :
-    Some(1), max_items : Some(13), ..
-    ::aberta_runtime::schema::array(::aberta_runtime::schema::of:: < crate
-    ::models::ConsentsGetConsentsConsentIdResponse529Errors > (registry)) })), ("meta",
-    ::aberta_runtime::schema::of:: < crate
-    ::models::ConsentsGetConsentsConsentIdResponse529Meta > (registry))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `consents` 3.3.1 `#/paths/~1consents~1{consentId}/delete/responses/529/content/application~1json; charset=utf-8/schema/properties/errors/items`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-#[serde(deny_unknown_fields)]
-pub struct ConsentsDeleteConsentsConsentIdResponse529Errors {
-    #[serde(rename = "code")]
-    pub code: String,
-    #[serde(rename = "title")]
-    pub title: String,
-    #[serde(rename = "detail")]
-    pub detail: String,
-}
-impl ::aberta_runtime::Validate for ConsentsDeleteConsentsConsentIdResponse529Errors {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "code",
-            |v| {
-                let value = &self.code;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "title",
-            |v| {
-                let value = &self.title;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "detail",
-            |v| {
-                let value = &self.detail;
-                v.max_length(value, 2048);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    ConsentsDeleteConsentsConsentIdResponse529Errors,
-    "ConsentsDeleteConsentsConsentIdResponse529Errors", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
-    properties : vec![("code",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `consents` 3.3.1 `#/paths/~1consents~1{consentId}/delete/responses/529/content/application~1json; charset=utf-8/schema/properties/meta`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-#[serde(deny_unknown_fields)]
-pub struct ConsentsDeleteConsentsConsentIdResponse529Meta {
-    #[serde(rename = "requestDateTime")]
-    pub request_date_time: String,
-}
-impl ::aberta_runtime::Validate for ConsentsDeleteConsentsConsentIdResponse529Meta {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "requestDateTime",
-            |v| {
-                let value = &self.request_date_time;
-                v.max_length(value, 20);
-                v.date_time(value);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    ConsentsDeleteConsentsConsentIdResponse529Meta,
-    "ConsentsDeleteConsentsConsentIdResponse529Meta", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["requestDateTime"], properties
-    : vec![("requestDateTime",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
-    Some("date-time"), max_length : Some(20), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `consents` 3.3.1 `#/paths/~1consents~1{consentId}/delete/responses/529/content/application~1json; charset=utf-8/schema`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-#[serde(deny_unknown_fields)]
-pub struct ConsentsDeleteConsentsConsentIdResponse529 {
-    #[serde(rename = "errors")]
-    pub errors: Vec<crate::models::ConsentsDeleteConsentsConsentIdResponse529Errors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<crate::models::ConsentsDeleteConsentsConsentIdResponse529Meta>,
-}
-impl ::aberta_runtime::Validate for ConsentsDeleteConsentsConsentIdResponse529 {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "errors",
-            |v| {
-                let value = &self.errors;
-                v.min_items(value.len(), 1);
-                v.max_items(value.len(), 13);
-                for (i, item) in value.iter().enumerate() {
-                    v.field(
-                        i,
-                        |v| {
-                            ::aberta_runtime::Validate::validate(item, v);
-                        },
-                    );
-                }
-            },
-        );
-        if let Some(value) = &self.meta {
-            v.field(
-                "meta",
-                |v| {
-                    ::aberta_runtime::Validate::validate(value, v);
-                },
-            );
+        "/components/schemas/LinksConsents" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LinksConsents>(json)
+                    .map(drop),
+            )
         }
-    }
-}
-::aberta_runtime::openapi_type!(
-    ConsentsDeleteConsentsConsentIdResponse529,
-    "ConsentsDeleteConsentsConsentIdResponse529", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["errors"], properties :
-    vec![("errors", ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema
-    { min_items : Some(1), max_items : Some(13), ..
-    ::aberta_runtime::schema::array(::aberta_runtime::schema::of:: < crate
-    ::models::ConsentsDeleteConsentsConsentIdResponse529Errors > (registry)) })),
-    ("meta", ::aberta_runtime::schema::of:: < crate
-    ::models::ConsentsDeleteConsentsConsentIdResponse529Meta > (registry))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `consents` 3.3.1 `#/paths/~1consents~1{consentId}~1extensions/get/responses/529/content/application~1json; charset=utf-8/schema/properties/errors/items`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-#[serde(deny_unknown_fields)]
-pub struct ConsentsGetConsentsConsentIdExtensionsResponse529Errors {
-    #[serde(rename = "code")]
-    pub code: String,
-    #[serde(rename = "title")]
-    pub title: String,
-    #[serde(rename = "detail")]
-    pub detail: String,
-}
-impl ::aberta_runtime::Validate
-for ConsentsGetConsentsConsentIdExtensionsResponse529Errors {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "code",
-            |v| {
-                let value = &self.code;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "title",
-            |v| {
-                let value = &self.title;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "detail",
-            |v| {
-                let value = &self.detail;
-                v.max_length(value, 2048);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    ConsentsGetConsentsConsentIdExtensionsResponse529Errors,
-    "ConsentsGetConsentsConsentIdExtensionsResponse529Errors", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
-    properties : vec![("code",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `consents` 3.3.1 `#/paths/~1consents~1{consentId}~1extensions/get/responses/529/content/application~1json; charset=utf-8/schema/properties/meta`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-#[serde(deny_unknown_fields)]
-pub struct ConsentsGetConsentsConsentIdExtensionsResponse529Meta {
-    #[serde(rename = "requestDateTime")]
-    pub request_date_time: String,
-}
-impl ::aberta_runtime::Validate
-for ConsentsGetConsentsConsentIdExtensionsResponse529Meta {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "requestDateTime",
-            |v| {
-                let value = &self.request_date_time;
-                v.max_length(value, 20);
-                v.date_time(value);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    ConsentsGetConsentsConsentIdExtensionsResponse529Meta,
-    "ConsentsGetConsentsConsentIdExtensionsResponse529Meta", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["requestDateTime"], properties
-    : vec![("requestDateTime",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
-    Some("date-time"), max_length : Some(20), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `consents` 3.3.1 `#/paths/~1consents~1{consentId}~1extensions/get/responses/529/content/application~1json; charset=utf-8/schema`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-#[serde(deny_unknown_fields)]
-pub struct ConsentsGetConsentsConsentIdExtensionsResponse529 {
-    #[serde(rename = "errors")]
-    pub errors: Vec<
-        crate::models::ConsentsGetConsentsConsentIdExtensionsResponse529Errors,
-    >,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<
-        crate::models::ConsentsGetConsentsConsentIdExtensionsResponse529Meta,
-    >,
-}
-impl ::aberta_runtime::Validate for ConsentsGetConsentsConsentIdExtensionsResponse529 {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "errors",
-            |v| {
-                let value = &self.errors;
-                v.min_items(value.len(), 1);
-                v.max_items(value.len(), 13);
-                for (i, item) in value.iter().enumerate() {
-                    v.field(
-                        i,
-                        |v| {
-                            ::aberta_runtime::Validate::validate(item, v);
-                        },
-                    );
-                }
-            },
-        );
-        if let Some(value) = &self.meta {
-            v.field(
-                "meta",
-                |v| {
-                    ::aberta_runtime::Validate::validate(value, v);
-                },
-            );
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
         }
-    }
-}
-::aberta_runtime::openapi_type!(
-    ConsentsGetConsentsConsentIdExtensionsResponse529,
-    "ConsentsGetConsentsConsentIdExtensionsResponse529", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["errors"], properties :
-    vec![("errors", ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema
-    { min_items : Some(1), max_items : Some(13), ..
-    ::aberta_runtime::schema::array(::aberta_runtime::schema::of:: < crate
-    ::models::ConsentsGetConsentsConsentIdExtensionsResponse529Errors > (registry)) })),
-    ("meta", ::aberta_runtime::schema::of:: < crate
-    ::models::ConsentsGetConsentsConsentIdExtensionsResponse529Meta > (registry))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `consents` 3.3.1 `#/paths/~1consents~1{consentId}~1extends/post/responses/529/content/application~1json; charset=utf-8/schema/properties/errors/items`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-#[serde(deny_unknown_fields)]
-pub struct ConsentsPostConsentsConsentIdExtendsResponse529Errors {
-    #[serde(rename = "code")]
-    pub code: String,
-    #[serde(rename = "title")]
-    pub title: String,
-    #[serde(rename = "detail")]
-    pub detail: String,
-}
-impl ::aberta_runtime::Validate
-for ConsentsPostConsentsConsentIdExtendsResponse529Errors {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "code",
-            |v| {
-                let value = &self.code;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "title",
-            |v| {
-                let value = &self.title;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "detail",
-            |v| {
-                let value = &self.detail;
-                v.max_length(value, 2048);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    ConsentsPostConsentsConsentIdExtendsResponse529Errors,
-    "ConsentsPostConsentsConsentIdExtendsResponse529Errors", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
-    properties : vec![("code",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `consents` 3.3.1 `#/paths/~1consents~1{consentId}~1extends/post/responses/529/content/application~1json; charset=utf-8/schema/properties/meta`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-#[serde(deny_unknown_fields)]
-pub struct ConsentsPostConsentsConsentIdExtendsResponse529Meta {
-    #[serde(rename = "requestDateTime")]
-    pub request_date_time: String,
-}
-impl ::aberta_runtime::Validate for ConsentsPostConsentsConsentIdExtendsResponse529Meta {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "requestDateTime",
-            |v| {
-                let value = &self.request_date_time;
-                v.max_length(value, 20);
-                v.date_time(value);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    ConsentsPostConsentsConsentIdExtendsResponse529Meta,
-    "ConsentsPostConsentsConsentIdExtendsResponse529Meta", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["requestDateTime"], properties
-    : vec![("requestDateTime",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
-    Some("date-time"), max_length : Some(20), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `consents` 3.3.1 `#/paths/~1consents~1{consentId}~1extends/post/responses/529/content/application~1json; charset=utf-8/schema`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-#[serde(deny_unknown_fields)]
-pub struct ConsentsPostConsentsConsentIdExtendsResponse529 {
-    #[serde(rename = "errors")]
-    pub errors: Vec<
-        crate::models::ConsentsPostConsentsConsentIdExtendsResponse529Errors,
-    >,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<crate::models::ConsentsPostConsentsConsentIdExtendsResponse529Meta>,
-}
-impl ::aberta_runtime::Validate for ConsentsPostConsentsConsentIdExtendsResponse529 {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "errors",
-            |v| {
-                let value = &self.errors;
-                v.min_items(value.len(), 1);
-                v.max_items(value.len(), 13);
-                for (i, item) in value.iter().enumerate() {
-                    v.field(
-                        i,
-                        |v| {
-                            ::aberta_runtime::Validate::validate(item, v);
-                        },
-                    );
-                }
-            },
-        );
-        if let Some(value) = &self.meta {
-            v.field(
-                "meta",
-                |v| {
-                    ::aberta_runtime::Validate::validate(value, v);
-                },
-            );
+        "/components/schemas/MetaExtensions" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MetaExtensions>(json)
+                    .map(drop),
+            )
         }
+        "/components/schemas/MetaError" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MetaError>(json).map(drop),
+            )
+        }
+        "/components/schemas/CreateConsent/properties/data/properties/permissions/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreateConsentDataPermissions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateConsent/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CreateConsentData>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateConsent" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CreateConsent>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateConsentExtensions/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreateConsentExtensionsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateConsentExtensions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreateConsentExtensions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumRejectedBy" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumRejectedBy>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsent/properties/data/properties/status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseConsentDataStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsent/properties/data/properties/permissions/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseConsentDataPermissions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsent/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseConsentData>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsent" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseConsent>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsentExtensions/properties/data/properties/status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseConsentExtensionsDataStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsentExtensions/properties/data/properties/permissions/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseConsentExtensionsDataPermissions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsentExtensions/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseConsentExtensionsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsentExtensions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseConsentExtensions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsentRead/properties/data/properties/status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseConsentReadDataStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsentRead/properties/data/properties/permissions/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseConsentReadDataPermissions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsentRead/properties/data/properties/rejection/properties/reason/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseConsentReadDataRejectionReasonCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsentRead/properties/data/properties/rejection/properties/reason" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseConsentReadDataRejectionReason,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsentRead/properties/data/properties/rejection" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseConsentReadDataRejection,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsentRead/properties/data/properties/journey" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseConsentReadDataJourney,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsentRead/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseConsentReadData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsentRead" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseConsentRead>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsentReadExtensions/properties/data/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseConsentReadExtensionsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseConsentReadExtensions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseConsentReadExtensions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorErrors>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseError>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorUnprocessableEntityDelete/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorUnprocessableEntityDeleteErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorUnprocessableEntityDelete/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorUnprocessableEntityDeleteErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorUnprocessableEntityDelete" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorUnprocessableEntityDelete,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorUnprocessableEntity/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorUnprocessableEntityErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorUnprocessableEntity/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorUnprocessableEntityErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorUnprocessableEntity" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorUnprocessableEntity,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateConsent/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreateConsentErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateConsent/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreateConsentErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateConsent" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreateConsent,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/LoggedUser" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LoggedUser>(json).map(drop),
+            )
+        }
+        "/components/schemas/LoggedUserExtensions" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LoggedUserExtensions>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/LoggedUserDocument" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LoggedUserDocument>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/LoggedUserDocumentExtensions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::LoggedUserDocumentExtensions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessEntity" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessEntity>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessEntityExtensions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessEntityExtensions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessEntityDocument" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessEntityDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessEntityDocumentExtensions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessEntityDocumentExtensions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/responses/SiteIsOverloaded/content/application~1json; charset=utf-8/schema/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentsPostConsentsResponse529Errors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/responses/SiteIsOverloaded/content/application~1json; charset=utf-8/schema/properties/meta" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentsPostConsentsResponse529Meta,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/responses/SiteIsOverloaded/content/application~1json; charset=utf-8/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentsPostConsentsResponse529,
+                >(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
     }
 }
-::aberta_runtime::openapi_type!(
-    ConsentsPostConsentsConsentIdExtendsResponse529,
-    "ConsentsPostConsentsConsentIdExtendsResponse529", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["errors"], properties :
-    vec![("errors", ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema
-    { min_items : Some(1), max_items : Some(13), ..
-    ::aberta_runtime::schema::array(::aberta_runtime::schema::of:: < crate
-    ::models::ConsentsPostConsentsConsentIdExtendsResponse529Errors > (registry)) })),
-    ("meta", ::aberta_runtime::schema::of:: < crate
-    ::models::ConsentsPostConsentsConsentIdExtendsResponse529Meta > (registry))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/Links/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LinksConsents/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MetaExtensions/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/MetaExtensions/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/MetaExtensions/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MetaError/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateConsent/properties/data/properties/permissions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreateConsentDataPermissions>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateConsent/properties/data/properties/expirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateConsent/properties/data/properties/isLinked" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/CreateConsentExtensions/properties/data/properties/expirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsent/properties/data/properties/consentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsent/properties/data/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsent/properties/data/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsent/properties/data/properties/permissions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseConsentDataPermissions>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsent/properties/data/properties/expirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentExtensions/properties/data/properties/consentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentExtensions/properties/data/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentExtensions/properties/data/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentExtensions/properties/data/properties/permissions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseConsentExtensionsDataPermissions>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentExtensions/properties/data/properties/expirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentRead/properties/data/properties/rejection/properties/reason/properties/additionalInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentRead/properties/data/properties/journey/properties/isLinked" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ResponseConsentRead/properties/data/properties/journey/properties/linkId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentRead/properties/data/properties/consentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentRead/properties/data/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentRead/properties/data/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentRead/properties/data/properties/permissions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseConsentReadDataPermissions>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentRead/properties/data/properties/expirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentReadExtensions/properties/data/items/properties/expirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentReadExtensions/properties/data/items/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentReadExtensions/properties/data/items/properties/previousExpirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentReadExtensions/properties/data/items/properties/xFapiCustomerIpAddress" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentReadExtensions/properties/data/items/properties/xCustomerUserAgent" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 255);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseConsentReadExtensions/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseConsentReadExtensionsData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorUnprocessableEntityDelete/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorUnprocessableEntityDelete/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorUnprocessableEntityDelete/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorUnprocessableEntityDeleteErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorUnprocessableEntity/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorUnprocessableEntity/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorUnprocessableEntity/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorUnprocessableEntityErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateConsent/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateConsent/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateConsent/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::T422responseErrorCreateConsentErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 3);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoggedUserDocument/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cpf,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoggedUserDocument/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoggedUserDocumentExtensions/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cpf,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoggedUserDocumentExtensions/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessEntityDocument/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessEntityDocument/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessEntityDocumentExtensions/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessEntityDocumentExtensions/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/responses/SiteIsOverloaded/content/application~1json; charset=utf-8/schema/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/responses/SiteIsOverloaded/content/application~1json; charset=utf-8/schema/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/responses/SiteIsOverloaded/content/application~1json; charset=utf-8/schema/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/responses/SiteIsOverloaded/content/application~1json; charset=utf-8/schema/properties/meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/responses/SiteIsOverloaded/content/application~1json; charset=utf-8/schema/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ConsentsPostConsentsResponse529Errors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

@@ -42,6 +42,12 @@
     .min_length(value, 1); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `consents` 3.3.1."] XV(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("^\\d+\\.\\d+\\.\\d+$"
+    .to_string()), .. ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v |
+    { v.pattern(value, & crate ::patterns::P10); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `consents` 3.3.1."] ConsentId(String),
     ::aberta_runtime::schema::MetaSchema { pattern :
     Some("^urn:[a-zA-Z0-9][a-zA-Z0-9-]{0,31}:[a-zA-Z0-9()+,\\-.:=@;$_!*'%\\/?#]+$"
@@ -55,7 +61,7 @@
     ::aberta_runtime::schema::MetaSchema { pattern : Some("[^\\s][\\w\\W\\s][^\\s]*"
     .to_string()), max_length : Some(2048), min_length : Some(1), ..
     ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
-    .pattern(value, & crate ::patterns::P10); v.max_length(value, 2048); v
+    .pattern(value, & crate ::patterns::P11); v.max_length(value, 2048); v
     .min_length(value, 1); }
 );
 ::aberta_runtime::parameter!(
@@ -72,3 +78,292 @@
     value, v | { v.minimum(* value as f64, 25f64, false); v.maximum(* value as f64,
     1000f64, false); }
 );
+/// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
+/// no parameter is defined there.
+pub fn check_parameter(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/parameters/Authorization/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiAuthDate/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 29);
+                        v.min_length(value, 29);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiCustomerIpAddress/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiCustomerIpAddressExtensions/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiInteractionId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/201ConsentsCreated/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/200ConsentsConsentIdRead/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/204ConsentsConsentIdDeleted/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/200ConsentsConsentIdReadExtensions/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/201ConsentsCreatedExtensions/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 255);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xCustomerUserAgentExtensions/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 255);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/201ConsentsCreated/headers/x-v/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                    },
+                ),
+            )
+        }
+        "/components/responses/200ConsentsConsentIdRead/headers/x-v/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                    },
+                ),
+            )
+        }
+        "/components/responses/204ConsentsConsentIdDeleted/headers/x-v/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                    },
+                ),
+            )
+        }
+        "/components/responses/200ConsentsConsentIdReadExtensions/headers/x-v/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                    },
+                ),
+            )
+        }
+        "/components/responses/201ConsentsCreatedExtensions/headers/x-v/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/ConsentId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 256);
+                        v.min_length(value, 6);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/AuthorizationExtensions/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 2048);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/Page/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                        v.maximum(*value as f64, 2147483647f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/PageSize/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 25f64, false);
+                        v.maximum(*value as f64, 1000f64, false);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

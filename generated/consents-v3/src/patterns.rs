@@ -32,5 +32,8 @@ pub(crate) static P9: ::aberta_runtime::Pattern = ::aberta_runtime::Pattern::new
     "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
 );
 pub(crate) static P10: ::aberta_runtime::Pattern = ::aberta_runtime::Pattern::new(
+    "^\\d+\\.\\d+\\.\\d+$",
+);
+pub(crate) static P11: ::aberta_runtime::Pattern = ::aberta_runtime::Pattern::new(
     "[^\\s][\\w\\W\\s][^\\s]*",
 );

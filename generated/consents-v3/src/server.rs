@@ -246,7 +246,7 @@ pub enum ConsentsGetConsentsConsentIdResponse {
     #[oai(status = 529)]
     SiteIsOverloaded(
         ::aberta_runtime::payload::JsonUtf8<
-            crate::models::ConsentsGetConsentsConsentIdResponse529,
+            crate::models::ConsentsPostConsentsResponse529,
         >,
     ),
     Default(
@@ -387,7 +387,7 @@ pub enum ConsentsDeleteConsentsConsentIdResponse {
     #[oai(status = 529)]
     SiteIsOverloaded(
         ::aberta_runtime::payload::JsonUtf8<
-            crate::models::ConsentsDeleteConsentsConsentIdResponse529,
+            crate::models::ConsentsPostConsentsResponse529,
         >,
     ),
     Default(
@@ -534,7 +534,7 @@ pub enum ConsentsGetConsentsConsentIdExtensionsResponse {
     #[oai(status = 529)]
     SiteIsOverloaded(
         ::aberta_runtime::payload::JsonUtf8<
-            crate::models::ConsentsGetConsentsConsentIdExtensionsResponse529,
+            crate::models::ConsentsPostConsentsResponse529,
         >,
     ),
     Default(
@@ -681,7 +681,7 @@ pub enum ConsentsPostConsentsConsentIdExtendsResponse {
     #[oai(status = 529)]
     SiteIsOverloaded(
         ::aberta_runtime::payload::JsonUtf8<
-            crate::models::ConsentsPostConsentsConsentIdExtendsResponse529,
+            crate::models::ConsentsPostConsentsResponse529,
         >,
     ),
     Default(

@@ -2842,6 +2842,64 @@ impl ::aberta_runtime::Validate for ResponseCreditCardAccountsTransactions {
     ("meta", ::aberta_runtime::schema::of:: < crate ::models::MetaOnlyRequestDateTime >
     (registry))], .. ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// `credit-cards` 2.3.1 `#/components/schemas/ResponseErrorMetaSingle/properties/errors/items`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorMetaSingleErrors {
+    #[serde(rename = "code")]
+    pub code: String,
+    #[serde(rename = "title")]
+    pub title: String,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorMetaSingleErrors {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "code",
+            |v| {
+                let value = &self.code;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "title",
+            |v| {
+                let value = &self.title;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "detail",
+            |v| {
+                let value = &self.detail;
+                v.max_length(value, 2048);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorMetaSingleErrors, "ResponseErrorMetaSingleErrors", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
+    properties : vec![("code",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
 /// `credit-cards` 2.3.1 `#/components/schemas/ResponseErrorMetaSingle`
 pub type ResponseErrorMetaSingle = ::aberta_runtime::shared::ResponseError;
 /// `credit-cards` 2.3.1 `#/components/schemas/ResponseError/properties/errors/items`
@@ -3066,7 +3124,7 @@ impl ::aberta_runtime::Validate for XFapiInteractionId {
     .to_string()), max_length : Some(36), ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
-/// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}~1bills~1{billId}~1transactions/get/responses/200/content/application~1json/schema`
+/// `credit-cards` 2.3.1 `#/components/responses/OKResponseCreditCardAccountsBillsTransactions/content/application~1json/schema`
 #[derive(
     Debug,
     Clone,
@@ -3130,3 +3188,1600 @@ for CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse200 
     ::aberta_runtime::schema::of:: < crate ::models::Meta > (registry))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/CreditCardAccountsTransactionAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardAccountsTransactionAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransactionBrazilianAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardAccountsTransactionBrazilianAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardsAccountsIdentificationData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardsAccountsIdentificationData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardAccountsBillsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsFinanceCharge" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardAccountsBillsFinanceCharge,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsPayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardAccountsBillsPayment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardAccountsData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardAccountsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardAccountsLimitsData/properties/lineName" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardAccountsLimitsDataLineName,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardAccountsLimitsData/properties/customizedLimitAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardAccountsLimitsDataCustomizedLimitAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardAccountsLimitsData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardAccountsLimitsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardsAccountPaymentMethod" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardsAccountPaymentMethod,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardsLimitAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardsLimitAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardsUsedAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardsUsedAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardsAvailableAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardsAvailableAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardsBillTotalAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardsBillTotalAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillMinimumAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardAccountsBillMinimumAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsTransactions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardAccountsBillsTransactions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransaction" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardAccountsTransaction,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumCreditCardAccountFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCreditCardAccountFee,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumCreditCardAccountsBillingValueType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCreditCardAccountsBillingValueType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumCreditCardAccountsConsolidationType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCreditCardAccountsConsolidationType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumCreditCardAccountsFinanceChargeType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCreditCardAccountsFinanceChargeType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumCreditCardAccountsLineLimitType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCreditCardAccountsLineLimitType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumCreditCardAccountNetwork" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCreditCardAccountNetwork,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumCreditCardAccountsOtherCreditType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCreditCardAccountsOtherCreditType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumCreditCardAccountsPaymentMode" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCreditCardAccountsPaymentMode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumCreditCardAccountsPaymentType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCreditCardAccountsPaymentType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumCreditCardAccountsProductType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCreditCardAccountsProductType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumCreditCardTransactionType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCreditCardTransactionType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumCreditDebitIndicator" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCreditDebitIndicator,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Links" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Links>(json).map(drop))
+        }
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
+        }
+        "/components/schemas/MetaOnlyRequestDateTime" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::MetaOnlyRequestDateTime,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreditCardAccountsList" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreditCardAccountsList,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreditCardAccountsBills" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreditCardAccountsBills,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreditCardAccountsIdentification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreditCardAccountsIdentification,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreditCardAccountsLimits" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreditCardAccountsLimits,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreditCardAccountsTransactions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreditCardAccountsTransactions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingleErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingle,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorErrors>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseError>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TransactionsLinks" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::TransactionsLinks>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/XFapiInteractionId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::XFapiInteractionId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/responses/OKResponseCreditCardAccountsBillsTransactions/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse200,
+                >(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/CreditCardAccountsTransactionAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransactionAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransactionBrazilianAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransactionBrazilianAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardsAccountsIdentificationData/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardsAccountsIdentificationData/properties/productAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardsAccountsIdentificationData/properties/networkAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardsAccountsIdentificationData/properties/paymentMethod" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditCardsAccountPaymentMethod>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsData/properties/billId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsData/properties/dueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsData/properties/isInstalment" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/CreditCardAccountsBillsData/properties/financeCharges" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditCardAccountsBillsFinanceCharge>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsData/properties/payments" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditCardAccountsBillsPayment>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsFinanceCharge/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsFinanceCharge/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsFinanceCharge/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsPayment/properties/paymentDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsPayment/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsPayment/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsData/properties/creditCardAccountId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsData/properties/brandName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsData/properties/companyCnpj" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsData/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsData/properties/productAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsData/properties/networkAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsLimitsData/properties/customizedLimitAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsLimitsData/properties/customizedLimitAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsLimitsData/properties/identificationNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsLimitsData/properties/lineNameAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsLimitsData/properties/isLimitFlexible" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/CreditCardsAccountPaymentMethod/properties/identificationNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardsAccountPaymentMethod/properties/isMultipleCreditCard" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/CreditCardsLimitAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardsLimitAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardsLimitAmount/properties/limitAmountReason" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 200);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardsUsedAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardsUsedAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardsAvailableAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardsAvailableAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardsBillTotalAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardsBillTotalAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillMinimumAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillMinimumAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsTransactions/properties/transactionId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsTransactions/properties/identificationNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsTransactions/properties/transactionName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 200);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsTransactions/properties/billId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsTransactions/properties/transactionalAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsTransactions/properties/feeTypeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsTransactions/properties/otherCreditsAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsTransactions/properties/chargeIdentificator" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                        v.maximum(*value as f64, 999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsTransactions/properties/chargeNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsTransactions/properties/transactionDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 24);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsTransactions/properties/billPostDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsBillsTransactions/properties/payeeMCC" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 2147483647f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransaction/properties/transactionId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransaction/properties/identificationNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransaction/properties/transactionName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 200);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransaction/properties/billId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransaction/properties/transactionalAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransaction/properties/feeTypeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransaction/properties/otherCreditsAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransaction/properties/chargeIdentificator" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                        v.maximum(*value as f64, 999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransaction/properties/chargeNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransaction/properties/transactionDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 24);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransaction/properties/billPostDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardAccountsTransaction/properties/payeeMCC" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 2147483647f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Meta/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MetaOnlyRequestDateTime/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditCardAccountsList/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditCardAccountsData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditCardAccountsBills/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditCardAccountsBillsData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditCardAccountsLimits/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditCardAccountsLimitsData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditCardAccountsTransactions/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditCardAccountsTransaction>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorMetaSingleErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TransactionsLinks/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TransactionsLinks/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TransactionsLinks/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TransactionsLinks/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/responses/OKResponseCreditCardAccountsBillsTransactions/content/application~1json/schema/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditCardAccountsBillsTransactions>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

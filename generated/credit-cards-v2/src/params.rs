@@ -47,6 +47,14 @@
     1000f64, false); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `credit-cards` 2.3.1."] XFapiInteractionId2(String),
+    ::aberta_runtime::schema::MetaSchema { format : Some("uuid"), pattern :
+    Some("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    .to_string()), max_length : Some(36), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .pattern(value, & crate ::patterns::P10); v.max_length(value, 36); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `credit-cards` 2.3.1."] CreditCardAccountId(String),
     ::aberta_runtime::schema::MetaSchema { pattern :
     Some("^[a-zA-Z0-9][a-zA-Z0-9\\-]{0,99}$".to_string()), max_length : Some(100), ..
@@ -78,3 +86,333 @@
     Some(9999f64), .. ::aberta_runtime::schema::MetaSchema::new("number") }, | value, v |
     { v.maximum(* value as f64, 9999f64, false); }
 );
+/// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
+/// no parameter is defined there.
+pub fn check_parameter(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/parameters/Authorization/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/pagination-key/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiAuthDate/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 29);
+                        v.min_length(value, 29);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiCustomerIpAddress/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiInteractionId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/page/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                        v.maximum(*value as f64, 2147483647f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/pageSize/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                        v.maximum(*value as f64, 1000f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/responses/OKResponseCreditCardAccountsList/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/responses/OKResponseCreditCardAccountsIdentification/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/responses/OKResponseCreditCardAccountsBills/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/responses/OKResponseCreditCardAccountsBillsTransactions/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/responses/OKResponseCreditCardAccountsLimits/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/responses/OKResponseCreditCardAccountsTransactions/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/creditCardAccountId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P12);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/billId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P12);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/fromDueDate/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/toDueDate/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/fromTransactionDate/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/toTransactionDate/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/fromTransactionDateMaxLimited/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/toTransactionDateMaxLimited/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/creditCardTransactionType/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.one_of_values(
+                            value,
+                            &[
+                                "PAGAMENTO",
+                                "TARIFA",
+                                "OPERACOES_CREDITO_CONTRATADAS_CARTAO",
+                                "ESTORNO",
+                                "CASHBACK",
+                                "OUTROS",
+                            ],
+                        );
+                    },
+                ),
+            )
+        }
+        "/components/parameters/creditCardPayeeMCC/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 9999f64, false);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

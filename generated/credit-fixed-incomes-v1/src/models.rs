@@ -3142,6 +3142,99 @@ impl ::aberta_runtime::Validate for VoucherPaymentPeriodicity {
     ::aberta_runtime::reexport::serde_json::Value::from("OUTROS")], ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
+/// `credit-fixed-incomes` 1.1.0 `#/components/schemas/ResponseErrorMetaSingle/properties/errors/items`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorMetaSingleErrors {
+    #[serde(rename = "code")]
+    pub code: String,
+    #[serde(rename = "title")]
+    pub title: String,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorMetaSingleErrors {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "code",
+            |v| {
+                let value = &self.code;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "title",
+            |v| {
+                let value = &self.title;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "detail",
+            |v| {
+                let value = &self.detail;
+                v.max_length(value, 2048);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorMetaSingleErrors, "ResponseErrorMetaSingleErrors", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
+    properties : vec![("code",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
+/// `credit-fixed-incomes` 1.1.0 `#/components/schemas/ResponseErrorMetaSingle/properties/meta`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorMetaSingleMeta {
+    #[serde(rename = "requestDateTime")]
+    pub request_date_time: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorMetaSingleMeta {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "requestDateTime",
+            |v| {
+                let value = &self.request_date_time;
+                v.max_length(value, 20);
+                v.date_time(value);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorMetaSingleMeta, "ResponseErrorMetaSingleMeta", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["requestDateTime"], properties
+    : vec![("requestDateTime",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
+    Some("date-time"), max_length : Some(20), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
 /// `credit-fixed-incomes` 1.1.0 `#/components/schemas/ResponseErrorMetaSingle`
 pub type ResponseErrorMetaSingle = ::aberta_runtime::shared::ResponseError;
 /// `credit-fixed-incomes` 1.1.0 `#/components/schemas/XFapiInteractionId`
@@ -3194,3 +3287,1311 @@ impl ::aberta_runtime::Validate for XV {
     Some("^\\d+\\.\\d+\\.\\d+$".to_string()), ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ResponseCreditFixedIncomesProductList" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreditFixedIncomesProductList,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesProductIdentification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreditFixedIncomesProductIdentification,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesBalances/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreditFixedIncomesBalancesData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesBalances" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreditFixedIncomesBalances,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreditFixedIncomesTransactions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactionsCurrent/properties/data/items/properties/transactionUnitPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreditFixedIncomesTransactionsCurrentDataTransactionUnitPrice,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactionsCurrent/properties/data/items/properties/incomeTax" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreditFixedIncomesTransactionsCurrentDataIncomeTax,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactionsCurrent/properties/data/items/properties/financialTransactionTax" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreditFixedIncomesTransactionsCurrentDataFinancialTransactionTax,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactionsCurrent/properties/data/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreditFixedIncomesTransactionsCurrentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactionsCurrent" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreditFixedIncomesTransactionsCurrent,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BlockedBalance" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BlockedBalance>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditFixedIdentification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditFixedIdentification,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesProductListLinks" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditFixedIncomesProductListLinks,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesLinks" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditFixedIncomesLinks,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesTransactionsLinks" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditFixedIncomesTransactionsLinks,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesMeta" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditFixedIncomesMeta,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesMetaTransactions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditFixedIncomesMetaTransactions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditFixedList" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CreditFixedList>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Currency" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Currency>(json).map(drop))
+        }
+        "/components/schemas/EnumCalculation" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumCalculation>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumTaxExemptProduct" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumTaxExemptProduct>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumIndexer" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumIndexer>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumInvestimentType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumInvestimentType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumRatePeriodicity" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumRatePeriodicity>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumRateType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumRateType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FinancialTransactionTax" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FinancialTransactionTax,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Fine" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Fine>(json).map(drop))
+        }
+        "/components/schemas/GrossAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::GrossAmount>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/IncomeTax" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::IncomeTax>(json).map(drop),
+            )
+        }
+        "/components/schemas/IndexerPercentage" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::IndexerPercentage>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/IssueUnitPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::IssueUnitPrice>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/LatePayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LatePayment>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/NetAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::NetAmount>(json).map(drop),
+            )
+        }
+        "/components/schemas/PostFixedIndexerPercentage" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PostFixedIndexerPercentage,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PurchaseUnitPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PurchaseUnitPrice>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ReferenceDateTime" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ReferenceDateTime>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Remuneration" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::Remuneration>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesTransactions/properties/transactionUnitPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditFixedIncomesTransactionsTransactionUnitPrice,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesTransactions/properties/incomeTax" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditFixedIncomesTransactionsIncomeTax,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesTransactions/properties/financialTransactionTax" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditFixedIncomesTransactionsFinancialTransactionTax,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesTransactions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditFixedIncomesTransactions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RemunerationTransactionRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RemunerationTransactionRate,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TransactionDate" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::TransactionDate>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TransactionGrossValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::TransactionGrossValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TransactionId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::TransactionId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TransactionNetValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::TransactionNetValue>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TransactionQuantity" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::TransactionQuantity>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TransactionType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::TransactionType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Type" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Type>(json).map(drop))
+        }
+        "/components/schemas/TypeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::TypeAdditionalInfo>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UpdatedUnitPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::UpdatedUnitPrice>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/VoucherPaymentIndicator" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::VoucherPaymentIndicator,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/VoucherPaymentPeriodicity" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::VoucherPaymentPeriodicity,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingleErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/meta" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingleMeta,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingle,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/XFapiInteractionId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::XFapiInteractionId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/X-V" => {
+            Some(::aberta_runtime::parse_json::<crate::models::XV>(json).map(drop))
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ResponseCreditFixedIncomesProductList/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditFixedList>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesBalances/properties/data/properties/quantity" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 24);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesBalances/properties/data/properties/preFixedRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 9);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactions/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditFixedIncomesTransactions>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactionsCurrent/properties/data/items/properties/transactionUnitPrice/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 24);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactionsCurrent/properties/data/items/properties/incomeTax/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactionsCurrent/properties/data/items/properties/financialTransactionTax/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactionsCurrent/properties/data/items/properties/transactionTypeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactionsCurrent/properties/data/items/properties/transactionDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactionsCurrent/properties/data/items/properties/transactionQuantity" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 24);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactionsCurrent/properties/data/items/properties/indexerPercentage" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactionsCurrent/properties/data/items/properties/transactionId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreditFixedIncomesTransactionsCurrent/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseCreditFixedIncomesTransactionsCurrentData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BlockedBalance/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIdentification/properties/issuerInstitutionCnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIdentification/properties/isinCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 12);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIdentification/properties/debtorCnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIdentification/properties/debtorName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIdentification/properties/issueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIdentification/properties/dueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIdentification/properties/voucherPaymentPeriodicityAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIdentification/properties/clearingCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIdentification/properties/purchaseDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIdentification/properties/gracePeriodDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesProductListLinks/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesProductListLinks/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesProductListLinks/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesProductListLinks/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesProductListLinks/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesLinks/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesLinks/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesLinks/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesLinks/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesLinks/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesTransactionsLinks/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesTransactionsLinks/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesTransactionsLinks/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesTransactionsLinks/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesMeta/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/CreditFixedIncomesMeta/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/CreditFixedIncomesMeta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesMetaTransactions/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedList/properties/brandName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedList/properties/companyCnpj" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedList/properties/investmentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancialTransactionTax/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Fine/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/GrossAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/IncomeTax/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/IssueUnitPrice/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 24);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/IssueUnitPrice/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LatePayment/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/NetAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PurchaseUnitPrice/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 24);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Remuneration/properties/preFixedRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 9);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Remuneration/properties/postFixedIndexerPercentage" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 9);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Remuneration/properties/indexerAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesTransactions/properties/transactionUnitPrice/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 24);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesTransactions/properties/incomeTax/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditFixedIncomesTransactions/properties/financialTransactionTax/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TransactionGrossValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TransactionNetValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UpdatedUnitPrice/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 24);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorMetaSingleErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

@@ -47,6 +47,22 @@
     1000f64, false); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `credit-fixed-incomes` 1.1.0."]
+    XFapiInteractionId2(String), ::aberta_runtime::schema::MetaSchema { format :
+    Some("uuid"), pattern :
+    Some("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    .to_string()), max_length : Some(36), min_length : Some(1), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .pattern(value, & crate ::patterns::P11); v.max_length(value, 36); v
+    .min_length(value, 1); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `credit-fixed-incomes` 1.1.0."] XV(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("^\\d+\\.\\d+\\.\\d+$"
+    .to_string()), .. ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v |
+    { v.pattern(value, & crate ::patterns::P12); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `credit-fixed-incomes` 1.1.0."] InvestmentId(String),
     ::aberta_runtime::schema::MetaSchema { pattern :
     Some("^[a-zA-Z0-9][a-zA-Z0-9\\-]{0,99}$".to_string()), max_length : Some(100), ..
@@ -60,3 +76,264 @@
     ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
     .max_length(value, 10); v.date(value); }
 );
+/// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
+/// no parameter is defined there.
+pub fn check_parameter(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/parameters/Authorization/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/pagination-key/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiAuthDate/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P13);
+                        v.max_length(value, 29);
+                        v.min_length(value, 29);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiCustomerIpAddress/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiInteractionId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P14);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/page/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                        v.maximum(*value as f64, 2147483647f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/pageSize/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 25f64, false);
+                        v.maximum(*value as f64, 1000f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/responses/ResponseCreditFixedIncomesProductList/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/ResponseCreditFixedIncomesProductIdentification/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/ResponseCreditFixedIncomesBalances/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/ResponseCreditFixedIncomesTransactions/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/ResponseCreditFixedIncomesTransactionsCurrent/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/headers/X-V/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P12);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/InvestmentId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P14);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/fromTransactionDate/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/toTransactionDate/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/fromTransactionDateCurrent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/toTransactionDateCurrent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

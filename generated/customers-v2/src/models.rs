@@ -4370,6 +4370,64 @@ impl ::aberta_runtime::Validate for ResponseBusinessCustomersQualification {
     ::aberta_runtime::schema::of:: < crate ::models::Meta > (registry))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// `customers` 2.2.1 `#/components/schemas/ResponseError/properties/errors/items`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorErrors {
+    #[serde(rename = "code")]
+    pub code: String,
+    #[serde(rename = "title")]
+    pub title: String,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorErrors {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "code",
+            |v| {
+                let value = &self.code;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "title",
+            |v| {
+                let value = &self.title;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "detail",
+            |v| {
+                let value = &self.detail;
+                v.max_length(value, 2048);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorErrors, "ResponseErrorErrors", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
+    properties : vec![("code",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
 /// `customers` 2.2.1 `#/components/schemas/ResponseError`
 pub type ResponseError = ::aberta_runtime::shared::ResponseError;
 /// `customers` 2.2.1 `#/components/schemas/ResponsePersonalCustomersFinancialRelation`
@@ -4566,3 +4624,2641 @@ impl ::aberta_runtime::Validate for XFapiInteractionId {
     .to_string()), max_length : Some(36), min_length : Some(1), ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/BusinessFinancialRelationData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessFinancialRelationData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessIdentificationData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessIdentificationData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessProcurator/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessProcuratorType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessProcurator" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessProcurator>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessQualificationData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessQualificationData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessOtherDocument" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessOtherDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessContacts" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessContacts>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalContacts" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PersonalContacts>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessInformedPatrimony" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessInformedPatrimony,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalInformedPatrimony" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalInformedPatrimony,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CustomerEmail" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CustomerEmail>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CustomerPhone" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CustomerPhone>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessPostalAddress" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessPostalAddress,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalPostalAddress" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalPostalAddress,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessAccount" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessAccount>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalAccount/properties/subtype" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalAccountSubtype,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalAccount" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PersonalAccount>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PortabilitiesReceived" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PortabilitiesReceived,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PaychecksBankLink" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PaychecksBankLink>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EconomicActivity" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EconomicActivity>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumAccountTypeCustomers" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumAccountTypeCustomers,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AreaCode" => {
+            Some(::aberta_runtime::parse_json::<crate::models::AreaCode>(json).map(drop))
+        }
+        "/components/schemas/EnumCountrySubDivision" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCountrySubDivision,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumCustomerPhoneType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumCustomerPhoneType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumFiliationType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumFiliationType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumInformedRevenueFrequency" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumInformedRevenueFrequency,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumInformedIncomeFrequency" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumInformedIncomeFrequency,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumMaritalStatusCode" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumMaritalStatusCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumOccupationMainCodeType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumOccupationMainCodeType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumPartiesParticipationDocumentType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumPartiesParticipationDocumentType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumPersonalOtherDocumentType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumPersonalOtherDocumentType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumProcuratorsTypePersonal" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumProcuratorsTypePersonal,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumProductServiceType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumProductServiceType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumSex" => {
+            Some(::aberta_runtime::parse_json::<crate::models::EnumSex>(json).map(drop))
+        }
+        "/components/schemas/GeographicCoordinates" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::GeographicCoordinates,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InformedRevenue" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::InformedRevenue>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InformedRevenueAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InformedRevenueAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InformedIncome" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::InformedIncome>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InformedIncomeAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::InformedIncomeAmount>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InformedPatrimonyAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InformedPatrimonyAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Links" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Links>(json).map(drop))
+        }
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
+        }
+        "/components/schemas/Nationality" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::Nationality>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/NationalityOtherDocument" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::NationalityOtherDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PartiesParticipation/properties/personType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PartiesParticipationPersonType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PartiesParticipation/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PartiesParticipationType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PartiesParticipation" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PartiesParticipation>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalDocument" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PersonalDocument>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalFinancialRelationData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalFinancialRelationData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData/properties/filiation/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalIdentificationDataFiliation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalIdentificationData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalOtherDocument" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalOtherDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalProcurator" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PersonalProcurator>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalPassport" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PersonalPassport>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalQualificationData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalQualificationData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessCustomersFinancialRelation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessCustomersFinancialRelation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessCustomersIdentification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessCustomersIdentification,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessCustomersQualification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessCustomersQualification,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorErrors>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseError>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalCustomersFinancialRelation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalCustomersFinancialRelation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalCustomersIdentification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalCustomersIdentification,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalCustomersQualification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalCustomersQualification,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/XFapiInteractionId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::XFapiInteractionId>(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/BusinessFinancialRelationData/properties/updateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancialRelationData/properties/startDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancialRelationData/properties/productsServicesType" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::EnumProductServiceType>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 12);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancialRelationData/properties/procurators" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessProcurator>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancialRelationData/properties/accounts" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessAccount>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessIdentificationData/properties/updateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessIdentificationData/properties/businessId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessIdentificationData/properties/brandName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessIdentificationData/properties/companyName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessIdentificationData/properties/tradeName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessIdentificationData/properties/incorporationDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessIdentificationData/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessIdentificationData/properties/companiesCnpj" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::shared::Cnpj>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                    v.max_length(item.as_str(), 14);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessIdentificationData/properties/companiesCnpj/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessIdentificationData/properties/otherDocuments" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessOtherDocument>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessIdentificationData/properties/parties" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PartiesParticipation>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessProcurator/properties/cnpjCpfNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessProcurator/properties/civilName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessProcurator/properties/socialName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessQualificationData/properties/updateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessQualificationData/properties/economicActivities" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::EconomicActivity>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessOtherDocument/properties/type" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessOtherDocument/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessOtherDocument/properties/country" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessOtherDocument/properties/expirationDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessContacts/properties/postalAddresses" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessPostalAddress>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessContacts/properties/phones" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CustomerPhone>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessContacts/properties/emails" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CustomerEmail>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalContacts/properties/postalAddresses" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalPostalAddress>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalContacts/properties/phones" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CustomerPhone>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalContacts/properties/emails" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CustomerEmail>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInformedPatrimony/properties/date" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 20);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInformedPatrimony/properties/year" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 9999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CustomerEmail/properties/isMain" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/CustomerEmail/properties/email" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 320);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CustomerPhone/properties/isMain" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/CustomerPhone/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CustomerPhone/properties/countryCallingCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CustomerPhone/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 13);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CustomerPhone/properties/phoneExtension" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessPostalAddress/properties/isMain" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/BusinessPostalAddress/properties/address" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 150);
+                        v.min_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessPostalAddress/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessPostalAddress/properties/districtName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessPostalAddress/properties/townName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 50);
+                        v.min_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessPostalAddress/properties/ibgeTownCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 7);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessPostalAddress/properties/postCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessPostalAddress/properties/country" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessPostalAddress/properties/countryCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P12);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalPostalAddress/properties/isMain" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/PersonalPostalAddress/properties/address" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 150);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalPostalAddress/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalPostalAddress/properties/districtName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalPostalAddress/properties/townName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalPostalAddress/properties/ibgeTownCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 7);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalPostalAddress/properties/postCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalPostalAddress/properties/country" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalPostalAddress/properties/countryCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P12);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccount/properties/compeCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P13);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccount/properties/branchCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P14);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccount/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P15);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccount/properties/checkDigit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalAccount/properties/compeCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P13);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalAccount/properties/branchCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P14);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalAccount/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P15);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalAccount/properties/checkDigit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PortabilitiesReceived/properties/employerName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P16);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PortabilitiesReceived/properties/employerCnpjCpf" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PortabilitiesReceived/properties/paycheckBankDetainerCnpj" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PortabilitiesReceived/properties/paycheckBankDetainerIspb" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P18);
+                        v.max_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PortabilitiesReceived/properties/portabilityApprovalDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PaychecksBankLink/properties/employerName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P16);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PaychecksBankLink/properties/employerCnpjCpf" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PaychecksBankLink/properties/paycheckBankCnpj" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PaychecksBankLink/properties/paycheckBankIspb" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P18);
+                        v.max_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PaychecksBankLink/properties/accountOpeningDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/EconomicActivity/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/EconomicActivity/properties/isMain" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/GeographicCoordinates/properties/latitude" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P21);
+                        v.max_length(value, 13);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/GeographicCoordinates/properties/longitude" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P22);
+                        v.max_length(value, 13);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InformedRevenue/properties/frequencyAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InformedRevenue/properties/year" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 9999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InformedRevenueAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P23);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InformedRevenueAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P24);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InformedIncome/properties/date" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InformedIncomeAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P25);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InformedIncomeAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P24);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InformedPatrimonyAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P23);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InformedPatrimonyAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P24);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Nationality/properties/otherNationalitiesInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P26);
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Nationality/properties/documents" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::NationalityOtherDocument>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/NationalityOtherDocument/properties/type" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/NationalityOtherDocument/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/NationalityOtherDocument/properties/expirationDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/NationalityOtherDocument/properties/issueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/NationalityOtherDocument/properties/country" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/NationalityOtherDocument/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PartiesParticipation/properties/civilName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PartiesParticipation/properties/socialName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PartiesParticipation/properties/companyName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PartiesParticipation/properties/tradeName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PartiesParticipation/properties/startDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PartiesParticipation/properties/shareholding" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P27);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PartiesParticipation/properties/documentNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PartiesParticipation/properties/documentAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PartiesParticipation/properties/documentCountry" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PartiesParticipation/properties/documentExpirationDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PartiesParticipation/properties/documentIssueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalDocument/properties/cpfNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cpf,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancialRelationData/properties/updateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancialRelationData/properties/startDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancialRelationData/properties/productsServicesType" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::EnumProductServiceType>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 12);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancialRelationData/properties/productsServicesTypeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P29);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancialRelationData/properties/procurators" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalProcurator>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancialRelationData/properties/accounts" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalAccount>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancialRelationData/properties/portabilitiesReceived" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PortabilitiesReceived>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancialRelationData/properties/paychecksBankLink" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PaychecksBankLink>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData/properties/filiation/items/properties/civilName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P29);
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData/properties/filiation/items/properties/socialName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P29);
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData/properties/updateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData/properties/personalId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData/properties/brandName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData/properties/civilName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P29);
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData/properties/socialName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData/properties/birthDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData/properties/maritalStatusAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData/properties/companiesCnpj" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::shared::Cnpj>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                    v.max_length(item.as_str(), 14);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData/properties/companiesCnpj/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData/properties/otherDocuments" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalOtherDocument>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData/properties/hasBrazilianNationality" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/PersonalIdentificationData/properties/nationality" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Nationality>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalIdentificationData/properties/filiation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalIdentificationDataFiliation>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalOtherDocument/properties/typeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalOtherDocument/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalOtherDocument/properties/checkDigit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalOtherDocument/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalOtherDocument/properties/expirationDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalProcurator/properties/cpfNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cpf,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalProcurator/properties/civilName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalProcurator/properties/socialName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalPassport/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P29);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalPassport/properties/country" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalPassport/properties/expirationDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalPassport/properties/issueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalQualificationData/properties/updateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalQualificationData/properties/companyCnpj" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalQualificationData/properties/occupationDescription" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseBusinessCustomersIdentification/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessIdentificationData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePersonalCustomersIdentification/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalIdentificationData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

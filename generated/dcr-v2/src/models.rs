@@ -20,13 +20,13 @@ pub struct ClientGetResponseSuccess {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub client_id_issued_at: Option<i32>,
+    pub client_id_issued_at: Option<i64>,
     #[serde(
         rename = "client_secret_expires_at",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub client_secret_expires_at: Option<i32>,
+    pub client_secret_expires_at: Option<i64>,
     #[serde(rename = "registration_client_uri")]
     pub registration_client_uri: String,
     #[serde(rename = "registration_access_token")]
@@ -46,10 +46,10 @@ impl ::aberta_runtime::Validate for ClientGetResponseSuccess {
     ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { ..
     ::aberta_runtime::schema::MetaSchema::new("string") })), ("client_id_issued_at",
     ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
-    Some("int32"), .. ::aberta_runtime::schema::MetaSchema::new("integer") })),
+    Some("int64"), .. ::aberta_runtime::schema::MetaSchema::new("integer") })),
     ("client_secret_expires_at",
     ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
-    Some("int32"), .. ::aberta_runtime::schema::MetaSchema::new("integer") })),
+    Some("int64"), .. ::aberta_runtime::schema::MetaSchema::new("integer") })),
     ("registration_client_uri",
     ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { ..
     ::aberta_runtime::schema::MetaSchema::new("string") })),
@@ -168,13 +168,13 @@ pub struct ClientRegistrationResponseSuccess {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub client_id_issued_at: Option<i32>,
+    pub client_id_issued_at: Option<i64>,
     #[serde(
         rename = "client_secret_expires_at",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub client_secret_expires_at: Option<i32>,
+    pub client_secret_expires_at: Option<i64>,
     #[serde(rename = "registration_client_uri")]
     pub registration_client_uri: String,
     #[serde(rename = "registration_access_token")]
@@ -194,10 +194,10 @@ impl ::aberta_runtime::Validate for ClientRegistrationResponseSuccess {
     ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { ..
     ::aberta_runtime::schema::MetaSchema::new("string") })), ("client_id_issued_at",
     ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
-    Some("int32"), .. ::aberta_runtime::schema::MetaSchema::new("integer") })),
+    Some("int64"), .. ::aberta_runtime::schema::MetaSchema::new("integer") })),
     ("client_secret_expires_at",
     ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
-    Some("int32"), .. ::aberta_runtime::schema::MetaSchema::new("integer") })),
+    Some("int64"), .. ::aberta_runtime::schema::MetaSchema::new("integer") })),
     ("registration_client_uri",
     ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { ..
     ::aberta_runtime::schema::MetaSchema::new("string") })),
@@ -1300,3 +1300,511 @@ impl ::aberta_runtime::Validate for DeleteRegisterClientIdResponse403 {
     ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ClientGetResponseSuccess" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientGetResponseSuccess,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientRegistrationResponseError/properties/error" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientRegistrationResponseErrorError,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientRegistrationResponseError" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientRegistrationResponseError,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientRegistrationResponseSuccess" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientRegistrationResponseSuccess,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/application_type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientRegistrationRequestApplicationType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/grant_types/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientRegistrationRequestGrantTypes,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/response_types/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientRegistrationRequestResponseTypes,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/subject_type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientRegistrationRequestSubjectType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/token_endpoint_auth_method" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientRegistrationRequestTokenEndpointAuthMethod,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/introspection_endpoint_auth_method" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientRegistrationRequestIntrospectionEndpointAuthMethod,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/revocation_endpoint_auth_method" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientRegistrationRequestRevocationEndpointAuthMethod,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientRegistrationRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientRegistrationRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register/get/responses/401/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::GetRegisterResponse401,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register/get/responses/403/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::GetRegisterResponse403,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register/put/responses/401/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PutRegisterResponse401,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register/put/responses/403/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PutRegisterResponse403,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register/post/responses/401/content/application~1json/schema/properties/error" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PostRegisterResponse401Error,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register/post/responses/401/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PostRegisterResponse401,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register/post/responses/403/content/application~1json/schema/properties/error" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PostRegisterResponse403Error,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register/post/responses/403/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PostRegisterResponse403,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register/delete/responses/401/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::DeleteRegisterResponse401,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register/delete/responses/403/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::DeleteRegisterResponse403,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register~1{clientId}/get/responses/401/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::GetRegisterClientIdResponse401,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register~1{clientId}/get/responses/403/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::GetRegisterClientIdResponse403,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register~1{clientId}/put/responses/401/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PutRegisterClientIdResponse401,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register~1{clientId}/put/responses/403/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PutRegisterClientIdResponse403,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register~1{clientId}/delete/responses/401/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::DeleteRegisterClientIdResponse401,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1register~1{clientId}/delete/responses/403/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::DeleteRegisterClientIdResponse403,
+                >(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ClientGetResponseSuccess/properties/client_id" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientGetResponseSuccess/properties/client_secret" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientGetResponseSuccess/properties/client_id_issued_at" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientGetResponseSuccess/properties/client_secret_expires_at" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientGetResponseSuccess/properties/registration_client_uri" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientGetResponseSuccess/properties/registration_access_token" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationResponseError/properties/error_description" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationResponseSuccess/properties/client_id" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationResponseSuccess/properties/client_secret" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationResponseSuccess/properties/client_id_issued_at" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationResponseSuccess/properties/client_secret_expires_at" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationResponseSuccess/properties/registration_client_uri" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationResponseSuccess/properties/registration_access_token" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/grant_types" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ClientRegistrationRequestGrantTypes>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/id_token_signed_response_alg" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/id_token_encrypted_response_alg" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/id_token_encrypted_response_enc" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/required_auth_time" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/response_types" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ClientRegistrationRequestResponseTypes>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/software_statement" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/request_object_signing_alg" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/require_signed_request_object" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/require_pushed_authorization_requests" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/tls_client_certificate_bound_access_tokens" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/client_id" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/client_name" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/client_uri" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/request_object_encryption_alg" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/request_object_encryption_enc" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/jwks_uri" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/redirect_uris" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.max_length(item, 255);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/redirect_uris/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/webhook_uris" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.pattern(item, &crate::patterns::P0);
+                                    v.max_length(item, 255);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ClientRegistrationRequest/properties/webhook_uris/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/paths/~1register/get/responses/401/content/application~1json/schema/properties/error" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register/get/responses/401/content/application~1json/schema/properties/error_description" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register/get/responses/403/content/application~1json/schema/properties/error" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register/get/responses/403/content/application~1json/schema/properties/error_description" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register/put/responses/401/content/application~1json/schema/properties/error" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register/put/responses/401/content/application~1json/schema/properties/error_description" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register/put/responses/403/content/application~1json/schema/properties/error" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register/put/responses/403/content/application~1json/schema/properties/error_description" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register/post/responses/401/content/application~1json/schema/properties/error_description" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register/post/responses/403/content/application~1json/schema/properties/error_description" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register/delete/responses/401/content/application~1json/schema/properties/error" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register/delete/responses/401/content/application~1json/schema/properties/error_description" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register/delete/responses/403/content/application~1json/schema/properties/error" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register/delete/responses/403/content/application~1json/schema/properties/error_description" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register~1{clientId}/get/responses/401/content/application~1json/schema/properties/error" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register~1{clientId}/get/responses/401/content/application~1json/schema/properties/error_description" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register~1{clientId}/get/responses/403/content/application~1json/schema/properties/error" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register~1{clientId}/get/responses/403/content/application~1json/schema/properties/error_description" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register~1{clientId}/put/responses/401/content/application~1json/schema/properties/error" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register~1{clientId}/put/responses/401/content/application~1json/schema/properties/error_description" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register~1{clientId}/put/responses/403/content/application~1json/schema/properties/error" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register~1{clientId}/put/responses/403/content/application~1json/schema/properties/error_description" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register~1{clientId}/delete/responses/401/content/application~1json/schema/properties/error" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register~1{clientId}/delete/responses/401/content/application~1json/schema/properties/error_description" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register~1{clientId}/delete/responses/403/content/application~1json/schema/properties/error" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/paths/~1register~1{clientId}/delete/responses/403/content/application~1json/schema/properties/error_description" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        _ => None,
+    }
+}

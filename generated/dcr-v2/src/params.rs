@@ -6,3 +6,19 @@
     ::aberta_runtime::schema::MetaSchema { ..
     ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | {}
 );
+/// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
+/// no parameter is defined there.
+pub fn check_parameter(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/parameters/clientIdQuerystring/schema" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/parameters/clientId/schema" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        _ => None,
+    }
+}

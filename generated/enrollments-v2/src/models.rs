@@ -3458,6 +3458,99 @@ impl ::aberta_runtime::Validate for LinkSingle {
     ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// `enrollments` 2.1.0 `#/components/schemas/ResponseError/properties/errors/items`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorErrors {
+    #[serde(rename = "code")]
+    pub code: String,
+    #[serde(rename = "title")]
+    pub title: String,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorErrors {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "code",
+            |v| {
+                let value = &self.code;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "title",
+            |v| {
+                let value = &self.title;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "detail",
+            |v| {
+                let value = &self.detail;
+                v.max_length(value, 2048);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorErrors, "ResponseErrorErrors", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
+    properties : vec![("code",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
+/// `enrollments` 2.1.0 `#/components/schemas/ResponseError/properties/meta`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorMeta {
+    #[serde(rename = "requestDateTime")]
+    pub request_date_time: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorMeta {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "requestDateTime",
+            |v| {
+                let value = &self.request_date_time;
+                v.max_length(value, 20);
+                v.date_time(value);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorMeta, "ResponseErrorMeta", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["requestDateTime"], properties
+    : vec![("requestDateTime",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
+    Some("date-time"), max_length : Some(20), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
 /// `enrollments` 2.1.0 `#/components/schemas/ResponseError`
 pub type ResponseError = ::aberta_runtime::shared::ResponseError;
 /// `enrollments` 2.1.0 `#/components/schemas/ResponseCreateEnrollment/properties/data`
@@ -4739,3 +4832,1919 @@ impl ::aberta_runtime::Validate for EnrollmentCreateFidoSigningOptionsBody {
     ::models::EnrollmentCreateFidoSigningOptionsBodyData > (registry))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/422ResponseErrorCreateEnrollment/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreateEnrollmentErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateEnrollment/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreateEnrollmentErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateEnrollment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreateEnrollment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCancelEnrollment/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCancelEnrollmentErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCancelEnrollment/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCancelEnrollmentErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCancelEnrollment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCancelEnrollment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoRegistrationOptions/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorFidoRegistrationOptionsErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoRegistrationOptions/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorFidoRegistrationOptionsErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoRegistrationOptions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorFidoRegistrationOptions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorRiskSignals/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorRiskSignalsErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorRiskSignals/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorRiskSignalsErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorRiskSignals" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorRiskSignals,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoSignOptions/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorFidoSignOptionsErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoSignOptions/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorFidoSignOptionsErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoSignOptions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorFidoSignOptions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoRegistration/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorFidoRegistrationErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoRegistration/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorFidoRegistrationErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoRegistration" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorFidoRegistration,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseConsentsAuthorization/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseConsentsAuthorizationErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseConsentsAuthorization/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseConsentsAuthorizationErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseConsentsAuthorization" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseConsentsAuthorization,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessEntity/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessEntityDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessEntity" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessEntity>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateEnrollment/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CreateEnrollmentData>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreateEnrollment" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CreateEnrollment>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/screenDimensions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsDataScreenDimensions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/geolocation/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsDataGeolocationType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/geolocation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsDataGeolocation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/integrity" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RiskSignalsDataIntegrity,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignals/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::RiskSignalsData>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RiskSignals" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::RiskSignals>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/screenDimensions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentAuthorizationDataRiskSignalsScreenDimensions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/geolocation/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentAuthorizationDataRiskSignalsGeolocationType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/geolocation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentAuthorizationDataRiskSignalsGeolocation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/integrity" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentAuthorizationDataRiskSignalsIntegrity,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentAuthorizationDataRiskSignals,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/fidoAssertion/properties/response" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentAuthorizationDataFidoAssertionResponse,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/fidoAssertion" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentAuthorizationDataFidoAssertion,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentAuthorization/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentAuthorizationData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentAuthorization" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ConsentAuthorization>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/DebtorAccount" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::DebtorAccount>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/enrollmentId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnrollmentId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/consentId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ConsentId>(json).map(drop),
+            )
+        }
+        "/components/schemas/EnrollmentRejectionReason" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnrollmentRejectionReason,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnrollmentRevocationReason" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnrollmentRevocationReason,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnrollmentFidoRegistration/properties/data/properties/response" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnrollmentFidoRegistrationDataResponse,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnrollmentFidoRegistration/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnrollmentFidoRegistrationData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnrollmentFidoRegistration" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnrollmentFidoRegistration,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnrollmentFidoOptionsInput/properties/data/properties/platform" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnrollmentFidoOptionsInputDataPlatform,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnrollmentFidoOptionsInput/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnrollmentFidoOptionsInputData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnrollmentFidoOptionsInput" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnrollmentFidoOptionsInput,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnrollmentFidoRegistrationOptions/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnrollmentFidoRegistrationOptionsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnrollmentFidoRegistrationOptions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnrollmentFidoRegistrationOptions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnrollmentFidoSignOptions/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnrollmentFidoSignOptionsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnrollmentFidoSignOptions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnrollmentFidoSignOptions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumAccountPaymentsType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumAccountPaymentsType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumEnrollmentPermission" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumEnrollmentPermission,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumEnrollmentCancelledFrom" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumEnrollmentCancelledFrom,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumEnrollmentStatus" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumEnrollmentStatus>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FidoAuthenticatorSelectionCriteria" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FidoAuthenticatorSelectionCriteria,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FidoRelyingParty" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::FidoRelyingParty>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FidoUser" => {
+            Some(::aberta_runtime::parse_json::<crate::models::FidoUser>(json).map(drop))
+        }
+        "/components/schemas/FidoPublicKeyCredentialCreationOptions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FidoPublicKeyCredentialCreationOptions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FidoPublicKeyCredentialDescriptor" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FidoPublicKeyCredentialDescriptor,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/LoggedUser/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LoggedUserDocument>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/LoggedUser" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LoggedUser>(json).map(drop),
+            )
+        }
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
+        }
+        "/components/schemas/LinkSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LinkSingle>(json).map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorErrors>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/meta" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorMeta>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseError>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreateEnrollment/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreateEnrollmentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreateEnrollment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreateEnrollment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/debtorAccount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseEnrollmentDataDebtorAccount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/cancellation/properties/cancelledBy/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseEnrollmentDataCancellationCancelledByDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/cancellation/properties/cancelledBy" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseEnrollmentDataCancellationCancelledBy,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/cancellation/properties/reason/oneOf/0" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseEnrollmentDataCancellationReasonVariant1,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/cancellation/properties/reason/oneOf/1" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseEnrollmentDataCancellationReasonVariant2,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/cancellation/properties/reason" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseEnrollmentDataCancellationReason,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/cancellation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseEnrollmentDataCancellation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseEnrollmentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseEnrollment" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseEnrollment>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/XFapiInteractionId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::XFapiInteractionId>(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1enrollments~1{enrollmentId}/patch/requestBody/content/application~1jwt/schema/properties/data/properties/cancellation/properties/cancelledBy/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::DeleteEnrollmentBodyDataCancellationCancelledByDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1enrollments~1{enrollmentId}/patch/requestBody/content/application~1jwt/schema/properties/data/properties/cancellation/properties/cancelledBy" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::DeleteEnrollmentBodyDataCancellationCancelledBy,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1enrollments~1{enrollmentId}/patch/requestBody/content/application~1jwt/schema/properties/data/properties/cancellation/properties/reason/oneOf/0" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::DeleteEnrollmentBodyDataCancellationReasonVariant1,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1enrollments~1{enrollmentId}/patch/requestBody/content/application~1jwt/schema/properties/data/properties/cancellation/properties/reason/oneOf/1" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::DeleteEnrollmentBodyDataCancellationReasonVariant2,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1enrollments~1{enrollmentId}/patch/requestBody/content/application~1jwt/schema/properties/data/properties/cancellation/properties/reason" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::DeleteEnrollmentBodyDataCancellationReason,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1enrollments~1{enrollmentId}/patch/requestBody/content/application~1jwt/schema/properties/data/properties/cancellation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::DeleteEnrollmentBodyDataCancellation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1enrollments~1{enrollmentId}/patch/requestBody/content/application~1jwt/schema/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::DeleteEnrollmentBodyData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1enrollments~1{enrollmentId}/patch/requestBody/content/application~1jwt/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::DeleteEnrollmentBody>(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1enrollments~1{enrollmentId}~1fido-sign-options/post/requestBody/content/application~1jwt/schema/properties/data/properties/platform" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnrollmentCreateFidoSigningOptionsBodyDataPlatform,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1enrollments~1{enrollmentId}~1fido-sign-options/post/requestBody/content/application~1jwt/schema/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnrollmentCreateFidoSigningOptionsBodyData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1enrollments~1{enrollmentId}~1fido-sign-options/post/requestBody/content/application~1jwt/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnrollmentCreateFidoSigningOptionsBody,
+                >(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/422ResponseErrorCreateEnrollment/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateEnrollment/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateEnrollment/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::T422responseErrorCreateEnrollmentErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCancelEnrollment/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCancelEnrollment/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCancelEnrollment/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::T422responseErrorCancelEnrollmentErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoRegistrationOptions/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoRegistrationOptions/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoRegistrationOptions/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::T422responseErrorFidoRegistrationOptionsErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorRiskSignals/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorRiskSignals/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorRiskSignals/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::T422responseErrorRiskSignalsErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoSignOptions/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoSignOptions/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoSignOptions/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::T422responseErrorFidoSignOptionsErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoRegistration/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoRegistration/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorFidoRegistration/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::T422responseErrorFidoRegistrationErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseConsentsAuthorization/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseConsentsAuthorization/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseConsentsAuthorization/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::T422responseConsentsAuthorizationErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessEntity/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessEntity/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateEnrollment/properties/data/properties/permissions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::EnumEnrollmentPermission>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateEnrollment/properties/data/properties/enrollmentName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/screenDimensions/properties/height" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/screenDimensions/properties/width" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/geolocation/properties/latitude" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/geolocation/properties/longitude" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/integrity/properties/appRecognitionVerdict" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/integrity/properties/deviceRecognitionVerdict" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/deviceId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/isRootedDevice" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/screenBrightness" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/elapsedTimeSinceBoot" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/osVersion" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/userTimeZoneOffset" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/language" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/accountTenure" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/isCallInProgress" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/isDevModeEnabled" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/isMockGPS" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/isEmulated" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/isMonkeyRunner" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/isCharging" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/antennaInformation" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/RiskSignals/properties/data/properties/isUsbConnected" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/screenDimensions/properties/height" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/screenDimensions/properties/width" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/geolocation/properties/latitude" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/geolocation/properties/longitude" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/integrity/properties/appRecognitionVerdict" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/integrity/properties/deviceRecognitionVerdict" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/deviceId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/isRootedDevice" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/screenBrightness" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/elapsedTimeSinceBoot" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/osVersion" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/userTimeZoneOffset" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/language" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/accountTenure" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/isCallInProgress" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/isDevModeEnabled" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/isMockGPS" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/isEmulated" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/isMonkeyRunner" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/isCharging" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/antennaInformation" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/riskSignals/properties/isUsbConnected" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/fidoAssertion/properties/response/properties/clientDataJSON" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/fidoAssertion/properties/response/properties/authenticatorData" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/fidoAssertion/properties/response/properties/signature" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/fidoAssertion/properties/response/properties/userHandle" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/fidoAssertion/properties/id" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/fidoAssertion/properties/rawId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/fidoAssertion/properties/type" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ConsentAuthorization/properties/data/properties/fidoAssertion/properties/clientExtensionResults" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Map<
+                        String,
+                        ::aberta_runtime::reexport::serde_json::Value,
+                    >,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/DebtorAccount/properties/ispb" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/DebtorAccount/properties/issuer" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 4);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/DebtorAccount/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 20);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/EnrollmentFidoRegistration/properties/data/properties/response/properties/clientDataJSON" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoRegistration/properties/data/properties/response/properties/attestationObject" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoRegistration/properties/data/properties/id" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoRegistration/properties/data/properties/rawId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoRegistration/properties/data/properties/authenticatorAttachment" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoRegistration/properties/data/properties/type" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoRegistration/properties/data/properties/clientExtensionResults" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Map<
+                        String,
+                        ::aberta_runtime::reexport::serde_json::Value,
+                    >,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/EnrollmentFidoOptionsInput/properties/data/properties/rp" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoRegistrationOptions/properties/data/properties/challenge" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoRegistrationOptions/properties/data/properties/pubKeyCredParams" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::FidoPublicKeyCredentialCreationOptions>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/EnrollmentFidoRegistrationOptions/properties/data/properties/timeout" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoRegistrationOptions/properties/data/properties/excludeCredentials" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::FidoPublicKeyCredentialDescriptor>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/EnrollmentFidoRegistrationOptions/properties/data/properties/attestation" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoRegistrationOptions/properties/data/properties/attestationFormats" => {
+            Some(::aberta_runtime::validate::check_value::<Vec<String>>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoRegistrationOptions/properties/data/properties/attestationFormats/items" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoRegistrationOptions/properties/data/properties/extensions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Map<
+                        String,
+                        ::aberta_runtime::reexport::serde_json::Value,
+                    >,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/EnrollmentFidoSignOptions/properties/data/properties/challenge" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoSignOptions/properties/data/properties/timeout" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoSignOptions/properties/data/properties/rpId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoSignOptions/properties/data/properties/allowCredentials" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::FidoPublicKeyCredentialDescriptor>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/EnrollmentFidoSignOptions/properties/data/properties/userVerification" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/EnrollmentFidoSignOptions/properties/data/properties/extensions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Map<
+                        String,
+                        ::aberta_runtime::reexport::serde_json::Value,
+                    >,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/FidoAuthenticatorSelectionCriteria/properties/authenticatorAttachment" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/FidoAuthenticatorSelectionCriteria/properties/userVerification" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/FidoAuthenticatorSelectionCriteria/properties/requireResidentKey" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/FidoAuthenticatorSelectionCriteria/properties/residentKey" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/FidoRelyingParty/properties/id" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/FidoRelyingParty/properties/name" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/FidoUser/properties/id" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/FidoUser/properties/name" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/FidoUser/properties/displayName" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/FidoPublicKeyCredentialCreationOptions/properties/alg" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/FidoPublicKeyCredentialCreationOptions/properties/type" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/FidoPublicKeyCredentialDescriptor/properties/id" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/FidoPublicKeyCredentialDescriptor/properties/type" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/LoggedUser/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cpf,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoggedUser/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LinkSingle/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreateEnrollment/properties/data/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreateEnrollment/properties/data/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreateEnrollment/properties/data/properties/permissions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::EnumEnrollmentPermission>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreateEnrollment/properties/data/properties/expirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreateEnrollment/properties/data/properties/enrollmentName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/debtorAccount/properties/ispb" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/debtorAccount/properties/issuer" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 4);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/debtorAccount/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 20);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/cancellation/properties/cancelledBy/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cpf,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/cancellation/properties/cancelledBy/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/cancellation/properties/additionalInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/cancellation/properties/rejectedAt" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/permissions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::EnumEnrollmentPermission>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/expirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/transactionLimit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/dailyLimit" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseEnrollment/properties/data/properties/enrollmentName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/paths/~1enrollments~1{enrollmentId}/patch/requestBody/content/application~1jwt/schema/properties/data/properties/cancellation/properties/cancelledBy/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cpf,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 11);
+                    },
+                ),
+            )
+        }
+        "/paths/~1enrollments~1{enrollmentId}/patch/requestBody/content/application~1jwt/schema/properties/data/properties/cancellation/properties/cancelledBy/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/paths/~1enrollments~1{enrollmentId}/patch/requestBody/content/application~1jwt/schema/properties/data/properties/cancellation/properties/additionalInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/paths/~1enrollments~1{enrollmentId}~1fido-sign-options/post/requestBody/content/application~1jwt/schema/properties/data/properties/rp" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        _ => None,
+    }
+}

@@ -51,3 +51,149 @@
     #[doc = " A parameter schema of `enrollments` 2.1.0."] XBcbNfc(bool),
     ::aberta_runtime::schema::MetaSchema::new("boolean"), | value, v | {}
 );
+/// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
+/// no parameter is defined there.
+pub fn check_parameter(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/parameters/Authorization/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiAuthDate/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P12);
+                        v.max_length(value, 29);
+                        v.min_length(value, 29);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiCustomerIpAddress/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiInteractionId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/headers/xFapiInteractionId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/headers/xFapiInteractionIdBadRequest/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/XIdempotencyKey/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P13);
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/enrollmentId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/consentId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/x-bcb-nfc/schema" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        _ => None,
+    }
+}

@@ -1679,7 +1679,1020 @@ impl ::aberta_runtime::Validate for EnumExchangesDeliveryForeignCurrency {
     ::aberta_runtime::reexport::serde_json::Value::from("OUTRO_NAO_MAPEADO_OFB")], ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
+/// `exchanges` 1.0.0 `#/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors/items`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorWithAbleAdditionalPropertiesErrors {
+    #[serde(rename = "code")]
+    pub code: String,
+    #[serde(rename = "title")]
+    pub title: String,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorWithAbleAdditionalPropertiesErrors {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "code",
+            |v| {
+                let value = &self.code;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "title",
+            |v| {
+                let value = &self.title;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "detail",
+            |v| {
+                let value = &self.detail;
+                v.max_length(value, 2048);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorWithAbleAdditionalPropertiesErrors,
+    "ResponseErrorWithAbleAdditionalPropertiesErrors", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
+    properties : vec![("code",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
 /// `exchanges` 1.0.0 `#/components/schemas/ResponseErrorWithAbleAdditionalProperties`
 pub type ResponseErrorWithAbleAdditionalProperties = ::aberta_runtime::shared::ResponseError;
 /// `exchanges` 1.0.0 `#/components/schemas/MetaWithAbleAdditionalProperties`
 pub type MetaWithAbleAdditionalProperties = ::aberta_runtime::shared::MetaSingle;
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/Links" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Links>(json).map(drop))
+        }
+        "/components/schemas/LinksOperationId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LinksOperationId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OpenDataMetaOperationId" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OpenDataMetaOperationId,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OpenDataMeta" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::OpenDataMeta>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OKResponseProductList" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OkResponseProductList,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OKResponseOperationDetails" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OkResponseOperationDetails,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OKResponseEvents" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::OkResponseEvents>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ProductList" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ProductList>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/localCurrencyOperationTax" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OperationDetailsLocalCurrencyOperationTax,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/localCurrencyOperationValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OperationDetailsLocalCurrencyOperationValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/foreignOperationValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OperationDetailsForeignOperationValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/operationOutstandingBalance" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OperationDetailsOperationOutstandingBalance,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/vetAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OperationDetailsVetAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OperationDetails" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::OperationDetails>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Events/properties/localCurrencyOperationTax" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EventsLocalCurrencyOperationTax,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Events/properties/localCurrencyOperationValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EventsLocalCurrencyOperationValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Events/properties/foreignOperationValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EventsForeignOperationValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Events/properties/operationOutstandingBalance" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EventsOperationOutstandingBalance,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Events/properties/vetAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EventsVetAmount>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Events/properties/foreignPartie" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EventsForeignPartie>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Events" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Events>(json).map(drop))
+        }
+        "/components/schemas/EnumExchangesOperationType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumExchangesOperationType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumExchangesEventType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumExchangesEventType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumExchangesDeliveryForeignCurrency" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumExchangesDeliveryForeignCurrency,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorWithAbleAdditionalPropertiesErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorWithAbleAdditionalProperties,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/MetaWithAbleAdditionalProperties" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::MetaWithAbleAdditionalProperties,
+                >(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/Links/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LinksOperationId/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OpenDataMetaOperationId/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OpenDataMeta/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/OpenDataMeta/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/OpenDataMeta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OKResponseProductList/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ProductList>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OKResponseEvents/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Events>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ProductList/properties/brandName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ProductList/properties/companyCnpj" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ProductList/properties/operationId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/localCurrencyOperationTax/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 31);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/localCurrencyOperationTax/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/localCurrencyOperationValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/localCurrencyOperationValue/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/foreignOperationValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/foreignOperationValue/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/operationOutstandingBalance/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/operationOutstandingBalance/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/vetAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 31);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/vetAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/authorizedInstitutionCnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/authorizedInstitutionName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 250);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/intermediaryInstitutionCnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/intermediaryInstitutionName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 250);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/operationNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/operationDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/dueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/localCurrencyAdvancePercentage" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 8);
+                        v.min_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OperationDetails/properties/operationCategoryCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/localCurrencyOperationTax/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 31);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/localCurrencyOperationTax/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/localCurrencyOperationValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/localCurrencyOperationValue/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/foreignOperationValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/foreignOperationValue/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/operationOutstandingBalance/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/operationOutstandingBalance/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/vetAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 31);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/vetAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/foreignPartie/properties/relationshipCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P12);
+                        v.max_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/foreignPartie/properties/foreignPartieName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/foreignPartie/properties/foreignPartieCountryCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P13);
+                        v.max_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/eventSequenceNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/eventDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/dueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/localCurrencyAdvancePercentage" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 8);
+                        v.min_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Events/properties/operationCategoryCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorWithAbleAdditionalPropertiesErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MetaWithAbleAdditionalProperties/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

@@ -2501,6 +2501,64 @@ impl ::aberta_runtime::Validate for EnumFundsTransactionsCurrentTransactionType 
     ::aberta_runtime::reexport::serde_json::Value::from("OUTROS")], ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
+/// `funds` 1.1.0 `#/components/schemas/ResponseErrorMetaSingle/properties/errors/items`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorMetaSingleErrors {
+    #[serde(rename = "code")]
+    pub code: String,
+    #[serde(rename = "title")]
+    pub title: String,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorMetaSingleErrors {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "code",
+            |v| {
+                let value = &self.code;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "title",
+            |v| {
+                let value = &self.title;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "detail",
+            |v| {
+                let value = &self.detail;
+                v.max_length(value, 2048);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorMetaSingleErrors, "ResponseErrorMetaSingleErrors", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
+    properties : vec![("code",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
 /// `funds` 1.1.0 `#/components/schemas/ResponseErrorMetaSingle`
 pub type ResponseErrorMetaSingle = ::aberta_runtime::shared::ResponseError;
 /// `funds` 1.1.0 `#/components/schemas/MetaOnlyRequestDateTime`
@@ -2555,3 +2613,1416 @@ impl ::aberta_runtime::Validate for XFapiInteractionId {
     .to_string()), max_length : Some(36), min_length : Some(1), ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ResponseFundsProductList" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsProductList,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsProductIdentification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsProductIdentification,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsBalances" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsBalances,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrent" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsCurrent,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsProductListData/properties/anbimaCategory" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsProductListDataAnbimaCategory,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsProductListData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsProductListData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsProductIdentificationData/properties/anbimaCategory" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsProductIdentificationDataAnbimaCategory,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsProductIdentificationData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsProductIdentificationData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsBalanceData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsBalanceData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionQuotaPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsDataTransactionQuotaPrice,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsDataTransactionValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionGrossValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsDataTransactionGrossValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/incomeTax" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsDataIncomeTax,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/financialTransactionTax" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsDataFinancialTransactionTax,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionExitFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsDataTransactionExitFee,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionNetValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsDataTransactionNetValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionQuotaPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsCurrentDataTransactionQuotaPrice,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsCurrentDataTransactionValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionGrossValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsCurrentDataTransactionGrossValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/incomeTax" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsCurrentDataIncomeTax,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/financialTransactionTax" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsCurrentDataFinancialTransactionTax,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionExitFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsCurrentDataTransactionExitFee,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionNetValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsCurrentDataTransactionNetValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseFundsTransactionsCurrentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/MetaSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MetaSingle>(json).map(drop),
+            )
+        }
+        "/components/schemas/FundsMeta" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::FundsMeta>(json).map(drop),
+            )
+        }
+        "/components/schemas/FundsLinks" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::FundsLinks>(json).map(drop),
+            )
+        }
+        "/components/schemas/FundsTransactionsLinks" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FundsTransactionsLinks,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FundsBalancesBlockedAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FundsBalancesBlockedAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FundsBalancesFinancialTransactionTaxProvision" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FundsBalancesFinancialTransactionTaxProvision,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FundsBalancesGrossAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FundsBalancesGrossAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FundsBalancesIncomeTaxProvision" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FundsBalancesIncomeTaxProvision,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FundsBalancesNetAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FundsBalancesNetAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FundsBalancesQuotaGrossPriceValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FundsBalancesQuotaGrossPriceValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumFundsTransactionsType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumFundsTransactionsType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumFundsTransactionsTransactionType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumFundsTransactionsTransactionType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumFundsTransactionsCurrentType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumFundsTransactionsCurrentType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumFundsTransactionsCurrentTransactionType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumFundsTransactionsCurrentTransactionType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingleErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingle,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/MetaOnlyRequestDateTime" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::MetaOnlyRequestDateTime,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/X-V" => {
+            Some(::aberta_runtime::parse_json::<crate::models::XV>(json).map(drop))
+        }
+        "/components/schemas/XFapiInteractionId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::XFapiInteractionId>(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ResponseFundsProductList/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseFundsProductListData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactions/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseFundsTransactionsData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrent/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseFundsTransactionsCurrentData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsProductListData/properties/brandName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsProductListData/properties/companyCnpj" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsProductListData/properties/anbimaClass" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsProductListData/properties/anbimaSubclass" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsProductListData/properties/investmentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsProductIdentificationData/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 250);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsProductIdentificationData/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsProductIdentificationData/properties/isinCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 12);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsProductIdentificationData/properties/anbimaClass" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsProductIdentificationData/properties/anbimaSubclass" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 70);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsBalanceData/properties/referenceDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsBalanceData/properties/quotaQuantity" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 24);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionQuotaPrice/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 25);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionQuotaPrice/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionValue/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionGrossValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionGrossValue/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/incomeTax/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/incomeTax/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/financialTransactionTax/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/financialTransactionTax/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionExitFee/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionExitFee/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionNetValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionNetValue/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionTypeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionConversionDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 10);
+                        v.min_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsData/properties/transactionQuotaQuantity" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 24);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionQuotaPrice/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 25);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionQuotaPrice/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionValue/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionGrossValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionGrossValue/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/incomeTax/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/incomeTax/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/financialTransactionTax/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/financialTransactionTax/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionExitFee/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionExitFee/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionNetValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionNetValue/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionTypeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionConversionDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 10);
+                        v.min_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseFundsTransactionsCurrentData/properties/transactionQuotaQuantity" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 24);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MetaSingle/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsMeta/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/FundsMeta/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/FundsMeta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsLinks/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsLinks/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsLinks/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsLinks/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsLinks/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsTransactionsLinks/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsTransactionsLinks/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsTransactionsLinks/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsTransactionsLinks/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsBalancesBlockedAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsBalancesBlockedAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsBalancesFinancialTransactionTaxProvision/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsBalancesFinancialTransactionTaxProvision/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsBalancesGrossAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsBalancesGrossAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsBalancesIncomeTaxProvision/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsBalancesIncomeTaxProvision/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsBalancesNetAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsBalancesNetAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsBalancesQuotaGrossPriceValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 25);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FundsBalancesQuotaGrossPriceValue/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorMetaSingleErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MetaOnlyRequestDateTime/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

@@ -2793,6 +2793,64 @@ impl ::aberta_runtime::Validate for LinksSingle {
 pub type Meta = ::aberta_runtime::shared::Meta;
 /// `invoice-financings` 2.4.0 `#/components/schemas/MetaSingle`
 pub type MetaSingle = ::aberta_runtime::shared::MetaSingle;
+/// `invoice-financings` 2.4.0 `#/components/schemas/ResponseError/properties/errors/items`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorErrors {
+    #[serde(rename = "code")]
+    pub code: String,
+    #[serde(rename = "title")]
+    pub title: String,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorErrors {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "code",
+            |v| {
+                let value = &self.code;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "title",
+            |v| {
+                let value = &self.title;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "detail",
+            |v| {
+                let value = &self.detail;
+                v.max_length(value, 2048);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorErrors, "ResponseErrorErrors", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
+    properties : vec![("code",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
 /// `invoice-financings` 2.4.0 `#/components/schemas/ResponseError`
 pub type ResponseError = ::aberta_runtime::shared::ResponseError;
 /// `invoice-financings` 2.4.0 `#/components/schemas/ResponseInvoiceFinancingsContract`
@@ -3125,3 +3183,1383 @@ impl ::aberta_runtime::Validate for XV {
     Some("^\\d+\\.\\d+\\.\\d+$".to_string()), ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/EnumContractAmortizationScheduled" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractAmortizationScheduled,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractCalculation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractCalculation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractedFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsContractedFee,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractFeeCharge" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractFeeCharge,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractFeeChargeType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractFeeChargeType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractFinanceChargeType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractFinanceChargeType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractInterestRateType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractInterestRateType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractReferentialRateIndexerSubType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractReferentialRateIndexerSubType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractReferentialRateIndexerType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractReferentialRateIndexerType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractTaxPeriodicity" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractTaxPeriodicity,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractInstalmentPeriodicity" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractInstalmentPeriodicity,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumWarrantySubType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumWarrantySubType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumWarrantyType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumWarrantyType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractProductSubTypeInvoiceFinancings" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractProductSubTypeInvoiceFinancings,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractProductTypeInvoiceFinancings" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractProductTypeInvoiceFinancings,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsBallonPaymentAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsBallonPaymentAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsContract,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractedWarranty" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsContractedWarranty,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractInterestRate/properties/taxType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsContractInterestRateTaxType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractInterestRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsContractInterestRate,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsFinanceCharge" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsFinanceCharge,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsBalloonPayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsBalloonPayment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsInstalments/properties/typeNumberOfInstalments" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsInstalmentsTypeNumberOfInstalments,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsInstalments/properties/typeContractRemaining" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsInstalmentsTypeContractRemaining,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsInstalments" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsInstalments,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsContractData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsPayments" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsPayments,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsReleases/properties/overParcel" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsReleasesOverParcel,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsReleases" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsReleases,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsFeeOverParcel" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsFeeOverParcel,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsChargeOverParcel/properties/chargeType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsChargeOverParcelChargeType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsChargeOverParcel" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsChargeOverParcel,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Links" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Links>(json).map(drop))
+        }
+        "/components/schemas/LinksSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LinksSingle>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
+        }
+        "/components/schemas/MetaSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MetaSingle>(json).map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorErrors>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseError>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseInvoiceFinancingsContract" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseInvoiceFinancingsContract,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseInvoiceFinancingsInstalments" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseInvoiceFinancingsInstalments,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseInvoiceFinancingsContractList" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseInvoiceFinancingsContractList,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseInvoiceFinancingsPayments" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseInvoiceFinancingsPayments,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseInvoiceFinancingsWarranties" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseInvoiceFinancingsWarranties,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/XFapiInteractionId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::XFapiInteractionId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/X-V" => {
+            Some(::aberta_runtime::parse_json::<crate::models::XV>(json).map(drop))
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/InvoiceFinancingsContractedFee/properties/feeName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 140);
+                        v.min_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractedFee/properties/feeCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 140);
+                        v.min_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractedFee/properties/feeAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractedFee/properties/feeRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsBallonPaymentAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsBallonPaymentAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/contractNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/ipocCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 67);
+                        v.min_length(value, 22);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/productName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/contractDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/disbursementDates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.pattern(item, &crate::patterns::P7);
+                                    v.max_length(item, 10);
+                                    v.date(item);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/disbursementDates/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/settlementDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/contractAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/dueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 10);
+                        v.min_length(value, 2);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/instalmentPeriodicityAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/firstInstalmentDueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 10);
+                        v.min_length(value, 2);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/CET" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 13);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/amortizationScheduledAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 200);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/interestRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InvoiceFinancingsContractInterestRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/contractedFees" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InvoiceFinancingsContractedFee>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/contractedFinanceCharges" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InvoiceFinancingsFinanceCharge>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContract/properties/hasInsuranceContracted" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/InvoiceFinancingsContractedWarranty/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractedWarranty/properties/warrantyAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractInterestRate/properties/referentialRateIndexerAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractInterestRate/properties/preFixedRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 9);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractInterestRate/properties/postFixedRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 9);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractInterestRate/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 1200);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsFinanceCharge/properties/chargeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsFinanceCharge/properties/chargeRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsBalloonPayment/properties/dueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 10);
+                        v.min_length(value, 2);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsInstalments/properties/totalNumberOfInstalments" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 999999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsInstalments/properties/contractRemainingNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 999999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsInstalments/properties/paidInstalments" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 999999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsInstalments/properties/dueInstalments" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 999999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsInstalments/properties/pastDueInstalments" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 999999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsInstalments/properties/balloonPayments" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InvoiceFinancingsBalloonPayment>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractData/properties/contractId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractData/properties/brandName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractData/properties/companyCnpj" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P12);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsContractData/properties/ipocCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 67);
+                        v.min_length(value, 22);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsPayments/properties/paidInstalments" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsPayments/properties/contractOutstandingBalance" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsPayments/properties/releases" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InvoiceFinancingsReleases>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsReleases/properties/overParcel/properties/fees" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InvoiceFinancingsFeeOverParcel>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsReleases/properties/overParcel/properties/charges" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InvoiceFinancingsChargeOverParcel>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsReleases/properties/paymentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsReleases/properties/isOverParcelPayment" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/InvoiceFinancingsReleases/properties/instalmentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsReleases/properties/paidDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsReleases/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsReleases/properties/paidAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P13);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsFeeOverParcel/properties/feeName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 140);
+                        v.min_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsFeeOverParcel/properties/feeCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 140);
+                        v.min_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsFeeOverParcel/properties/feeAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P13);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsChargeOverParcel/properties/chargeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsChargeOverParcel/properties/chargeAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P13);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LinksSingle/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Meta/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MetaSingle/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseInvoiceFinancingsContractList/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InvoiceFinancingsContractData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseInvoiceFinancingsWarranties/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InvoiceFinancingsContractedWarranty>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

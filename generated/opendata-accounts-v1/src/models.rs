@@ -2874,3 +2874,1294 @@ impl ::aberta_runtime::Validate for ResponseError {
     ::aberta_runtime::schema::of:: < crate ::models::ResponseErrorMeta > (registry))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/AccountsTermsConditions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountsTermsConditions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalAccounts" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalAccounts,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalData/properties/participant" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalDataParticipant,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalData" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PersonalData>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AccountFee>(json).map(drop),
+            )
+        }
+        "/components/schemas/AccountPriorityService" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountPriorityService,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AccountType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OpeningClosingChannels" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OpeningClosingChannels,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TransactionMethods" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::TransactionMethods>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PriorityServiceName" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PriorityServiceName>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountOtherService" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AccountOtherService>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountPriorityServiceCode" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountPriorityServiceCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ServiceBundle" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ServiceBundle>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ServiceBundleServiceDetail" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ServiceBundleServiceDetail,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountsIncomeRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AccountsIncomeRate>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessAccounts" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessAccounts,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessData/properties/participant" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessDataParticipant,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessData/properties/fees" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessDataFees>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessData" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessData>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessAccountsService" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessAccountsService,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PriceIntervals" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PriceIntervals>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Price" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Price>(json).map(drop))
+        }
+        "/components/schemas/PersonalAccountPriorityServicePrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalAccountPriorityServicePrice,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/MonthlyPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MonthlyPrice>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/MinimumPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MinimumPrice>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PriorityServiceMinimumPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PriorityServiceMinimumPrice,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/MaximumPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MaximumPrice>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PriorityServiceMaximumPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PriorityServiceMaximumPrice,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Customer" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Customer>(json).map(drop))
+        }
+        "/components/schemas/MinimumBalance" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MinimumBalance>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Currency" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Currency>(json).map(drop))
+        }
+        "/components/schemas/Links" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Links>(json).map(drop))
+        }
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingleErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/meta" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingleMeta,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingle,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorErrors>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/meta" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorMeta>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseError>(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/AccountsTermsConditions/properties/elegibilityCriteriaInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountsTermsConditions/properties/closingProcessInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePersonalAccounts/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalData/properties/participant/properties/brand" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalData/properties/participant/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalData/properties/participant/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                        v.min_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalData/properties/participant/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalData/properties/serviceBundles" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ServiceBundle>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 200);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalData/properties/openingClosingChannels" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::OpeningClosingChannels>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 7);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalData/properties/openingClosingChannelsAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalData/properties/transactionMethods" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::TransactionMethods>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountFee/properties/priorityServices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::AccountPriorityService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 40);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountFee/properties/otherServices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::AccountOtherService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 100);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountPriorityService/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountPriorityService/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalAccountPriorityServicePrice>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountOtherService/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 250);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountOtherService/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountOtherService/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountOtherService/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Price>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServiceBundle/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 250);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServiceBundle/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ServiceBundleServiceDetail>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 100);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServiceBundle/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::MonthlyPrice>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServiceBundleServiceDetail/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServiceBundleServiceDetail/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServiceBundleServiceDetail/properties/eventLimitQuantity" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 6);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServiceBundleServiceDetail/properties/freeEventQuantity" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 6);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountsIncomeRate/properties/savingAccount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountsIncomeRate/properties/prepaidPaymentAccount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseBusinessAccounts/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessData/properties/participant/properties/brand" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessData/properties/participant/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessData/properties/participant/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                        v.min_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessData/properties/participant/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessData/properties/fees/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessAccountsService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 200);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessData/properties/serviceBundles" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ServiceBundle>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 100);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessData/properties/openingClosingChannels" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::OpeningClosingChannels>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 7);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessData/properties/openingClosingChannelsAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessData/properties/transactionMethods" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::TransactionMethods>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccountsService/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 250);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccountsService/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccountsService/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccountsService/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Price>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Price/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalAccountPriorityServicePrice/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MonthlyPrice/properties/monthlyFee" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MinimumPrice/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PriorityServiceMinimumPrice/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MaximumPrice/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PriorityServiceMaximumPrice/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Customer/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MinimumBalance/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Meta/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorMetaSingleErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 20);
+                        v.min_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

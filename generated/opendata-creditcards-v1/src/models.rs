@@ -2473,3 +2473,1047 @@ impl ::aberta_runtime::Validate for ResponseError {
     ::aberta_runtime::schema::of:: < crate ::models::ResponseErrorMeta > (registry))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ApplicationRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ApplicationRate>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Indexer" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Indexer>(json).map(drop))
+        }
+        "/components/schemas/PriceIntervals" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PriceIntervals>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ApplicationIntervals" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ApplicationIntervals>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardIdentification/properties/product/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardIdentificationProductType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardIdentification/properties/product" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardIdentificationProduct,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardIdentification/properties/creditCard/properties/network" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardIdentificationCreditCardNetwork,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardIdentification/properties/creditCard" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardIdentificationCreditCard,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardIdentification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardIdentification,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardRewardsProgram" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardRewardsProgram,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardTermsConditions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardTermsConditions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardInterest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CreditCardInterest>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RequiredWarranty" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::RequiredWarranty>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardInterestRate/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardInterestRateCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardInterestRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardInterestRate,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalCreditCardResponse" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalCreditCardResponse,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalCreditCardData/properties/fees" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalCreditCardDataFees,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalCreditCardData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalCreditCardData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Participant" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::Participant>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessCreditCardResponse" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessCreditCardResponse,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessCreditCardData/properties/fees" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessCreditCardDataFees,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessCreditCardData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessCreditCardData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardService/properties/name" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardServiceName,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardService/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardServiceCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardService" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CreditCardService>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Price" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Price>(json).map(drop))
+        }
+        "/components/schemas/MinimumPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MinimumPrice>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/MaximumPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MaximumPrice>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Customer" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Customer>(json).map(drop))
+        }
+        "/components/schemas/Currency" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Currency>(json).map(drop))
+        }
+        "/components/schemas/InterestRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::InterestRate>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ReferentialRateIndexer" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ReferentialRateIndexer,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Links" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Links>(json).map(drop))
+        }
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingleErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/meta" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingleMeta,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingle,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorErrors>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/meta" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorMeta>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseError>(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/Indexer/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardIdentification/properties/product/properties/typeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardIdentification/properties/creditCard/properties/networkAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardRewardsProgram/properties/hasRewardProgram" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/CreditCardRewardsProgram/properties/rewardProgramInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardTermsConditions/properties/minimumFeeRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardTermsConditions/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 500);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardTermsConditions/properties/elegibilityCriteriaInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardTermsConditions/properties/closingProcessInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardInterest/properties/rates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InterestRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 20);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardInterest/properties/instalmentRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InterestRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 20);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardInterest/properties/otherCredits" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditCardInterestRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 3);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardInterestRate/properties/codeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalCreditCardResponse/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalCreditCardData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalCreditCardData/properties/fees/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditCardService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 9);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalCreditCardData/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalCreditCardData/properties/requiredWarranties" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::RequiredWarranty>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Participant/properties/brand" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Participant/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Participant/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                        v.min_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Participant/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessCreditCardResponse/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessCreditCardData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessCreditCardData/properties/fees/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditCardService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 9);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessCreditCardData/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessCreditCardData/properties/requiredWarranties" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::RequiredWarranty>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardService/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardService/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Price>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Price/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MinimumPrice/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MaximumPrice/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Customer/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InterestRate/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InterestRate/properties/applications" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ApplicationRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InterestRate/properties/minimumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InterestRate/properties/maximumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Meta/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorMetaSingleErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 20);
+                        v.min_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

@@ -1841,3 +1841,834 @@ impl ::aberta_runtime::Validate for ResponseError {
     ::aberta_runtime::schema::of:: < crate ::models::ResponseErrorMeta > (registry))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ApplicationRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ApplicationRate>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Indexer" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Indexer>(json).map(drop))
+        }
+        "/components/schemas/PriceIntervals" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PriceIntervals>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ApplicationIntervals" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ApplicationIntervals>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RequiredWarranty" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::RequiredWarranty>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalFinancings" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalFinancings,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalFinancingsData/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalFinancingsDataType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalFinancingsData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalFinancingsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Participant" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::Participant>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FinancingService" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::FinancingService>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FinancingInterestRate/properties/referentialRateIndexer" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FinancingInterestRateReferentialRateIndexer,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FinancingInterestRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FinancingInterestRate,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessFinancings" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessFinancings,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessFinancingData/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessFinancingDataType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessFinancingData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessFinancingData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Fee" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Fee>(json).map(drop))
+        }
+        "/components/schemas/Price" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Price>(json).map(drop))
+        }
+        "/components/schemas/MinimumPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MinimumPrice>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/MaximumPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MaximumPrice>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Customer" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Customer>(json).map(drop))
+        }
+        "/components/schemas/Currency" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Currency>(json).map(drop))
+        }
+        "/components/schemas/Links" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Links>(json).map(drop))
+        }
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingleErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/meta" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingleMeta,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingle,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorErrors>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/meta" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorMeta>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseError>(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/Indexer/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePersonalFinancings/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponsePersonalFinancingsData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePersonalFinancingsData/properties/interestRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::FinancingInterestRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 20);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePersonalFinancingsData/properties/requiredWarranties" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::RequiredWarranty>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 14);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePersonalFinancingsData/properties/termsConditions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Participant/properties/brand" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Participant/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Participant/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                        v.min_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Participant/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingService/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 250);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingService/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingService/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingService/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Price>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingInterestRate/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingInterestRate/properties/applications" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ApplicationRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingInterestRate/properties/minimumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingInterestRate/properties/maximumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseBusinessFinancings/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessFinancingData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancingData/properties/interestRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::FinancingInterestRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 20);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancingData/properties/requiredWarranties" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::RequiredWarranty>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 14);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancingData/properties/termsConditions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Fee/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::FinancingService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 20);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Price/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MinimumPrice/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MaximumPrice/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Customer/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Meta/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorMetaSingleErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 20);
+                        v.min_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

@@ -2001,3 +2001,920 @@ impl ::aberta_runtime::Validate for ResponseError {
     ::aberta_runtime::schema::of:: < crate ::models::ResponseErrorMeta > (registry))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ApplicationRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ApplicationRate>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Indexer" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Indexer>(json).map(drop))
+        }
+        "/components/schemas/PriceIntervals" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PriceIntervals>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ApplicationIntervals" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ApplicationIntervals>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RequiredWarranty" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::RequiredWarranty>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalInvoiceFinancings" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalInvoiceFinancings,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsData/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalInvoiceFinancingsDataType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalInvoiceFinancingsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Participant" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::Participant>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsService" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsService,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsInterestRates/properties/referentialRateIndexer" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalInvoiceFinancingsInterestRatesReferentialRateIndexer,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsInterestRates" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalInvoiceFinancingsInterestRates,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessInvoiceFinancings" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessInvoiceFinancings,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsData/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessInvoiceFinancingsDataType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessInvoiceFinancingsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsFees" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsFees,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsInterestRates/properties/referentialRateIndexer" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessInvoiceFinancingsInterestRatesReferentialRateIndexer,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsInterestRates" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessInvoiceFinancingsInterestRates,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Price" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Price>(json).map(drop))
+        }
+        "/components/schemas/MinimumPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MinimumPrice>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/MaximumPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MaximumPrice>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Customer" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Customer>(json).map(drop))
+        }
+        "/components/schemas/Currency" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Currency>(json).map(drop))
+        }
+        "/components/schemas/Links" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Links>(json).map(drop))
+        }
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingleErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/meta" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingleMeta,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingle,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorErrors>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/meta" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorMeta>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseError>(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/Indexer/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePersonalInvoiceFinancings/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalInvoiceFinancingsData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsData/properties/interestRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalInvoiceFinancingsInterestRates>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 20);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsData/properties/requiredWarranties" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::RequiredWarranty>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 14);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsData/properties/termsConditions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Participant/properties/brand" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Participant/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Participant/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                        v.min_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Participant/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsService/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 250);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsService/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsService/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsService/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Price>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsInterestRates/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsInterestRates/properties/applications" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ApplicationRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsInterestRates/properties/minimumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsInterestRates/properties/maximumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseBusinessInvoiceFinancings/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessInvoiceFinancingsData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsData/properties/interestRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessInvoiceFinancingsInterestRates>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 20);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsData/properties/requiredWarranties" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::RequiredWarranty>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 14);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsData/properties/termsConditions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsFees/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InvoiceFinancingsService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 20);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsInterestRates/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsInterestRates/properties/applications" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ApplicationRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsInterestRates/properties/minimumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsInterestRates/properties/maximumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Price/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MinimumPrice/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MaximumPrice/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Customer/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Meta/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorMetaSingleErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 20);
+                        v.min_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

@@ -15,3 +15,39 @@
     value, v | { v.minimum(* value as f64, 1f64, false); v.maximum(* value as f64,
     1000f64, false); }
 );
+/// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
+/// no parameter is defined there.
+pub fn check_parameter(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/parameters/page/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                        v.maximum(*value as f64, 2147483647f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/pageSize/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                        v.maximum(*value as f64, 1000f64, false);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

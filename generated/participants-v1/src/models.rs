@@ -10183,3 +10183,4988 @@ impl ::aberta_runtime::Validate for ContactRoleEnum {
     ::aberta_runtime::reexport::serde_json::Value::from("SBC")], ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/BadRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BadRequest>(json).map(drop),
+            )
+        }
+        "/components/schemas/PageableRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PageableRequest>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UserUpdateRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::UserUpdateRequest>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/StatusEnum" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::StatusEnum>(json).map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaims" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityClaims,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaim/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityClaimStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaim/properties/Authorisations/items/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityClaimAuthorisations2Status,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaim/properties/Authorisations/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityClaimAuthorisations2,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaim" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityClaim,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaimRequest/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityClaimRequestStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaimRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityClaimRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaimAuthorisations" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityClaimAuthorisations,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaimAuthorisation/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityClaimAuthorisationStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaimAuthorisation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityClaimAuthorisation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaimAuthorisationRequest/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityClaimAuthorisationRequestStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaimAuthorisationRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityClaimAuthorisationRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationServers" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AuthorisationServers>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationServer" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AuthorisationServer>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationServerRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationServerRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationServerId" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationServerId,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CertificateOrKeyOrJWT" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CertificateOrKeyOrJwt,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CertificateOrKeyId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CertificateOrKeyId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CertificatesOrKeys" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CertificatesOrKeys>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CertificateOrKey" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CertificateOrKey>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AmendCertificateRequest/properties/RevokeReason" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AmendCertificateRequestRevokeReason,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AmendCertificateRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AmendCertificateRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ContactRequest/properties/ContactType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ContactRequestContactType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ContactRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ContactRequest>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Contacts" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Contacts>(json).map(drop))
+        }
+        "/components/schemas/Contact/properties/ContactType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ContactContactType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Contact" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Contact>(json).map(drop))
+        }
+        "/components/schemas/ContactId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ContactId>(json).map(drop),
+            )
+        }
+        "/components/schemas/OrganisationRequest/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationRequestStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::OrganisationRequest>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationUpdateRequest/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationUpdateRequestStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationUpdateRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationUpdateRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationEnrol" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::OrganisationEnrol>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationEnrolmentsItem,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationEnrolments,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationCertificateType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationCertificateType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::OrganisationId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaimId" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityClaimId,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorisationId" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorisationId,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareAuthorityClaimId" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SoftwareAuthorityClaimId,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorityId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AuthorityId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Organisations" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::Organisations>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Organisation/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::OrganisationStatus>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Organisation" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::Organisation>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrgTermsAndConditionsDetail" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrgTermsAndConditionsDetail,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TermsAndConditionsDetail" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::TermsAndConditionsDetail,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ExternalSigningServiceEnvelopeStatus" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ExternalSigningServiceEnvelopeStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationSnapshotPage" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationSnapshotPage,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Pageable" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Pageable>(json).map(drop))
+        }
+        "/components/schemas/Sort/properties/orderBy/items/properties/direction" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::SortOrderByDirection>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Sort/properties/orderBy/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::SortOrderBy>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Sort" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Sort>(json).map(drop))
+        }
+        "/components/schemas/OrganisationsSnapshot" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationsSnapshot,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationSnapshot" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::OrganisationSnapshot>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationsExportOpenData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationsExportOpenData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationExportOpenDataStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationExportOpenData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Authorities" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::Authorities>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Authority/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AuthorityStatus>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Authority" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::Authority>(json).map(drop),
+            )
+        }
+        "/components/schemas/AuthorityRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AuthorityRequest>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareStatementCertificateOrKeyType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SoftwareStatementCertificateOrKeyType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareStatements" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::SoftwareStatements>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareStatement/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SoftwareStatementStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareStatement/properties/Mode" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SoftwareStatementMode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareStatement" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::SoftwareStatement>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareStatementRequest/properties/Mode" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SoftwareStatementRequestMode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareStatementRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SoftwareStatementRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareStatementId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::SoftwareStatementId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareStatementAssertion" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SoftwareStatementAssertion,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareAuthorityClaims" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SoftwareAuthorityClaims,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareAuthorityClaim/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SoftwareAuthorityClaimStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareAuthorityClaim" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SoftwareAuthorityClaim,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareAuthorityClaimRequest/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SoftwareAuthorityClaimRequestStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareAuthorityClaimRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SoftwareAuthorityClaimRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareAuthorityClaimUpdateRequest/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SoftwareAuthorityClaimUpdateRequestStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SoftwareAuthorityClaimUpdateRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SoftwareAuthorityClaimUpdateRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientCreationRequest/properties/id_token_signed_response_alg" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientCreationRequestIdTokenSignedResponseAlg,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientCreationRequest/properties/token_endpoint_auth_method" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientCreationRequestTokenEndpointAuthMethod,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientCreationRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientCreationRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientCreationResponse/properties/application_type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientCreationResponseApplicationType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientCreationResponse" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientCreationResponse,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccessTokenRequest/properties/grant_type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccessTokenRequestGrantType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccessTokenRequest/properties/client_assertion_type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccessTokenRequestClientAssertionType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccessTokenRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AccessTokenRequest>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccessTokenResponse" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AccessTokenResponse>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UserEmailId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::UserEmailId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SuperUserCreationRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::SuperUserCreationRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SuperUsers" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::SuperUsers>(json).map(drop),
+            )
+        }
+        "/components/schemas/SuperUser/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::SuperUserStatus>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/SuperUser" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::SuperUser>(json).map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomainName" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationDomainName,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomainRoleName" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationDomainRoleName,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorityAuthorisationDomainId" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorityAuthorisationDomainId,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomainUserCreateRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationDomainUserCreateRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomainUsers" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationDomainUsers,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomainUser/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationDomainUserStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomainUser/properties/ContactRole" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationDomainUserContactRole,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomainUser" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationDomainUser,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomainRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationDomainRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomains" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AuthorisationDomains>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomain/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationDomainStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomain" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AuthorisationDomain>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomainRoleRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationDomainRoleRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomainRoles" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationDomainRoles,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomainRole/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationDomainRoleStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomainRole" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationDomainRole,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorityAuthorisationDomainRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorityAuthorisationDomainRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorityAuthorisationDomains" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorityAuthorisationDomains,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorityAuthorisationDomain/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorityAuthorisationDomainStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorityAuthorisationDomain" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorityAuthorisationDomain,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityDomainClaimId" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityDomainClaimId,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityDomainClaimRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityDomainClaimRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityDomainClaims" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityDomainClaims,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityDomainClaim/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityDomainClaimStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityDomainClaim" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAuthorityDomainClaim,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomainUserId" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationDomainUserId,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UserDetail/properties/BasicInformation/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UserDetailBasicInformationStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UserDetail/properties/BasicInformation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UserDetailBasicInformation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UserDetail" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::UserDetail>(json).map(drop),
+            )
+        }
+        "/components/schemas/TermsAndConditionsDetails" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::TermsAndConditionsDetails,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UserCreateRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::UserCreateRequest>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UserOPInfo" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::UserOpInfo>(json).map(drop),
+            )
+        }
+        "/components/schemas/WellKnown" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::WellKnown>(json).map(drop),
+            )
+        }
+        "/components/schemas/OrgAccessDetail" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::OrgAccessDetail>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/DomainRoleDetail" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::DomainRoleDetail>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TnCId" => {
+            Some(::aberta_runtime::parse_json::<crate::models::TnCId>(json).map(drop))
+        }
+        "/components/schemas/ClientId" => {
+            Some(::aberta_runtime::parse_json::<crate::models::ClientId>(json).map(drop))
+        }
+        "/components/schemas/TermsAndConditionsPage" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::TermsAndConditionsPage,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TermsAndConditionsItem/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::TermsAndConditionsItemStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TermsAndConditionsItem/properties/ExternalSigningService/properties/ExternalSigningServiceName" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::TermsAndConditionsItemExternalSigningServiceExternalSigningServiceName,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TermsAndConditionsItem/properties/ExternalSigningService" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::TermsAndConditionsItemExternalSigningService,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TermsAndConditionsItem" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::TermsAndConditionsItem,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TermsAndConditionsCreateRequest/properties/Type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::TermsAndConditionsCreateRequestType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TermsAndConditionsCreateRequest/properties/ExternalSigningServiceName" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::TermsAndConditionsCreateRequestExternalSigningServiceName,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TermsAndConditionsCreateRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::TermsAndConditionsCreateRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ExternalSigningServiceSignerTemplateConfig" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ExternalSigningServiceSignerTemplateConfig,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TermsAndConditionsUpdateRequest/properties/ExternalSigningServiceName" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::TermsAndConditionsUpdateRequestExternalSigningServiceName,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TermsAndConditionsUpdateRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::TermsAndConditionsUpdateRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrgAdminUserCreateRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrgAdminUserCreateRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAdminUsers" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAdminUsers,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAdminUser/properties/Status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAdminUserStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrganisationAdminUser" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrganisationAdminUser,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ApiResources" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ApiResources>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ApiResource" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ApiResource>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ApiResourceRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ApiResourceRequest>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ApiFamilyType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ApiFamilyType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ApiResourceId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ApiResourceId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ApiDiscoveryEndpoints" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ApiDiscoveryEndpoints,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ApiDiscoveryEndpoint" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ApiDiscoveryEndpoint>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ApiDiscoveryEndpointRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ApiDiscoveryEndpointRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ApiDiscoveryEndpointId" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ApiDiscoveryEndpointId,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OrgTermsAndConditionsPage" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OrgTermsAndConditionsPage,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UserTermsAndConditionsPage" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UserTermsAndConditionsPage,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EssSignRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EssSignRequest>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EssPollResponse" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EssPollResponse>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TnCsToBeSigned" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::TnCsToBeSigned>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ExternalSigningServiceEnvelopeId" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ExternalSigningServiceEnvelopeId,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AuthorisationDomainUserUpdateRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AuthorisationDomainUserUpdateRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ContactRoleEnum" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ContactRoleEnum>(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/BadRequest/properties/errors" => {
+            Some(::aberta_runtime::validate::check_value::<Vec<String>>(json, |_, _| {}))
+        }
+        "/components/schemas/BadRequest/properties/errors/items" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/PageableRequest/properties/page" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i64,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 0f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PageableRequest/properties/size" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i64,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                        v.maximum(*value as f64, 50000f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PageableRequest/properties/sort" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/OrganisationAuthorityClaim/properties/Authorisations/items/properties/MemberState" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaim/properties/AuthorisationDomain" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaim/properties/Role" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaim/properties/Authorisations" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::OrganisationAuthorityClaimAuthorisations2>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaim/properties/RegistrationId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaim/properties/UniqueTechnicalIdenifier" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.max_length(item, 256);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaim/properties/UniqueTechnicalIdenifier/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaimRequest/properties/AuthorisationDomain" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaimRequest/properties/Role" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaimRequest/properties/RegistrationId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaimRequest/properties/UniqueTechnicalIdenifier" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.max_length(item, 256);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaimRequest/properties/UniqueTechnicalIdenifier/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaimAuthorisation/properties/MemberState" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityClaimAuthorisationRequest/properties/MemberState" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                        v.min_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServer/properties/AutoRegistrationSupported" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorisationServer/properties/ApiResources" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ApiResource>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServer/properties/CustomerFriendlyDescription" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServer/properties/CustomerFriendlyLogoUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServer/properties/CustomerFriendlyName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServer/properties/DeveloperPortalUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServer/properties/TermsOfServiceUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServer/properties/NotificationWebhook" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServer/properties/NotificationWebhookStatus" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorisationServer/properties/OpenIDDiscoveryDocument" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServer/properties/PayloadSigningCertLocationUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServerRequest/properties/AutoRegistrationSupported" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorisationServerRequest/properties/CustomerFriendlyDescription" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServerRequest/properties/CustomerFriendlyLogoUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServerRequest/properties/CustomerFriendlyName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServerRequest/properties/DeveloperPortalUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServerRequest/properties/TermsOfServiceUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServerRequest/properties/NotificationWebhook" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServerRequest/properties/OpenIDDiscoveryDocument" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationServerRequest/properties/PayloadSigningCertLocationUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/SoftwareStatementIds" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::SoftwareStatementId>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/ClientName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/Status" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/ValidFromDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/ExpiryDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/e" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/keyType" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/kid" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/kty" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/n" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/use" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/x5c" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.max_length(item, 256);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/x5c/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/x5t" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/x5thashS256" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/x5u" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/SignedCertPath" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/JwkPath" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CertificateOrKey/properties/OrgJwkPath" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ContactRequest/properties/FirstName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ContactRequest/properties/LastName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ContactRequest/properties/Department" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ContactRequest/properties/EmailAddress" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ContactRequest/properties/PhoneNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 18);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ContactRequest/properties/AddressLine1" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ContactRequest/properties/AddressLine2" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ContactRequest/properties/City" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ContactRequest/properties/Postcode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ContactRequest/properties/Country" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ContactRequest/properties/AdditionalInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 65535);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ContactRequest/properties/PgpPublicKey" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 65535);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Contact/properties/ContactId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/Contact/properties/FirstName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Contact/properties/LastName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Contact/properties/Department" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Contact/properties/EmailAddress" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Contact/properties/PhoneNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 18);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Contact/properties/AddressLine1" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Contact/properties/AddressLine2" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Contact/properties/City" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Contact/properties/Postcode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Contact/properties/Country" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Contact/properties/AdditionalInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 65535);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Contact/properties/PgpPublicKey" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 65535);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationRequest/properties/OrganisationName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationRequest/properties/LegalEntityName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationRequest/properties/CountryOfRegistration" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationRequest/properties/CompanyRegister" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationRequest/properties/RegistrationNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationRequest/properties/RegistrationId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationRequest/properties/RegisteredName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationRequest/properties/AddressLine1" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationRequest/properties/AddressLine2" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationRequest/properties/City" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationRequest/properties/Postcode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                        v.min_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationRequest/properties/Country" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationRequest/properties/ParentOrganisationReference" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 65535);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationUpdateRequest/properties/OrganisationName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationUpdateRequest/properties/LegalEntityName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationUpdateRequest/properties/CountryOfRegistration" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationUpdateRequest/properties/CompanyRegister" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationUpdateRequest/properties/RegistrationNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationUpdateRequest/properties/RegistrationId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationUpdateRequest/properties/RegisteredName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationUpdateRequest/properties/AddressLine1" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationUpdateRequest/properties/AddressLine2" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationUpdateRequest/properties/City" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationUpdateRequest/properties/Postcode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                        v.min_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationUpdateRequest/properties/Country" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationUpdateRequest/properties/ParentOrganisationReference" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 65535);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrol/properties/RedirectUris" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.pattern(item, &crate::patterns::P0);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrol/properties/RedirectUris/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrol/properties/TokenEndpointAuthMethod" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrol/properties/GrantTypes" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.max_length(item, 40);
+                                    v.min_length(item, 1);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrol/properties/GrantTypes/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrol/properties/ResponseTypes" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.max_length(item, 40);
+                                    v.min_length(item, 1);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrol/properties/ResponseTypes/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrol/properties/ClientName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/OrganisationEnrol/properties/ClientUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrol/properties/LogoUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrol/properties/Scope" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrol/properties/TosUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrol/properties/PolicyUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items/properties/ClientSecret" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items/properties/RedirectUris" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.pattern(item, &crate::patterns::P0);
+                                    v.max_length(item, 256);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items/properties/RedirectUris/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items/properties/TokenEndpointAuthMethod" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items/properties/GrantTypes" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.max_length(item, 40);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items/properties/GrantTypes/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items/properties/ResponseTypes" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.max_length(item, 40);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items/properties/ResponseTypes/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items/properties/ClientName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items/properties/ClientUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items/properties/LogoUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items/properties/TosUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items/properties/PolicyUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items/properties/JwksUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationEnrolments/items/properties/Jwks" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Map<
+                        String,
+                        ::aberta_runtime::reexport::serde_json::Value,
+                    >,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/Organisation/properties/OrganisationName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Organisation/properties/CreatedOn" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Organisation/properties/LegalEntityName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Organisation/properties/CountryOfRegistration" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Organisation/properties/CompanyRegister" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Organisation/properties/RegistrationNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Organisation/properties/RegistrationId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Organisation/properties/RegisteredName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Organisation/properties/AddressLine1" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Organisation/properties/AddressLine2" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Organisation/properties/City" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Organisation/properties/Postcode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Organisation/properties/Country" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Organisation/properties/ParentOrganisationReference" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 65535);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Organisation/properties/RequiresSigning" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/Organisation/properties/TnCUpdated" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/OrgTermsAndConditionsDetail/properties/InitiatedBy" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/OrgTermsAndConditionsDetail/properties/Role" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsDetail/properties/InititatedDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TermsAndConditionsDetail/properties/ExternalSigningServiceEnvelopePasscode" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/OrganisationSnapshotPage/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/OrganisationSnapshotPage/properties/totalSize" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/OrganisationSnapshotPage/properties/numberOfElements" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/OrganisationSnapshotPage/properties/size" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/OrganisationSnapshotPage/properties/content" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::OrganisationSnapshot>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationSnapshotPage/properties/offset" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/OrganisationSnapshotPage/properties/empty" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/OrganisationSnapshotPage/properties/pageNumber" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/Pageable/properties/number" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/Pageable/properties/size" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/Pageable/properties/offset" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/Pageable/properties/sorted" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/Sort/properties/orderBy/items/properties/property" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/Sort/properties/orderBy/items/properties/ignoreCase" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/Sort/properties/orderBy/items/properties/ascending" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/Sort/properties/sorted" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/Sort/properties/orderBy" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::SortOrderBy>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationSnapshot/properties/SoftwareStatements" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData/properties/OrganisationName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData/properties/CreatedOn" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData/properties/LegalEntityName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData/properties/CountryOfRegistration" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData/properties/CompanyRegister" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData/properties/RegistrationNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData/properties/RegistrationId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData/properties/RegisteredName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData/properties/AddressLine1" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData/properties/AddressLine2" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData/properties/City" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData/properties/Postcode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData/properties/Country" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationExportOpenData/properties/ParentOrganisationReference" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 65535);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Authority/properties/AuthorityName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Authority/properties/AuthorityCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Authority/properties/AuthorityUri" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/Authority/properties/AuthorityCountry" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorityRequest/properties/AuthorityName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorityRequest/properties/AuthorityCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorityRequest/properties/AuthorityUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorityRequest/properties/AuthorityCountry" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatement/properties/ClientId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatement/properties/ClientName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatement/properties/Description" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatement/properties/Environment" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatement/properties/RtsClientCreated" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/SoftwareStatement/properties/OnBehalfOf" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatement/properties/PolicyUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatement/properties/ClientUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatement/properties/LogoUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatement/properties/RedirectUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.pattern(item, &crate::patterns::P0);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatement/properties/RedirectUri/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatement/properties/TermsOfServiceUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatement/properties/Version" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/SoftwareStatement/properties/Locked" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/SoftwareStatementRequest/properties/ClientName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatementRequest/properties/Description" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatementRequest/properties/OnBehalfOf" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatementRequest/properties/PolicyUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatementRequest/properties/ClientUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatementRequest/properties/LogoUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatementRequest/properties/Environment" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatementRequest/properties/RedirectUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.pattern(item, &crate::patterns::P0);
+                                    v.max_length(item, 256);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatementRequest/properties/RedirectUri/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatementRequest/properties/TermsOfServiceUri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareStatementRequest/properties/Version" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                        v.maximum(*value as f64, 40f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareAuthorityClaim/properties/AuthorisationDomain" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareAuthorityClaim/properties/Role" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareAuthorityClaimRequest/properties/AuthorisationDomain" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SoftwareAuthorityClaimRequest/properties/Role" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ClientCreationRequest/properties/jwks_uri" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ClientCreationRequest/properties/tls_client_auth_subject_dn" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 250);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ClientCreationRequest/properties/redirect_uris" => {
+            Some(::aberta_runtime::validate::check_value::<Vec<String>>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationRequest/properties/redirect_uris/items" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationRequest/properties/response_types" => {
+            Some(::aberta_runtime::validate::check_value::<Vec<String>>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationRequest/properties/response_types/items" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationRequest/properties/grant_types" => {
+            Some(::aberta_runtime::validate::check_value::<Vec<String>>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationRequest/properties/grant_types/items" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationRequest/properties/scope" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/tls_client_auth_subject_dn" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/grant_types" => {
+            Some(::aberta_runtime::validate::check_value::<Vec<String>>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/grant_types/items" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/id_token_signed_response_alg" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/require_auth_time" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/subject_type" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/response_types" => {
+            Some(::aberta_runtime::validate::check_value::<Vec<String>>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/response_types/items" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/post_logout_redirect_uris" => {
+            Some(::aberta_runtime::validate::check_value::<Vec<String>>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/post_logout_redirect_uris/items" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/token_endpoint_auth_method" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/introspection_endpoint_auth_method" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/revocation_endpoint_auth_method" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/client_id_issued_at" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/client_id" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/jwks_uri" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/registration_client_uri" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/registration_access_token" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/redirect_uris" => {
+            Some(::aberta_runtime::validate::check_value::<Vec<String>>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/redirect_uris/items" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/request_uris" => {
+            Some(::aberta_runtime::validate::check_value::<Vec<String>>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientCreationResponse/properties/request_uris/items" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AccessTokenRequest/properties/assertion" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccessTokenResponse/properties/access_token" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AccessTokenResponse/properties/expires_in" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/AccessTokenResponse/properties/token_type" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AccessTokenResponse/properties/scope" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/SuperUserCreationRequest/properties/Email" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/SuperUser/properties/Email" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorisationDomainUserCreateRequest/properties/Email" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationDomainUserCreateRequest/properties/AuthorisationDomainRole" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationDomainUser/properties/AuthorisationDomainUserId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorisationDomainUser/properties/Email" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorisationDomainUser/properties/AuthorisationDomain" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorisationDomainUser/properties/AuthorisationDomainRole" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorisationDomainRequest/properties/AuthorisationDomainName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationDomainRequest/properties/AuthorisationDomainRegion" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationDomainRequest/properties/AuthorisationDomainDescription" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorisationDomain/properties/AuthorisationDomainName" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorisationDomain/properties/AuthorisationDomainRegion" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorisationDomain/properties/AuthorisationDomainDescription" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorisationDomainRoleRequest/properties/AuthorisationDomainName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationDomainRoleRequest/properties/AuthorisationDomainRoleName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorisationDomainRoleRequest/properties/AuthorisationDomainRoleDescription" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorisationDomainRole/properties/AuthorisationDomainName" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorisationDomainRole/properties/AuthorisationDomainRoleName" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorisationDomainRole/properties/AuthorisationDomainRoleDescription" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorityAuthorisationDomainRequest/properties/AuthorisationDomainName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AuthorityAuthorisationDomain/properties/AuthorisationDomainName" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorityAuthorisationDomain/properties/AuthorityId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AuthorityAuthorisationDomain/properties/AuthorityAuthorisationDomainId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/OrganisationAuthorityDomainClaimRequest/properties/AuthorisationDomainName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityDomainClaimRequest/properties/AuthorityId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAuthorityDomainClaimRequest/properties/RegistrationId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/OrganisationAuthorityDomainClaim/properties/OrganisationAuthorityDomainClaimId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/OrganisationAuthorityDomainClaim/properties/AuthorisationDomainName" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/OrganisationAuthorityDomainClaim/properties/AuthorityId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/OrganisationAuthorityDomainClaim/properties/AuthorityName" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/OrganisationAuthorityDomainClaim/properties/RegistrationId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/UserDetail/properties/BasicInformation/properties/UserEmail" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/UserDetail/properties/SuperUser" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/UserDetail/properties/SystemUser" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/UserDetail/properties/OrgAccessDetails" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Map<
+                        String,
+                        ::aberta_runtime::reexport::serde_json::Value,
+                    >,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/TermsAndConditionsDetails/properties/RequiresSigning" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsDetails/properties/Updated" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/UserCreateRequest/properties/UserEmail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UserCreateRequest/properties/TermsAndConditionsId" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/UserOPInfo/properties/sub" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/UserOPInfo/properties/family_name" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/UserOPInfo/properties/given_name" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/UserOPInfo/properties/name" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/UserOPInfo/properties/email" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/UserOPInfo/properties/email_verified" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/UserOPInfo/properties/address" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/UserOPInfo/properties/phone_number" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/UserOPInfo/properties/phone_number_verified" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/acr_values_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/acr_values_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/authorization_endpoint" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/claims_parameter_supported" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/claims_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/claims_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/code_challenge_methods_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/code_challenge_methods_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/end_session_endpoint" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/check_session_endpoint" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/grant_types_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/grant_types_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/id_token_signing_alg_values_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/id_token_signing_alg_values_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/issuer" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/jwks_uri" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/registration_endpoint" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/request_object_signing_alg_values_supported" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/request_parameter_supported" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/request_uri_parameter_supported" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/require_request_uri_registration" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/pushed_authorization_request_endpoint" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/pushed_authorization_request_endpoint/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/response_modes_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/response_modes_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/response_types_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/response_types_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/scopes_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/scopes_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/subject_types_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/subject_types_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/token_endpoint_auth_methods_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/token_endpoint_auth_methods_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/token_endpoint_auth_signing_alg_values_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/token_endpoint_auth_signing_alg_values_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/token_endpoint" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/userinfo_endpoint" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/userinfo_signing_alg_values_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/userinfo_signing_alg_values_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/authorization_signing_alg_values_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/authorization_signing_alg_values_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/introspection_endpoint" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/introspection_endpoint_auth_methods_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/introspection_endpoint_auth_methods_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/introspection_endpoint_auth_signing_alg_values_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/introspection_endpoint_auth_signing_alg_values_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/revocation_endpoint" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/revocation_endpoint_auth_methods_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/revocation_endpoint_auth_methods_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/revocation_endpoint_auth_signing_alg_values_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/revocation_endpoint_auth_signing_alg_values_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/frontchannel_logout_supported" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/frontchannel_logout_session_supported" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/tls_client_certificate_bound_access_tokens" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/WellKnown/properties/claim_types_supported" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<::aberta_runtime::reexport::serde_json::Value>,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/WellKnown/properties/claim_types_supported/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/OrgAccessDetail/properties/OrgAdmin" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/OrgAccessDetail/properties/DomainRoleDetails" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::DomainRoleDetail>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/DomainRoleDetail/properties/AuthorisationDomainName" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/DomainRoleDetail/properties/AuthorisationDomainRoleName" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsPage/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsPage/properties/totalSize" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsPage/properties/numberOfElements" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsPage/properties/size" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsPage/properties/content" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::TermsAndConditionsItem>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TermsAndConditionsPage/properties/offset" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsPage/properties/empty" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsPage/properties/pageNumber" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsItem/properties/ExternalSigningService/properties/ExternalSigningServiceSubject" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsItem/properties/TnCId" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsItem/properties/Version" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsItem/properties/Name" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsItem/properties/Type" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsItem/properties/Content" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsCreateRequest/properties/Version" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/TermsAndConditionsCreateRequest/properties/Name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TermsAndConditionsCreateRequest/properties/Content" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TermsAndConditionsCreateRequest/properties/ExternalSigningServiceSubject" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ExternalSigningServiceSignerTemplateConfig/properties/TemplateIdSigner1" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ExternalSigningServiceSignerTemplateConfig/properties/TemplateIdSigner2" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ExternalSigningServiceSignerTemplateConfig/properties/TemplateIdSigner3" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ExternalSigningServiceSignerTemplateConfig/properties/TemplateIdSigner4" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ExternalSigningServiceSignerTemplateConfig/properties/TemplateIdSigner5" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ExternalSigningServiceSignerTemplateConfig/properties/TemplateIdSigner6" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TermsAndConditionsUpdateRequest/properties/Content" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/TermsAndConditionsUpdateRequest/properties/ExternalSigningServiceSubject" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrgAdminUserCreateRequest/properties/UserEmail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrganisationAdminUser/properties/UserEmail" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/OrganisationAdminUser/properties/DomainRoleDetails" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::DomainRoleDetail>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ApiResources/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiResources/properties/totalSize" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiResources/properties/numberOfElements" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiResources/properties/size" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiResources/properties/content" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ApiResource>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ApiResources/properties/offset" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiResources/properties/empty" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiResources/properties/pageNumber" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiResource/properties/ApiVersion" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiResource/properties/ApiDiscoveryEndpoints" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ApiDiscoveryEndpoint>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ApiResourceRequest/properties/ApiVersion" => {
+            Some(::aberta_runtime::validate::check_value::<f64>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiDiscoveryEndpoints/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiDiscoveryEndpoints/properties/totalSize" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiDiscoveryEndpoints/properties/numberOfElements" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiDiscoveryEndpoints/properties/size" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiDiscoveryEndpoints/properties/content" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ApiDiscoveryEndpoint>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ApiDiscoveryEndpoints/properties/offset" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiDiscoveryEndpoints/properties/empty" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiDiscoveryEndpoints/properties/pageNumber" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ApiDiscoveryEndpoint/properties/ApiDiscoveryId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 40);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ApiDiscoveryEndpoint/properties/ApiEndpoint" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ApiDiscoveryEndpointRequest/properties/ApiEndpoint" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrgTermsAndConditionsPage/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/OrgTermsAndConditionsPage/properties/totalSize" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/OrgTermsAndConditionsPage/properties/numberOfElements" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/OrgTermsAndConditionsPage/properties/size" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/OrgTermsAndConditionsPage/properties/content" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::OrgTermsAndConditionsDetail>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OrgTermsAndConditionsPage/properties/offset" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/OrgTermsAndConditionsPage/properties/empty" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/OrgTermsAndConditionsPage/properties/pageNumber" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/UserTermsAndConditionsPage/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/UserTermsAndConditionsPage/properties/totalSize" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/UserTermsAndConditionsPage/properties/numberOfElements" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/UserTermsAndConditionsPage/properties/size" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/UserTermsAndConditionsPage/properties/content" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::TermsAndConditionsDetail>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UserTermsAndConditionsPage/properties/offset" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/UserTermsAndConditionsPage/properties/empty" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/UserTermsAndConditionsPage/properties/pageNumber" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/EssSignRequest/properties/NoOfSigners" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        _ => None,
+    }
+}

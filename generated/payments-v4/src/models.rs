@@ -3108,6 +3108,99 @@ impl ::aberta_runtime::Validate for PixPaymentCancellation {
     ::aberta_runtime::schema::of:: < crate ::models::PixPaymentCancellationCancelledBy >
     (registry))], .. ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// `payments` 4.0.0 `#/components/schemas/ResponseError/properties/errors/items`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorErrors {
+    #[serde(rename = "code")]
+    pub code: String,
+    #[serde(rename = "title")]
+    pub title: String,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorErrors {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "code",
+            |v| {
+                let value = &self.code;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "title",
+            |v| {
+                let value = &self.title;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "detail",
+            |v| {
+                let value = &self.detail;
+                v.max_length(value, 2048);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorErrors, "ResponseErrorErrors", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
+    properties : vec![("code",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
+/// `payments` 4.0.0 `#/components/schemas/ResponseError/properties/meta`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorMeta {
+    #[serde(rename = "requestDateTime")]
+    pub request_date_time: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorMeta {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "requestDateTime",
+            |v| {
+                let value = &self.request_date_time;
+                v.max_length(value, 20);
+                v.date_time(value);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorMeta, "ResponseErrorMeta", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["requestDateTime"], properties
+    : vec![("requestDateTime",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
+    Some("date-time"), max_length : Some(20), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
 /// `payments` 4.0.0 `#/components/schemas/ResponseError`
 pub type ResponseError = ::aberta_runtime::shared::ResponseError;
 /// `payments` 4.0.0 `#/components/schemas/ResponsePaymentConsent/properties/data`
@@ -5381,3 +5474,2284 @@ impl ::aberta_runtime::Validate for XFapiInteractionId {
     .to_string()), max_length : Some(36), min_length : Some(1), ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/422ResponseErrorCreateConsent/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreateConsentErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateConsent/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreateConsentErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateConsent" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreateConsent,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixPayments/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreatePixPaymentsErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixPayments" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreatePixPayments,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixPayment/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreatePixPaymentErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixPayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorCreatePixPayment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessEntity/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessEntityDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessEntity" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessEntity>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreatePaymentConsent/properties/data/properties/payment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreatePaymentConsentDataPayment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreatePaymentConsent/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreatePaymentConsentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreatePaymentConsent" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CreatePaymentConsent>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Schedule" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Schedule>(json).map(drop))
+        }
+        "/components/schemas/CreatePixPayment/properties/data/items/properties/authorisationFlow" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreatePixPaymentDataAuthorisationFlow,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreatePixPayment/properties/data/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CreatePixPaymentData>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreatePixPayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CreatePixPayment>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditorAccount" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CreditorAccount>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/DebtorAccount" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::DebtorAccount>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentsDebtorAccount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentsDebtorAccount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Details" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Details>(json).map(drop))
+        }
+        "/components/schemas/EndToEndId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EndToEndId>(json).map(drop),
+            )
+        }
+        "/components/schemas/EndToEndIdWithoutRestriction" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EndToEndIdWithoutRestriction,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumAccountPaymentsType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumAccountPaymentsType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumAuthorisationStatusType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumAuthorisationStatusType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumErrorsCreatePixPayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumErrorsCreatePixPayment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumErrorsCreatePayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumErrorsCreatePayment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumLocalInstrument" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumLocalInstrument>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumPaymentCancellationStatusType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumPaymentCancellationStatusType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumPaymentPersonType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumPaymentPersonType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumPaymentStatusType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumPaymentStatusType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumPaymentType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumPaymentType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumConsentRejectionReasonType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumConsentRejectionReasonType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumRejectionReasonTypeGetPix" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumRejectionReasonTypeGetPix,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumRejectionReasonType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumRejectionReasonType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumPaymentCancellationReasonType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumPaymentCancellationReasonType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumPaymentCancellationFromType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumPaymentCancellationFromType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ConsentRejectionReason" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ConsentRejectionReason,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RejectionReason" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::RejectionReason>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RejectionReasonGetPix" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RejectionReasonGetPix,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Identification" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::Identification>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/LoggedUser/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LoggedUserDocument>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/LoggedUser" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LoggedUser>(json).map(drop),
+            )
+        }
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
+        }
+        "/components/schemas/LinkSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LinkSingle>(json).map(drop),
+            )
+        }
+        "/components/schemas/LinkSinglePost" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LinkSinglePost>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PaymentConsent" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PaymentConsent>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PaymentPix" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PaymentPix>(json).map(drop),
+            )
+        }
+        "/components/schemas/PatchPixPayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PatchPixPayment>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PatchPixPaymentData/properties/cancellation/properties/cancelledBy/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PatchPixPaymentDataCancellationCancelledByDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PatchPixPaymentData/properties/cancellation/properties/cancelledBy" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PatchPixPaymentDataCancellationCancelledBy,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PatchPixPaymentData/properties/cancellation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PatchPixPaymentDataCancellation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PatchPixPaymentData" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PatchPixPaymentData>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PatchPixPaymentCancellation/properties/cancelledBy/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PatchPixPaymentCancellationCancelledByDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PatchPixPaymentCancellation/properties/cancelledBy" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PatchPixPaymentCancellationCancelledBy,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PatchPixPaymentCancellation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PatchPixPaymentCancellation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PixPaymentCancellation/properties/cancelledBy/properties/document" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PixPaymentCancellationCancelledByDocument,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PixPaymentCancellation/properties/cancelledBy" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PixPaymentCancellationCancelledBy,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PixPaymentCancellation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PixPaymentCancellation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorErrors>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError/properties/meta" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseErrorMeta>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseError" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseError>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePaymentConsent/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePaymentConsentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePaymentConsent" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePaymentConsent,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreatePaymentConsent/properties/data/properties/payment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreatePaymentConsentDataPayment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreatePaymentConsent/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreatePaymentConsentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreatePaymentConsent" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreatePaymentConsent,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePixPayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponsePixPayment>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePatchPixConsent/properties/data/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePatchPixConsentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePatchPixConsent" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePatchPixConsent,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePatchPixPayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePatchPixPayment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePatchPixPaymentData/properties/authorisationFlow" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePatchPixPaymentDataAuthorisationFlow,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePatchPixPaymentData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePatchPixPaymentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment/properties/data/items/properties/payment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreatePixPaymentDataPayment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment/properties/data/items/properties/authorisationFlow" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreatePixPaymentDataAuthorisationFlow,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment/properties/data/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreatePixPaymentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseCreatePixPayment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePixPaymentData/properties/authorisationFlow" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePixPaymentDataAuthorisationFlow,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePixPaymentData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePixPaymentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ScheduleSingle/properties/single" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ScheduleSingleSingle>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ScheduleSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ScheduleSingle>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ScheduleDaily/properties/daily" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ScheduleDailyDaily>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ScheduleDaily" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ScheduleDaily>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ScheduleWeekly/properties/weekly/properties/dayOfWeek" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ScheduleWeeklyWeeklyDayOfWeek,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ScheduleWeekly/properties/weekly" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ScheduleWeeklyWeekly>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ScheduleWeekly" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ScheduleWeekly>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ScheduleMonthly/properties/monthly" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ScheduleMonthlyMonthly,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ScheduleMonthly" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ScheduleMonthly>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ScheduleCustom/properties/custom" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ScheduleCustomCustom>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ScheduleCustom" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ScheduleCustom>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/XFapiInteractionId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::XFapiInteractionId>(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/422ResponseErrorCreateConsent/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateConsent/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreateConsent/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::T422responseErrorCreateConsentErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 3);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixPayments/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixPayments/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixPayments/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::T422responseErrorCreatePixPaymentsErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 9);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixPayment/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixPayment/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorCreatePixPayment/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::T422responseErrorCreatePixPaymentErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 9);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessEntity/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessEntity/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreatePaymentConsent/properties/data/properties/payment/properties/date" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreatePaymentConsent/properties/data/properties/payment/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreatePaymentConsent/properties/data/properties/payment/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreatePaymentConsent/properties/data/properties/payment/properties/ibgeTownCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 7);
+                        v.min_length(value, 7);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreatePixPayment/properties/data/items/properties/remittanceInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreatePixPayment/properties/data/items/properties/qrCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 512);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreatePixPayment/properties/data/items/properties/proxy" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 77);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreatePixPayment/properties/data/items/properties/cnpjInitiator" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreatePixPayment/properties/data/items/properties/transactionIdentification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 35);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreatePixPayment/properties/data/items/properties/ibgeTownCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 7);
+                        v.min_length(value, 7);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreatePixPayment/properties/data/items/properties/consentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreatePixPayment/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreatePixPaymentData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditorAccount/properties/ispb" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditorAccount/properties/issuer" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 4);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditorAccount/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 20);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/DebtorAccount/properties/ispb" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/DebtorAccount/properties/issuer" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 4);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/DebtorAccount/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 20);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ConsentsDebtorAccount/properties/ispb" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ConsentsDebtorAccount/properties/issuer" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 4);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ConsentsDebtorAccount/properties/number" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 20);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Details/properties/qrCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 512);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Details/properties/proxy" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 77);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ConsentRejectionReason/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/RejectionReason/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/RejectionReasonGetPix/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Identification/properties/cpfCnpj" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P12);
+                        v.max_length(value, 14);
+                        v.min_length(value, 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Identification/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P13);
+                        v.max_length(value, 120);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoggedUser/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cpf,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoggedUser/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P15);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LinkSingle/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P16);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LinkSinglePost/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P16);
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PaymentConsent/properties/date" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PaymentConsent/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PaymentConsent/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PaymentConsent/properties/ibgeTownCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 7);
+                        v.min_length(value, 7);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PaymentPix/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PaymentPix/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PatchPixPaymentData/properties/cancellation/properties/cancelledBy/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cpf,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PatchPixPaymentData/properties/cancellation/properties/cancelledBy/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P15);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PatchPixPaymentCancellation/properties/cancelledBy/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cpf,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PatchPixPaymentCancellation/properties/cancelledBy/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P15);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PatchPixPaymentCancellation/properties/cancelledAt" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PixPaymentCancellation/properties/cancelledBy/properties/document/properties/identification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cpf,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 11);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PixPaymentCancellation/properties/cancelledBy/properties/document/properties/rel" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P15);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PixPaymentCancellation/properties/cancelledAt" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseError/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePaymentConsent/properties/data/properties/consentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePaymentConsent/properties/data/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePaymentConsent/properties/data/properties/expirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePaymentConsent/properties/data/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePaymentConsent/properties/data/properties/payment/properties/date" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePaymentConsent/properties/data/properties/payment/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePaymentConsent/properties/data/properties/payment/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePaymentConsent/properties/data/properties/payment/properties/ibgeTownCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 7);
+                        v.min_length(value, 7);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePaymentConsent/properties/data/properties/consentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePaymentConsent/properties/data/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePaymentConsent/properties/data/properties/expirationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePaymentConsent/properties/data/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePatchPixConsent/properties/data/items/properties/paymentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P18);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePatchPixConsent/properties/data/items/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePatchPixConsent/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponsePatchPixConsentData>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePatchPixPaymentData/properties/paymentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P18);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePatchPixPaymentData/properties/consentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePatchPixPaymentData/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePatchPixPaymentData/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePatchPixPaymentData/properties/proxy" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 77);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePatchPixPaymentData/properties/ibgeTownCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 7);
+                        v.min_length(value, 7);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePatchPixPaymentData/properties/cnpjInitiator" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePatchPixPaymentData/properties/transactionIdentification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 35);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePatchPixPaymentData/properties/remittanceInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment/properties/data/items/properties/payment/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Amount,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 19);
+                        v.min_length(value.as_str(), 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment/properties/data/items/properties/payment/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment/properties/data/items/properties/paymentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P18);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment/properties/data/items/properties/consentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment/properties/data/items/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment/properties/data/items/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment/properties/data/items/properties/proxy" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 77);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment/properties/data/items/properties/ibgeTownCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 7);
+                        v.min_length(value, 7);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment/properties/data/items/properties/cnpjInitiator" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment/properties/data/items/properties/transactionIdentification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 35);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment/properties/data/items/properties/remittanceInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseCreatePixPayment/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseCreatePixPaymentData>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePixPaymentData/properties/paymentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P18);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePixPaymentData/properties/consentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePixPaymentData/properties/creationDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePixPaymentData/properties/statusUpdateDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P17);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePixPaymentData/properties/proxy" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 77);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePixPaymentData/properties/ibgeTownCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 7);
+                        v.min_length(value, 7);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePixPaymentData/properties/cnpjInitiator" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::shared::Cnpj,
+                >(
+                    json,
+                    |value, v| {
+                        ::aberta_runtime::Validate::validate(value, v);
+                        v.max_length(value.as_str(), 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePixPaymentData/properties/transactionIdentification" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 35);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponsePixPaymentData/properties/remittanceInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ScheduleSingle/properties/single/properties/date" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ScheduleDaily/properties/daily/properties/startDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ScheduleDaily/properties/daily/properties/quantity" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 2f64, false);
+                        v.maximum(*value as f64, 60f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ScheduleWeekly/properties/weekly/properties/startDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ScheduleWeekly/properties/weekly/properties/quantity" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 2f64, false);
+                        v.maximum(*value as f64, 60f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ScheduleMonthly/properties/monthly/properties/dayOfMonth" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i64,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                        v.maximum(*value as f64, 31f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ScheduleMonthly/properties/monthly/properties/startDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ScheduleMonthly/properties/monthly/properties/quantity" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 2f64, false);
+                        v.maximum(*value as f64, 24f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ScheduleCustom/properties/custom/properties/dates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 2);
+                        v.max_items(value.len(), 60);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.pattern(item, &crate::patterns::P2);
+                                    v.max_length(item, 10);
+                                    v.date(item);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ScheduleCustom/properties/custom/properties/dates/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ScheduleCustom/properties/custom/properties/additionalInformation" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

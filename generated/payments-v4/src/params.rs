@@ -57,3 +57,387 @@
     ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
     .pattern(value, & crate ::patterns::P18); v.max_length(value, 100); }
 );
+/// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
+/// no parameter is defined there.
+pub fn check_parameter(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/parameters/Authorization/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiAuthDate/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P20);
+                        v.max_length(value, 29);
+                        v.min_length(value, 29);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiCustomerIpAddress/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiInteractionId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/201PaymentsConsentsConsentCreated/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/BadRequestPayments/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/Unauthorized/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/Forbidden/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/NotFound/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/MethodNotAllowed/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/NotAcceptable/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/UnsupportedMediaType/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/UnprocessableEntityConsents/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/InternalServerError/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/200PaymentsConsentsConsentIdRead/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/BadRequest/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/201PaymentsInitiationPixPaymentCreated/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/BadRequestPixPayments/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/UnprocessableEntityPixPayment/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/200PaymentsInitiationPixPaymentIdRead/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/200PatchPixPayments/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/UnprocessableEntityPixPayments/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/200PatchPixConsents/headers/x-fapi-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P19);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/XIdempotencyKey/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P21);
+                        v.max_length(value, 40);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/consentId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 256);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/paymentId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P18);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

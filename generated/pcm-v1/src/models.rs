@@ -2981,3 +2981,913 @@ impl ::aberta_runtime::Validate for PutReportByIdBody {
     crate ::models::ServerReportRequest > (registry)], ..
     ::aberta_runtime::schema::MetaSchema::ANY }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/Platform" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Platform>(json).map(drop))
+        }
+        "/components/schemas/URI" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Uri>(json).map(drop))
+        }
+        "/components/schemas/Timestamp" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::Timestamp>(json).map(drop),
+            )
+        }
+        "/components/schemas/ConsentId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ConsentId>(json).map(drop),
+            )
+        }
+        "/components/schemas/OSType" => {
+            Some(::aberta_runtime::parse_json::<crate::models::OsType>(json).map(drop))
+        }
+        "/components/schemas/HybridFlowClientRedirectToServerReportRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::HybridFlowClientRedirectToServerReportRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/HybridFlowServerRedirectTargetReportRequest/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::HybridFlowServerRedirectTargetReportRequestType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/HybridFlowServerRedirectTargetReportRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::HybridFlowServerRedirectTargetReportRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/HybridFlowServerAuthenticatedRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::HybridFlowServerAuthenticatedRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/HybridFlowServerRedirectToClientRequest/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::HybridFlowServerRedirectToClientRequestType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/HybridFlowServerRedirectToClientRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::HybridFlowServerRedirectToClientRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/HybridFlowServerRedirectTargetWithoutErrorsRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::HybridFlowServerRedirectTargetWithoutErrorsRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/HybridFlowServerRedirectTargetWithErrorsRequest/properties/Platform" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::HybridFlowServerRedirectTargetWithErrorsRequestPlatform,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/HybridFlowServerRedirectTargetWithErrorsRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::HybridFlowServerRedirectTargetWithErrorsRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientReportRequest/properties/httpMethod" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientReportRequestHttpMethod,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientReportRequest/properties/role" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ClientReportRequestRole,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ClientReportRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ClientReportRequest>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ServerReportRequest/properties/httpMethod" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ServerReportRequestHttpMethod,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ServerReportRequest/properties/role" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ServerReportRequestRole,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ServerReportRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ServerReportRequest>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OpendataReportRequest/properties/httpMethod" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OpendataReportRequestHttpMethod,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OpendataReportRequest" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OpendataReportRequest,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ReportResponse" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ReportResponse>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/HybridFlowReportResponse" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::HybridFlowReportResponse,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ReportStatus" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ReportStatus>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ReportModel/properties/httpMethod" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ReportModelHttpMethod,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ReportModel/properties/role" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ReportModelRole>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ReportModel" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ReportModel>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OpendataReportModel/properties/httpMethod" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OpendataReportModelHttpMethod,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OpendataReportModel" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::OpendataReportModel>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PrivateReportEndpoints" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PrivateReportEndpoints,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OpendataReportEndpoints" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OpendataReportEndpoints,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AdditionalInfo/properties/dropReason" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AdditionalInfoDropReason,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AdditionalInfo" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AdditionalInfo>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OpendataAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OpendataAdditionalInfo,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/GenericError" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::GenericError>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EmptyObject" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EmptyObject>(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1report-api~1v1~1private~1report/post/requestBody/content/application~1json/schema/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AddReportsBody>(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1report-api~1v1~1private~1report~1{reportId}/put/requestBody/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PutReportByIdBody>(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1report-api~1v1~1private~1report/post/requestBody/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<Vec<crate::models::AddReportsBody>>(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1report-api~1v1~1private~1report/post/responses/200/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<Vec<crate::models::ReportResponse>>(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1report-api~1v1~1private~1report/post/responses/207/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<Vec<crate::models::ReportResponse>>(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1report-api~1v1~1opendata~1report/post/requestBody/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    Vec<crate::models::OpendataReportRequest>,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1report-api~1v1~1opendata~1report/post/responses/200/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<Vec<crate::models::ReportResponse>>(json)
+                    .map(drop),
+            )
+        }
+        "/paths/~1report-api~1v1~1opendata~1report/post/responses/207/content/application~1json/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<Vec<crate::models::ReportResponse>>(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/HybridFlowClientRedirectToServerReportRequest/properties/osVersion" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/HybridFlowServerRedirectTargetReportRequest/properties/osVersion" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/HybridFlowServerAuthenticatedRequest/properties/osVersion" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/HybridFlowServerRedirectToClientRequest/properties/osVersion" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/HybridFlowServerRedirectTargetWithoutErrorsRequest/properties/osVersion" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/HybridFlowServerRedirectTargetWithErrorsRequest/properties/osVersion" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/HybridFlowServerRedirectTargetWithErrorsRequest/properties/error" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientReportRequest/properties/fapiInteractionId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ClientReportRequest/properties/statusCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 200f64, false);
+                        v.maximum(*value as f64, 599f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ClientReportRequest/properties/correlationId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ClientReportRequest/properties/timestamp" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 28);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ClientReportRequest/properties/processTimespan" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ClientReportRequest/properties/clientSSId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ClientReportRequest/properties/clientOrgId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ClientReportRequest/properties/serverOrgId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ClientReportRequest/properties/endpointUriPrefix" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 200);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServerReportRequest/properties/fapiInteractionId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServerReportRequest/properties/statusCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 200f64, false);
+                        v.maximum(*value as f64, 599f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServerReportRequest/properties/correlationId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServerReportRequest/properties/timestamp" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 28);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServerReportRequest/properties/processTimespan" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ServerReportRequest/properties/clientOrgId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServerReportRequest/properties/serverOrgId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServerReportRequest/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    ::aberta_runtime::reexport::serde_json::Value,
+                >(json, |_, _| {}),
+            )
+        }
+        "/components/schemas/OpendataReportRequest/properties/statusCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 200f64, false);
+                        v.maximum(*value as f64, 599f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OpendataReportRequest/properties/timestamp" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 28);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OpendataReportRequest/properties/processTimespan" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ReportResponse/properties/reportId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ReportResponse/properties/correlationId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ReportResponse/properties/message" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 200);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/HybridFlowReportResponse/properties/reportId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ReportModel/properties/fapiInteractionId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ReportModel/properties/statusCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 200f64, false);
+                        v.maximum(*value as f64, 599f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ReportModel/properties/correlationId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ReportModel/properties/timestamp" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 28);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ReportModel/properties/processTimespan" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/ReportModel/properties/clientSSId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ReportModel/properties/clientOrgId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ReportModel/properties/serverOrgId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ReportModel/properties/endpointUriPrefix" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 200);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ReportModel/properties/reportId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ReportModel/properties/pairedReportId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ReportModel/properties/createdAt" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 28);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ReportModel/properties/updatedAt" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 28);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OpendataReportModel/properties/statusCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 200f64, false);
+                        v.maximum(*value as f64, 599f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OpendataReportModel/properties/timestamp" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 28);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OpendataReportModel/properties/processTimespan" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/OpendataReportModel/properties/reportId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OpendataReportModel/properties/createdAt" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 28);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/OpendataReportModel/properties/updatedAt" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 28);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AdditionalInfo/properties/consentId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AdditionalInfo/properties/personType" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AdditionalInfo/properties/localInstrument" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AdditionalInfo/properties/status" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AdditionalInfo/properties/clientIp" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AdditionalInfo/properties/rejectReason" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AdditionalInfo/properties/errorCodes" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AdditionalInfo/properties/webhookEnable" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AdditionalInfo/properties/webhookInteractionId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AdditionalInfo/properties/enrollmentId" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AdditionalInfo/properties/authenticatorAttachment" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AdditionalInfo/properties/platform" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AdditionalInfo/properties/rp" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AdditionalInfo/properties/rejectionReasonCode" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AdditionalInfo/properties/rejectionReasonDetail" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/AdditionalInfo/properties/authorisationFlow" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/GenericError/properties/message" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 200);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

@@ -8,3 +8,39 @@
     ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
     .pattern(value, & crate ::patterns::P3); v.max_length(value, 100); }
 );
+/// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
+/// no parameter is defined there.
+pub fn check_parameter(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/paths/~1report-api~1v1~1private~1report~1{reportId}/get/parameters/0/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/paths/~1report-api~1v1~1private~1report~1{reportId}/put/parameters/0/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

@@ -9316,3 +9316,4119 @@ impl ::aberta_runtime::Validate for Meta {
     ::aberta_runtime::schema::MetaSchema::new("integer") }))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/AccountsTermsConditions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountsTermsConditions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalAccounts/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalAccountsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalAccounts" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalAccounts,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalAccountBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PersonalAccountBrand>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalAccountCompany" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalAccountCompany,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalAccount" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PersonalAccount>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AccountFee>(json).map(drop),
+            )
+        }
+        "/components/schemas/AccountPriorityService" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountPriorityService,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AccountType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/OpeningClosingChannels" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::OpeningClosingChannels,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/TransactionMethods" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::TransactionMethods>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PriorityServiceName" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PriorityServiceName>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountOtherService" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AccountOtherService>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountPriorityServiceCode" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::AccountPriorityServiceCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ServiceBundle" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ServiceBundle>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ServiceBundleServiceDetail" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ServiceBundleServiceDetail,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/AccountsIncomeRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::AccountsIncomeRate>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessAccounts/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessAccountsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessAccounts" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessAccounts,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessAccountsBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessAccountsBrand,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessAccountsCompany" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessAccountsCompany,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessAccounts/properties/fees" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessAccountsFees>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessAccounts" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessAccounts>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessAccountsService" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessAccountsService,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalLoans/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalLoansData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalLoans" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalLoans,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalLoanBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PersonalLoanBrand>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalLoanCompany" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PersonalLoanCompany>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessLoans/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessLoansData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessLoans" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessLoans,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessLoanBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessLoanBrand>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessLoanCompany" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessLoanCompany>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalLoan/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PersonalLoanType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalLoan" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PersonalLoan>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessLoan/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessLoanType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessLoan" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessLoan>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/LoanFees" => {
+            Some(::aberta_runtime::parse_json::<crate::models::LoanFees>(json).map(drop))
+        }
+        "/components/schemas/LoanService" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LoanService>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/LoanInterestRate/properties/referentialRateIndexer" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::LoanInterestRateReferentialRateIndexer,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/LoanInterestRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LoanInterestRate>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ApplicationRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ApplicationRate>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Indexer" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Indexer>(json).map(drop))
+        }
+        "/components/schemas/InterestRateFee/properties/referentialRateIndexer" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InterestRateFeeReferentialRateIndexer,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InterestRateFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::InterestRateFee>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PriceIntervals" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PriceIntervals>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ApplicationIntervals" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ApplicationIntervals>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RequiredWarranty" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::RequiredWarranty>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardIdentification/properties/product/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardIdentificationProductType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardIdentification/properties/product" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardIdentificationProduct,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardIdentification/properties/creditCard/properties/network" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardIdentificationCreditCardNetwork,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardIdentification/properties/creditCard" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardIdentificationCreditCard,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardIdentification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardIdentification,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardRewardsProgram" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardRewardsProgram,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardTermsConditions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardTermsConditions,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardInterest" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CreditCardInterest>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardInterestRate/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardInterestRateCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardInterestRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardInterestRate,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalCreditCardResponse/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalCreditCardResponseData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalCreditCardResponse" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalCreditCardResponse,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalCreditCardBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalCreditCardBrand,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalCreditCardCompany" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalCreditCardCompany,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessCreditCardResponse/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessCreditCardResponseData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessCreditCardResponse" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessCreditCardResponse,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessCreditCardBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessCreditCardBrand,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessCreditCardCompany" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessCreditCardCompany,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardService/properties/name" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardServiceName,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardService/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::CreditCardServiceCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/CreditCardService" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::CreditCardService>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalFinancings/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalFinancingsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalFinancings" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalFinancings,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalFinancingBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalFinancingBrand,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalFinancingCompany" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalFinancingCompany,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalFinancing/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalFinancingType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalFinancing" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PersonalFinancing>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalFinancingFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PersonalFinancingFee>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FinancingService" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::FinancingService>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FinancingInterestRate/properties/referentialRateIndexer" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FinancingInterestRateReferentialRateIndexer,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FinancingInterestRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FinancingInterestRate,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessFinancings/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessFinancingsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessFinancings" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessFinancings,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessFinancingBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessFinancingBrand,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessFinancingCompany" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessFinancingCompany,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessFinancing/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessFinancingType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessFinancing" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessFinancing>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessFinancingFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessFinancingFee>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalInvoiceFinancings/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalInvoiceFinancingsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalInvoiceFinancings" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalInvoiceFinancings,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalInvoiceFinancingsBrand,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsCompanies" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalInvoiceFinancingsCompanies,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancings/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalInvoiceFinancingsType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancings" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalInvoiceFinancings,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsFees" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalInvoiceFinancingsFees,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsService" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::InvoiceFinancingsService,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsInterestRates/properties/referentialRateIndexer" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalInvoiceFinancingsInterestRatesReferentialRateIndexer,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsInterestRates" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalInvoiceFinancingsInterestRates,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessInvoiceFinancings/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessInvoiceFinancingsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessInvoiceFinancings" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessInvoiceFinancings,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessInvoiceFinancingsBrand,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsCompanies" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessInvoiceFinancingsCompanies,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancings/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessInvoiceFinancingsType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancings" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessInvoiceFinancings,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsFees" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessInvoiceFinancingsFees,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsInterestRates/properties/referentialRateIndexer" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessInvoiceFinancingsInterestRatesReferentialRateIndexer,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsInterestRates" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessInvoiceFinancingsInterestRates,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessUnarrangedAccountOverdraft/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessUnarrangedAccountOverdraftData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseBusinessUnarrangedAccountOverdraft" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseBusinessUnarrangedAccountOverdraft,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessUnarrangedAccountOverdraftBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessUnarrangedAccountOverdraftBrand,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessUnarrangedAccountOverdraftCompany" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessUnarrangedAccountOverdraftCompany,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessUnarrangedAccountOverdraft" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessUnarrangedAccountOverdraft,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessUnarrangedAccountOverdraftFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessUnarrangedAccountOverdraftFee,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftService/properties/name" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftServiceName,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftService/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftServiceCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftService" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftService,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftRate,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/FeeReferentialRateIndexer" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::FeeReferentialRateIndexer,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalUnarrangedAccountOverdraft/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalUnarrangedAccountOverdraftData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponsePersonalUnarrangedAccountOverdraft" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponsePersonalUnarrangedAccountOverdraft,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalUnarrangedAccountOverdraftBrand" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalUnarrangedAccountOverdraftBrand,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalUnarrangedAccountOverdraftCompany" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalUnarrangedAccountOverdraftCompany,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalUnarrangedAccountOverdraft" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalUnarrangedAccountOverdraft,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalUnarrangedAccountOverdraftFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalUnarrangedAccountOverdraftFee,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Price" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Price>(json).map(drop))
+        }
+        "/components/schemas/MonthlyPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MonthlyPrice>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/MinimumPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MinimumPrice>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/MaximumPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MaximumPrice>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Customer" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Customer>(json).map(drop))
+        }
+        "/components/schemas/MinimumBalance" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MinimumBalance>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Currency" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Currency>(json).map(drop))
+        }
+        "/components/schemas/InterestRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::InterestRate>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ReferentialRateIndexer" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ReferentialRateIndexer,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalCreditCard/properties/fees" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::PersonalCreditCardFees,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/PersonalCreditCard" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::PersonalCreditCard>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessCreditCard/properties/fees" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::BusinessCreditCardFees,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/BusinessCreditCard" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::BusinessCreditCard>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Brand" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Brand>(json).map(drop))
+        }
+        "/components/schemas/Company" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Company>(json).map(drop))
+        }
+        "/components/schemas/CNPJ" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Cnpj>(json).map(drop))
+        }
+        "/components/schemas/Links" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Links>(json).map(drop))
+        }
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/AccountsTermsConditions/properties/elegibilityCriteriaInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountsTermsConditions/properties/closingProcessInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalAccountBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalAccountBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalAccountCompany>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalAccountCompany/properties/personalAccounts" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalAccount>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 3);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalAccountCompany/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalAccountCompany/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalAccountCompany/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalAccount/properties/serviceBundles" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ServiceBundle>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalAccount/properties/openingClosingChannels" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::OpeningClosingChannels>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 7);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalAccount/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalAccount/properties/transactionMethods" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::TransactionMethods>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountFee/properties/priorityServices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::AccountPriorityService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 40);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountFee/properties/otherServices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::AccountOtherService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountPriorityService/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountPriorityService/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Price>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountOtherService/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 250);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountOtherService/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountOtherService/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountOtherService/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Price>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServiceBundle/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 250);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServiceBundle/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ServiceBundleServiceDetail>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServiceBundle/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::MonthlyPrice>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServiceBundleServiceDetail/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServiceBundleServiceDetail/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServiceBundleServiceDetail/properties/eventLimitQuantity" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 6);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ServiceBundleServiceDetail/properties/freeEventQuantity" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 6);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountsIncomeRate/properties/savingAccount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/AccountsIncomeRate/properties/prepaidPaymentAccount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccountsBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccountsBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessAccountsCompany>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccountsCompany/properties/businessAccounts" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessAccounts>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 3);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccountsCompany/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccountsCompany/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccountsCompany/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccounts/properties/fees/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessAccountsService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccounts/properties/serviceBundles" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ServiceBundle>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccounts/properties/openingClosingChannels" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::OpeningClosingChannels>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 7);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccounts/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccounts/properties/transactionMethods" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::TransactionMethods>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccountsService/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 250);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccountsService/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccountsService/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessAccountsService/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Price>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalLoanBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalLoanBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalLoanCompany>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalLoanCompany/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalLoanCompany/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalLoanCompany/properties/personalLoans" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalLoan>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 6);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalLoanCompany/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessLoanBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessLoanBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessLoanCompany>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessLoanCompany/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessLoanCompany/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessLoanCompany/properties/businessLoans" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessLoan>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 6);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessLoanCompany/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalLoan/properties/interestRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::LoanInterestRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalLoan/properties/requiredWarranties" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::RequiredWarranty>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 14);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalLoan/properties/termsConditions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessLoan/properties/interestRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::LoanInterestRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessLoan/properties/requiredWarranties" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::RequiredWarranty>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 14);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessLoan/properties/termsConditions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoanFees/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::LoanService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoanService/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 250);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoanService/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoanService/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoanService/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Price>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoanInterestRate/properties/applications" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ApplicationRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoanInterestRate/properties/minimumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 6);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoanInterestRate/properties/maximumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 6);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LoanInterestRate/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Indexer/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 6);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InterestRateFee/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardIdentification/properties/product/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardIdentification/properties/creditCard/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardRewardsProgram/properties/hasRewardProgram" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/CreditCardRewardsProgram/properties/rewardProgramInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardTermsConditions/properties/minimumFeeRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardTermsConditions/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 500);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardTermsConditions/properties/elegibilityCriteriaInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardTermsConditions/properties/closingProcessInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardInterest/properties/rates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InterestRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardInterest/properties/instalmentRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InterestRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardInterest/properties/otherCredits" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditCardInterestRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 3);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardInterestRate/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalCreditCardBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalCreditCardCompany>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalCreditCardBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalCreditCardCompany/properties/personalCreditCards" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalCreditCard>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalCreditCardCompany/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalCreditCardCompany/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalCreditCardCompany/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessCreditCardBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessCreditCardCompany>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessCreditCardBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessCreditCardCompany/properties/businessCreditCards" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessCreditCard>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessCreditCardCompany/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessCreditCardCompany/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessCreditCardCompany/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardService/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreditCardService/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Price>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancingBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalFinancingCompany>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancingBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancingCompany/properties/personalFinancings" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalFinancing>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 9);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancingCompany/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancingCompany/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancingCompany/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancing/properties/interestRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::FinancingInterestRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancing/properties/requiredWarranties" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::RequiredWarranty>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 14);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancing/properties/termsConditions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalFinancingFee/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::FinancingService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingService/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 250);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingService/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingService/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingService/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Price>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingInterestRate/properties/applications" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ApplicationRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingInterestRate/properties/minimumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 6);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingInterestRate/properties/maximumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 6);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FinancingInterestRate/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancingBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessFinancingCompany>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancingBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancingCompany/properties/businessFinancings" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessFinancing>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 9);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancingCompany/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancingCompany/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancingCompany/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancing/properties/interestRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::FinancingInterestRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancing/properties/requiredWarranties" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::RequiredWarranty>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 14);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancing/properties/termsConditions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessFinancingFee/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::FinancingService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalInvoiceFinancingsCompanies>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsCompanies/properties/personalInvoiceFinancings" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalInvoiceFinancings>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 5);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsCompanies/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsCompanies/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsCompanies/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancings/properties/interestRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalInvoiceFinancingsInterestRates>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancings/properties/requiredWarranties" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::RequiredWarranty>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 14);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancings/properties/termsConditions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsFees/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InvoiceFinancingsService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsService/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 250);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsService/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsService/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InvoiceFinancingsService/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Price>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsInterestRates/properties/applications" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ApplicationRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsInterestRates/properties/minimumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsInterestRates/properties/maximumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalInvoiceFinancingsInterestRates/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 30);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessInvoiceFinancingsCompanies>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsCompanies/properties/businessInvoiceFinancings" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessInvoiceFinancings>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 5);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsCompanies/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsCompanies/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsCompanies/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancings/properties/interestRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessInvoiceFinancingsInterestRates>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancings/properties/requiredWarranties" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::RequiredWarranty>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 14);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancings/properties/termsConditions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsFees/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::InvoiceFinancingsService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsInterestRates/properties/applications" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ApplicationRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsInterestRates/properties/minimumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsInterestRates/properties/maximumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessInvoiceFinancingsInterestRates/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessUnarrangedAccountOverdraftBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessUnarrangedAccountOverdraftBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessUnarrangedAccountOverdraftCompany>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessUnarrangedAccountOverdraftCompany/properties/businessUnarrangedAccountOverdraft" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::BusinessUnarrangedAccountOverdraft>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessUnarrangedAccountOverdraftCompany/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessUnarrangedAccountOverdraftCompany/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessUnarrangedAccountOverdraftCompany/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessUnarrangedAccountOverdraft/properties/interestRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::UnarrangedAccountOverdraftRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessUnarrangedAccountOverdraft/properties/termsConditions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessUnarrangedAccountOverdraftFee/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::UnarrangedAccountOverdraftService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 31);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftService/properties/chargingTriggerInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftService/properties/prices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::Price>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftRate/properties/applications" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ApplicationRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftRate/properties/minimumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftRate/properties/maximumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftRate/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/FeeReferentialRateIndexer/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalUnarrangedAccountOverdraftBrand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalUnarrangedAccountOverdraftBrand/properties/companies" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalUnarrangedAccountOverdraftCompany>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalUnarrangedAccountOverdraftCompany/properties/personalUnarrangedAccountOverdraft" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::PersonalUnarrangedAccountOverdraft>,
+                >(
+                    json,
+                    |value, v| {
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalUnarrangedAccountOverdraftCompany/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalUnarrangedAccountOverdraftCompany/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalUnarrangedAccountOverdraftCompany/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalUnarrangedAccountOverdraft/properties/interestRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::UnarrangedAccountOverdraftRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalUnarrangedAccountOverdraft/properties/termsConditions" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalUnarrangedAccountOverdraftFee/properties/priorityServices" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::UnarrangedAccountOverdraftService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Price/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 12);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MonthlyPrice/properties/monthlyFee" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 12);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MinimumPrice/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 12);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MaximumPrice/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 12);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Customer/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 6);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MinimumBalance/properties/value" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 12);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InterestRate/properties/rate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InterestRate/properties/applications" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ApplicationRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 4);
+                        v.max_items(value.len(), 4);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InterestRate/properties/minimumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/InterestRate/properties/maximumRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalCreditCard/properties/fees/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditCardService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 9);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/PersonalCreditCard/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessCreditCard/properties/fees/properties/services" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::CreditCardService>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 9);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/BusinessCreditCard/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Brand/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Company/properties/name" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Company/properties/urlComplementaryList" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 1024);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Company/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CNPJ/properties/cnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/self" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/Links/properties/first" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/Links/properties/prev" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/Links/properties/next" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/Links/properties/last" => {
+            Some(::aberta_runtime::validate::check_value::<String>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i64>(json, |_, _| {}))
+        }
+        _ => None,
+    }
+}

@@ -343,5 +343,334 @@ impl ::aberta_runtime::Validate for XV {
     Some("^\\d+\\.\\d+\\.\\d+$".to_string()), ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
+/// `resources` 3.1.0 `#/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors/items`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorWithAbleAdditionalPropertiesErrors {
+    #[serde(rename = "code")]
+    pub code: String,
+    #[serde(rename = "title")]
+    pub title: String,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorWithAbleAdditionalPropertiesErrors {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "code",
+            |v| {
+                let value = &self.code;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "title",
+            |v| {
+                let value = &self.title;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "detail",
+            |v| {
+                let value = &self.detail;
+                v.max_length(value, 2048);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorWithAbleAdditionalPropertiesErrors,
+    "ResponseErrorWithAbleAdditionalPropertiesErrors", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
+    properties : vec![("code",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
 /// `resources` 3.1.0 `#/components/schemas/ResponseErrorWithAbleAdditionalProperties`
 pub type ResponseErrorWithAbleAdditionalProperties = ::aberta_runtime::shared::ResponseError;
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ResponseResourceList/properties/data/items/properties/type" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseResourceListDataType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseResourceList/properties/data/items/properties/status" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseResourceListDataStatus,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseResourceList/properties/data/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseResourceListData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseResourceList" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ResponseResourceList>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Links" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Links>(json).map(drop))
+        }
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
+        }
+        "/components/schemas/MetaResponse" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MetaResponse>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/XFapiInteractionId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::XFapiInteractionId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/X-V" => {
+            Some(::aberta_runtime::parse_json::<crate::models::XV>(json).map(drop))
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorWithAbleAdditionalPropertiesErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorWithAbleAdditionalProperties,
+                >(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ResponseResourceList/properties/data/items/properties/resourceId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseResourceList/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseResourceListData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2000);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MetaResponse/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MetaResponse/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/MetaResponse/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorWithAbleAdditionalPropertiesErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

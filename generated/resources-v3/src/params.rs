@@ -47,3 +47,139 @@
     value, v | { v.minimum(* value as f64, 25f64, false); v.maximum(* value as f64,
     1000f64, false); }
 );
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `resources` 3.1.0."] XV(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("^\\d+\\.\\d+\\.\\d+$"
+    .to_string()), .. ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v |
+    { v.pattern(value, & crate ::patterns::P2); }
+);
+/// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
+/// no parameter is defined there.
+pub fn check_parameter(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/parameters/Authorization/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiAuthDate/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 29);
+                        v.min_length(value, 29);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiCustomerIpAddress/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 255);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 255);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiInteractionId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/headers/xFapiInteractionId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/page/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                        v.maximum(*value as f64, 2147483647f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/pageSize/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 25f64, false);
+                        v.maximum(*value as f64, 1000f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/headers/X-V/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

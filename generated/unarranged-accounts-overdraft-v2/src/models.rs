@@ -286,6 +286,65 @@ impl ::aberta_runtime::Validate for ResponseUnarrangedAccountOverdraftWarranties
     ::aberta_runtime::schema::of:: < crate ::models::Meta > (registry))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// `unarranged-accounts-overdraft` 2.5.0 `#/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors/items`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorWithAbleAdditionalPropertiesErrors {
+    #[serde(rename = "code")]
+    pub code: String,
+    #[serde(rename = "title")]
+    pub title: String,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorWithAbleAdditionalPropertiesErrors {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "code",
+            |v| {
+                let value = &self.code;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "title",
+            |v| {
+                let value = &self.title;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "detail",
+            |v| {
+                let value = &self.detail;
+                v.max_length(value, 2048);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorWithAbleAdditionalPropertiesErrors,
+    "ResponseErrorWithAbleAdditionalPropertiesErrors", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
+    properties : vec![("code",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
 /// `unarranged-accounts-overdraft` 2.5.0 `#/components/schemas/ResponseErrorWithAbleAdditionalProperties`
 pub type ResponseErrorWithAbleAdditionalProperties = ::aberta_runtime::shared::ResponseError;
 /// `unarranged-accounts-overdraft` 2.5.0 `#/components/schemas/UnarrangedAccountOverdraftContractListData`
@@ -3055,3 +3114,1365 @@ impl ::aberta_runtime::Validate for XFapiInteractionId {
     .to_string()), max_length : Some(36), ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ResponseUnarrangedAccountOverdraftContract" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseUnarrangedAccountOverdraftContract,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseUnarrangedAccountOverdraftContractList" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseUnarrangedAccountOverdraftContractList,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseUnarrangedAccountOverdraftInstalments" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseUnarrangedAccountOverdraftInstalments,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseUnarrangedAccountOverdraftPayments" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseUnarrangedAccountOverdraftPayments,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseUnarrangedAccountOverdraftWarranties" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseUnarrangedAccountOverdraftWarranties,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorWithAbleAdditionalPropertiesErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorWithAbleAdditionalProperties,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractListData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftContractListData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractFeeCharge" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractFeeCharge,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractFeeChargeType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractFeeChargeType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractInstalmentPeriodicity" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractInstalmentPeriodicity,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractInterestRateType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractInterestRateType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractReferentialRateIndexerSubType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractReferentialRateIndexerSubType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractReferentialRateIndexerType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractReferentialRateIndexerType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractTaxPeriodicity" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumContractTaxPeriodicity,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumContractTaxType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumContractTaxType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumWarrantySubType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumWarrantySubType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumWarrantyType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::EnumWarrantyType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ChargeType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ChargeType>(json).map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftFeeOverParcel" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftFeeOverParcel,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftFinanceCharge" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftFinanceCharge,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftInstalmentsData/properties/typeContractRemaining" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftInstalmentsDataTypeContractRemaining,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftInstalmentsData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftInstalmentsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftPaymentsData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftPaymentsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftReleases/properties/overParcel" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftReleasesOverParcel,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftReleases" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftReleases,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractedFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftContractedFee,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountsOverdraftContractedWarranty" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountsOverdraftContractedWarranty,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftBalloonPayment" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftBalloonPayment,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftChargeOverParcel" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftChargeOverParcel,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/amortizationScheduled" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftContractDataAmortizationScheduled,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftContractData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractInterestRate/properties/calculation" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftContractInterestRateCalculation,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractInterestRate" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftContractInterestRate,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftBalloonPaymentAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::UnarrangedAccountOverdraftBalloonPaymentAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ProductType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ProductType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ProductSubType" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::ProductSubType>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumTypeNumberOfInstalments" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumTypeNumberOfInstalments,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Links" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Links>(json).map(drop))
+        }
+        "/components/schemas/LinksSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::LinksSingle>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/Meta" => {
+            Some(::aberta_runtime::parse_json::<crate::models::Meta>(json).map(drop))
+        }
+        "/components/schemas/MetaSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MetaSingle>(json).map(drop),
+            )
+        }
+        "/components/schemas/X-V" => {
+            Some(::aberta_runtime::parse_json::<crate::models::XV>(json).map(drop))
+        }
+        "/components/schemas/XFapiInteractionId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::XFapiInteractionId>(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ResponseUnarrangedAccountOverdraftContractList/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::UnarrangedAccountOverdraftContractListData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseUnarrangedAccountOverdraftWarranties/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::UnarrangedAccountsOverdraftContractedWarranty>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorWithAbleAdditionalProperties/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorWithAbleAdditionalPropertiesErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractListData/properties/contractId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractListData/properties/brandName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractListData/properties/companyCnpj" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractListData/properties/ipocCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 67);
+                        v.min_length(value, 22);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftFeeOverParcel/properties/feeName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftFeeOverParcel/properties/feeCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftFeeOverParcel/properties/feeAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftFinanceCharge/properties/chargeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftFinanceCharge/properties/chargeRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftInstalmentsData/properties/totalNumberOfInstalments" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 999999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftInstalmentsData/properties/contractRemainingNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 999999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftInstalmentsData/properties/paidInstalments" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 999999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftInstalmentsData/properties/dueInstalments" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 999999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftInstalmentsData/properties/pastDueInstalments" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 999999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftInstalmentsData/properties/balloonPayments" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::UnarrangedAccountOverdraftBalloonPayment>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftPaymentsData/properties/paidInstalments" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    f64,
+                >(
+                    json,
+                    |value, v| {
+                        v.maximum(*value as f64, 999f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftPaymentsData/properties/contractOutstandingBalance" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftPaymentsData/properties/releases" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::UnarrangedAccountOverdraftReleases>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftReleases/properties/overParcel/properties/fees" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::UnarrangedAccountOverdraftFeeOverParcel>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftReleases/properties/overParcel/properties/charges" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::UnarrangedAccountOverdraftChargeOverParcel>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftReleases/properties/paymentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftReleases/properties/isOverParcelPayment" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/UnarrangedAccountOverdraftReleases/properties/instalmentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftReleases/properties/paidDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftReleases/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftReleases/properties/paidAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractedFee/properties/feeName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractedFee/properties/feeCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractedFee/properties/feeAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractedFee/properties/feeRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 8);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountsOverdraftContractedWarranty/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountsOverdraftContractedWarranty/properties/warrantyAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftBalloonPayment/properties/dueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftChargeOverParcel/properties/chargeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftChargeOverParcel/properties/chargeAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/contractNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/ipocCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 67);
+                        v.min_length(value, 22);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/productName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/contractDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/disbursementDates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<String>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    v.pattern(item, &crate::patterns::P6);
+                                    v.max_length(item, 10);
+                                    v.date(item);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/disbursementDates/items" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/settlementDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/contractAmount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 20);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/dueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 10);
+                        v.min_length(value, 2);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/instalmentPeriodicityAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/firstInstalmentDueDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 10);
+                        v.min_length(value, 2);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/CET" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 13);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/amortizationScheduledAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 200);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/interestRates" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::UnarrangedAccountOverdraftContractInterestRate>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/contractedFees" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::UnarrangedAccountOverdraftContractedFee>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/contractedFinanceCharges" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::UnarrangedAccountOverdraftFinanceCharge>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractData/properties/hasInsuranceContracted" => {
+            Some(::aberta_runtime::validate::check_value::<bool>(json, |_, _| {}))
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractInterestRate/properties/referentialRateIndexerAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 140);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractInterestRate/properties/preFixedRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 9);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractInterestRate/properties/postFixedRate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P11);
+                        v.max_length(value, 9);
+                        v.min_length(value, 8);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftContractInterestRate/properties/additionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 1200);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftBalloonPaymentAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 21);
+                        v.min_length(value, 4);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/UnarrangedAccountOverdraftBalloonPaymentAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P12);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Links/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/LinksSingle/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/Meta/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/Meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MetaSingle/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

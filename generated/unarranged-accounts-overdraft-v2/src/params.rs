@@ -50,8 +50,175 @@
 );
 ::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `unarranged-accounts-overdraft` 2.5.0."]
+    XFapiInteractionId2(String), ::aberta_runtime::schema::MetaSchema { format :
+    Some("uuid"), pattern :
+    Some("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    .to_string()), max_length : Some(36), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .pattern(value, & crate ::patterns::P14); v.max_length(value, 36); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `unarranged-accounts-overdraft` 2.5.0."] XV(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("^\\d+\\.\\d+\\.\\d+$"
+    .to_string()), .. ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v |
+    { v.pattern(value, & crate ::patterns::P13); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `unarranged-accounts-overdraft` 2.5.0."]
     ContractId(String), ::aberta_runtime::schema::MetaSchema { pattern :
     Some("^[a-zA-Z0-9][a-zA-Z0-9-]{0,99}$".to_string()), max_length : Some(100), ..
     ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
     .pattern(value, & crate ::patterns::P0); v.max_length(value, 100); }
 );
+/// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
+/// no parameter is defined there.
+pub fn check_parameter(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/parameters/Authorization/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/pagination-key/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiAuthDate/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P15);
+                        v.max_length(value, 29);
+                        v.min_length(value, 29);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiCustomerIpAddress/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiInteractionId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P14);
+                        v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/page/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                        v.maximum(*value as f64, 2147483647f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/pageSize/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    i32,
+                >(
+                    json,
+                    |value, v| {
+                        v.minimum(*value as f64, 1f64, false);
+                        v.maximum(*value as f64, 1000f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/headers/XFapiInteractionId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P14);
+                        v.max_length(value, 36);
+                    },
+                ),
+            )
+        }
+        "/components/headers/X-V/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P13);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/contractId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

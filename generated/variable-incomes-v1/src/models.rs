@@ -2311,6 +2311,64 @@ impl ::aberta_runtime::Validate for ResponseVariableIncomesBrokerData {
     ::models::ResponseVariableIncomesBrokerDataNetValue > (registry))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// `variable-incomes` 1.3.0 `#/components/schemas/ResponseErrorMetaSingle/properties/errors/items`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct ResponseErrorMetaSingleErrors {
+    #[serde(rename = "code")]
+    pub code: String,
+    #[serde(rename = "title")]
+    pub title: String,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+impl ::aberta_runtime::Validate for ResponseErrorMetaSingleErrors {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "code",
+            |v| {
+                let value = &self.code;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "title",
+            |v| {
+                let value = &self.title;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "detail",
+            |v| {
+                let value = &self.detail;
+                v.max_length(value, 2048);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    ResponseErrorMetaSingleErrors, "ResponseErrorMetaSingleErrors", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
+    properties : vec![("code",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
 /// `variable-incomes` 1.3.0 `#/components/schemas/ResponseErrorMetaSingle`
 pub type ResponseErrorMetaSingle = ::aberta_runtime::shared::ResponseError;
 /// `variable-incomes` 1.3.0 `#/components/schemas/MetaOnlyRequestDateTime`
@@ -2365,7 +2423,7 @@ impl ::aberta_runtime::Validate for XFapiInteractionId {
     .to_string()), max_length : Some(36), min_length : Some(1), ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
-/// `variable-incomes` 1.3.0 `#/paths/~1investments/get/responses/423/content/application~1json; charset=utf-8/schema/properties/errors/items`
+/// `variable-incomes` 1.3.0 `#/components/responses/Locked/content/application~1json; charset=utf-8/schema/properties/errors/items`
 #[derive(
     Debug,
     Clone,
@@ -2424,7 +2482,7 @@ impl ::aberta_runtime::Validate for VariableIncomesGetInvestmentsResponse423Erro
     ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
-/// `variable-incomes` 1.3.0 `#/paths/~1investments/get/responses/423/content/application~1json; charset=utf-8/schema/properties/meta`
+/// `variable-incomes` 1.3.0 `#/components/responses/Locked/content/application~1json; charset=utf-8/schema/properties/meta`
 #[derive(
     Debug,
     Clone,
@@ -2460,7 +2518,7 @@ impl ::aberta_runtime::Validate for VariableIncomesGetInvestmentsResponse423Meta
     ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
-/// `variable-incomes` 1.3.0 `#/paths/~1investments/get/responses/423/content/application~1json; charset=utf-8/schema`
+/// `variable-incomes` 1.3.0 `#/components/responses/Locked/content/application~1json; charset=utf-8/schema`
 #[derive(
     Debug,
     Clone,
@@ -2516,794 +2574,1439 @@ impl ::aberta_runtime::Validate for VariableIncomesGetInvestmentsResponse423 {
     ::models::VariableIncomesGetInvestmentsResponse423Meta > (registry))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
-/// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}/get/responses/423/content/application~1json; charset=utf-8/schema/properties/errors/items`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-pub struct VariableIncomesGetInvestmentsInvestmentIdResponse423Errors {
-    #[serde(rename = "code")]
-    pub code: String,
-    #[serde(rename = "title")]
-    pub title: String,
-    #[serde(rename = "detail")]
-    pub detail: String,
-}
-impl ::aberta_runtime::Validate
-for VariableIncomesGetInvestmentsInvestmentIdResponse423Errors {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "code",
-            |v| {
-                let value = &self.code;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "title",
-            |v| {
-                let value = &self.title;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "detail",
-            |v| {
-                let value = &self.detail;
-                v.max_length(value, 2048);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    VariableIncomesGetInvestmentsInvestmentIdResponse423Errors,
-    "VariableIncomesGetInvestmentsInvestmentIdResponse423Errors", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
-    properties : vec![("code",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}/get/responses/423/content/application~1json; charset=utf-8/schema/properties/meta`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-pub struct VariableIncomesGetInvestmentsInvestmentIdResponse423Meta {
-    #[serde(rename = "requestDateTime")]
-    pub request_date_time: String,
-}
-impl ::aberta_runtime::Validate
-for VariableIncomesGetInvestmentsInvestmentIdResponse423Meta {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "requestDateTime",
-            |v| {
-                let value = &self.request_date_time;
-                v.max_length(value, 20);
-                v.date_time(value);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    VariableIncomesGetInvestmentsInvestmentIdResponse423Meta,
-    "VariableIncomesGetInvestmentsInvestmentIdResponse423Meta", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["requestDateTime"], properties
-    : vec![("requestDateTime",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
-    Some("date-time"), max_length : Some(20), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}/get/responses/423/content/application~1json; charset=utf-8/schema`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-pub struct VariableIncomesGetInvestmentsInvestmentIdResponse423 {
-    #[serde(rename = "errors")]
-    pub errors: Vec<
-        crate::models::VariableIncomesGetInvestmentsInvestmentIdResponse423Errors,
-    >,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<
-        crate::models::VariableIncomesGetInvestmentsInvestmentIdResponse423Meta,
-    >,
-}
-impl ::aberta_runtime::Validate
-for VariableIncomesGetInvestmentsInvestmentIdResponse423 {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "errors",
-            |v| {
-                let value = &self.errors;
-                v.min_items(value.len(), 1);
-                v.max_items(value.len(), 13);
-                for (i, item) in value.iter().enumerate() {
-                    v.field(
-                        i,
-                        |v| {
-                            ::aberta_runtime::Validate::validate(item, v);
-                        },
-                    );
-                }
-            },
-        );
-        if let Some(value) = &self.meta {
-            v.field(
-                "meta",
-                |v| {
-                    ::aberta_runtime::Validate::validate(value, v);
-                },
-            );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ResponseVariableIncomesProductList" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesProductList,
+                >(json)
+                    .map(drop),
+            )
         }
-    }
-}
-::aberta_runtime::openapi_type!(
-    VariableIncomesGetInvestmentsInvestmentIdResponse423,
-    "VariableIncomesGetInvestmentsInvestmentIdResponse423", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["errors"], properties :
-    vec![("errors", ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema
-    { min_items : Some(1), max_items : Some(13), ..
-    ::aberta_runtime::schema::array(::aberta_runtime::schema::of:: < crate
-    ::models::VariableIncomesGetInvestmentsInvestmentIdResponse423Errors > (registry))
-    })), ("meta", ::aberta_runtime::schema::of:: < crate
-    ::models::VariableIncomesGetInvestmentsInvestmentIdResponse423Meta > (registry))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1balances/get/responses/423/content/application~1json; charset=utf-8/schema/properties/errors/items`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-pub struct VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423Errors {
-    #[serde(rename = "code")]
-    pub code: String,
-    #[serde(rename = "title")]
-    pub title: String,
-    #[serde(rename = "detail")]
-    pub detail: String,
-}
-impl ::aberta_runtime::Validate
-for VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423Errors {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "code",
-            |v| {
-                let value = &self.code;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "title",
-            |v| {
-                let value = &self.title;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "detail",
-            |v| {
-                let value = &self.detail;
-                v.max_length(value, 2048);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423Errors,
-    "VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423Errors", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
-    properties : vec![("code",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1balances/get/responses/423/content/application~1json; charset=utf-8/schema/properties/meta`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-pub struct VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423Meta {
-    #[serde(rename = "requestDateTime")]
-    pub request_date_time: String,
-}
-impl ::aberta_runtime::Validate
-for VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423Meta {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "requestDateTime",
-            |v| {
-                let value = &self.request_date_time;
-                v.max_length(value, 20);
-                v.date_time(value);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423Meta,
-    "VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423Meta", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["requestDateTime"], properties
-    : vec![("requestDateTime",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
-    Some("date-time"), max_length : Some(20), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1balances/get/responses/423/content/application~1json; charset=utf-8/schema`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-pub struct VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423 {
-    #[serde(rename = "errors")]
-    pub errors: Vec<
-        crate::models::VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423Errors,
-    >,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<
-        crate::models::VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423Meta,
-    >,
-}
-impl ::aberta_runtime::Validate
-for VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423 {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "errors",
-            |v| {
-                let value = &self.errors;
-                v.min_items(value.len(), 1);
-                v.max_items(value.len(), 13);
-                for (i, item) in value.iter().enumerate() {
-                    v.field(
-                        i,
-                        |v| {
-                            ::aberta_runtime::Validate::validate(item, v);
-                        },
-                    );
-                }
-            },
-        );
-        if let Some(value) = &self.meta {
-            v.field(
-                "meta",
-                |v| {
-                    ::aberta_runtime::Validate::validate(value, v);
-                },
-            );
+        "/components/schemas/ResponseVariableIncomesProductIdentification" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesProductIdentification,
+                >(json)
+                    .map(drop),
+            )
         }
-    }
-}
-::aberta_runtime::openapi_type!(
-    VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423,
-    "VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["errors"], properties :
-    vec![("errors", ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema
-    { min_items : Some(1), max_items : Some(13), ..
-    ::aberta_runtime::schema::array(::aberta_runtime::schema::of:: < crate
-    ::models::VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423Errors >
-    (registry)) })), ("meta", ::aberta_runtime::schema::of:: < crate
-    ::models::VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423Meta >
-    (registry))], .. ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1transactions/get/responses/423/content/application~1json; charset=utf-8/schema/properties/errors/items`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-pub struct VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423Errors {
-    #[serde(rename = "code")]
-    pub code: String,
-    #[serde(rename = "title")]
-    pub title: String,
-    #[serde(rename = "detail")]
-    pub detail: String,
-}
-impl ::aberta_runtime::Validate
-for VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423Errors {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "code",
-            |v| {
-                let value = &self.code;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "title",
-            |v| {
-                let value = &self.title;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "detail",
-            |v| {
-                let value = &self.detail;
-                v.max_length(value, 2048);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423Errors,
-    "VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423Errors", | registry
-    | ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
-    properties : vec![("code",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1transactions/get/responses/423/content/application~1json; charset=utf-8/schema/properties/meta`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-pub struct VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423Meta {
-    #[serde(rename = "requestDateTime")]
-    pub request_date_time: String,
-}
-impl ::aberta_runtime::Validate
-for VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423Meta {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "requestDateTime",
-            |v| {
-                let value = &self.request_date_time;
-                v.max_length(value, 20);
-                v.date_time(value);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423Meta,
-    "VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423Meta", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["requestDateTime"], properties
-    : vec![("requestDateTime",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
-    Some("date-time"), max_length : Some(20), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1transactions/get/responses/423/content/application~1json; charset=utf-8/schema`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-pub struct VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423 {
-    #[serde(rename = "errors")]
-    pub errors: Vec<
-        crate::models::VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423Errors,
-    >,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<
-        crate::models::VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423Meta,
-    >,
-}
-impl ::aberta_runtime::Validate
-for VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423 {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "errors",
-            |v| {
-                let value = &self.errors;
-                v.min_items(value.len(), 1);
-                v.max_items(value.len(), 13);
-                for (i, item) in value.iter().enumerate() {
-                    v.field(
-                        i,
-                        |v| {
-                            ::aberta_runtime::Validate::validate(item, v);
-                        },
-                    );
-                }
-            },
-        );
-        if let Some(value) = &self.meta {
-            v.field(
-                "meta",
-                |v| {
-                    ::aberta_runtime::Validate::validate(value, v);
-                },
-            );
+        "/components/schemas/ResponseVariableIncomesBalances" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesBalances,
+                >(json)
+                    .map(drop),
+            )
         }
-    }
-}
-::aberta_runtime::openapi_type!(
-    VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423,
-    "VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423", | registry |
-    ::aberta_runtime::schema::MetaSchema { required : vec!["errors"], properties :
-    vec![("errors", ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema
-    { min_items : Some(1), max_items : Some(13), ..
-    ::aberta_runtime::schema::array(::aberta_runtime::schema::of:: < crate
-    ::models::VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423Errors >
-    (registry)) })), ("meta", ::aberta_runtime::schema::of:: < crate
-    ::models::VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423Meta >
-    (registry))], .. ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get/responses/423/content/application~1json; charset=utf-8/schema/properties/errors/items`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-pub struct VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423Errors {
-    #[serde(rename = "code")]
-    pub code: String,
-    #[serde(rename = "title")]
-    pub title: String,
-    #[serde(rename = "detail")]
-    pub detail: String,
-}
-impl ::aberta_runtime::Validate
-for VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423Errors {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "code",
-            |v| {
-                let value = &self.code;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "title",
-            |v| {
-                let value = &self.title;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "detail",
-            |v| {
-                let value = &self.detail;
-                v.max_length(value, 2048);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423Errors,
-    "VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423Errors", |
-    registry | ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title",
-    "detail"], properties : vec![("code",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get/responses/423/content/application~1json; charset=utf-8/schema/properties/meta`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-pub struct VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423Meta {
-    #[serde(rename = "requestDateTime")]
-    pub request_date_time: String,
-}
-impl ::aberta_runtime::Validate
-for VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423Meta {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "requestDateTime",
-            |v| {
-                let value = &self.request_date_time;
-                v.max_length(value, 20);
-                v.date_time(value);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423Meta,
-    "VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423Meta", |
-    registry | ::aberta_runtime::schema::MetaSchema { required : vec!["requestDateTime"],
-    properties : vec![("requestDateTime",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
-    Some("date-time"), max_length : Some(20), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get/responses/423/content/application~1json; charset=utf-8/schema`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-pub struct VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423 {
-    #[serde(rename = "errors")]
-    pub errors: Vec<
-        crate::models::VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423Errors,
-    >,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<
-        crate::models::VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423Meta,
-    >,
-}
-impl ::aberta_runtime::Validate
-for VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423 {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "errors",
-            |v| {
-                let value = &self.errors;
-                v.min_items(value.len(), 1);
-                v.max_items(value.len(), 13);
-                for (i, item) in value.iter().enumerate() {
-                    v.field(
-                        i,
-                        |v| {
-                            ::aberta_runtime::Validate::validate(item, v);
-                        },
-                    );
-                }
-            },
-        );
-        if let Some(value) = &self.meta {
-            v.field(
-                "meta",
-                |v| {
-                    ::aberta_runtime::Validate::validate(value, v);
-                },
-            );
+        "/components/schemas/ResponseVariableIncomesTransactions" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesTransactions,
+                >(json)
+                    .map(drop),
+            )
         }
-    }
-}
-::aberta_runtime::openapi_type!(
-    VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423,
-    "VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423", | registry
-    | ::aberta_runtime::schema::MetaSchema { required : vec!["errors"], properties :
-    vec![("errors", ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema
-    { min_items : Some(1), max_items : Some(13), ..
-    ::aberta_runtime::schema::array(::aberta_runtime::schema::of:: < crate
-    ::models::VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423Errors
-    > (registry)) })), ("meta", ::aberta_runtime::schema::of:: < crate
-    ::models::VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423Meta
-    > (registry))], .. ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `variable-incomes` 1.3.0 `#/paths/~1broker-notes~1{brokerNoteId}/get/responses/423/content/application~1json; charset=utf-8/schema/properties/errors/items`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-pub struct VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423Errors {
-    #[serde(rename = "code")]
-    pub code: String,
-    #[serde(rename = "title")]
-    pub title: String,
-    #[serde(rename = "detail")]
-    pub detail: String,
-}
-impl ::aberta_runtime::Validate
-for VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423Errors {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "code",
-            |v| {
-                let value = &self.code;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "title",
-            |v| {
-                let value = &self.title;
-                v.max_length(value, 255);
-            },
-        );
-        v.field(
-            "detail",
-            |v| {
-                let value = &self.detail;
-                v.max_length(value, 2048);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423Errors,
-    "VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423Errors",
-    | registry | ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title",
-    "detail"], properties : vec![("code",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("title",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(255), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { pattern :
-    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `variable-incomes` 1.3.0 `#/paths/~1broker-notes~1{brokerNoteId}/get/responses/423/content/application~1json; charset=utf-8/schema/properties/meta`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-pub struct VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423Meta {
-    #[serde(rename = "requestDateTime")]
-    pub request_date_time: String,
-}
-impl ::aberta_runtime::Validate
-for VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423Meta {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "requestDateTime",
-            |v| {
-                let value = &self.request_date_time;
-                v.max_length(value, 20);
-                v.date_time(value);
-            },
-        );
-    }
-}
-::aberta_runtime::openapi_type!(
-    VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423Meta,
-    "VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423Meta", |
-    registry | ::aberta_runtime::schema::MetaSchema { required : vec!["requestDateTime"],
-    properties : vec![("requestDateTime",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
-    Some("date-time"), max_length : Some(20), ..
-    ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
-);
-/// `variable-incomes` 1.3.0 `#/paths/~1broker-notes~1{brokerNoteId}/get/responses/423/content/application~1json; charset=utf-8/schema`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::aberta_runtime::reexport::serde::Serialize,
-    ::aberta_runtime::reexport::serde::Deserialize
-)]
-#[serde(crate = "::aberta_runtime::reexport::serde")]
-pub struct VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423 {
-    #[serde(rename = "errors")]
-    pub errors: Vec<
-        crate::models::VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423Errors,
-    >,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<
-        crate::models::VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423Meta,
-    >,
-}
-impl ::aberta_runtime::Validate
-for VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423 {
-    #[allow(unused_variables)]
-    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
-        v.field(
-            "errors",
-            |v| {
-                let value = &self.errors;
-                v.min_items(value.len(), 1);
-                v.max_items(value.len(), 13);
-                for (i, item) in value.iter().enumerate() {
-                    v.field(
-                        i,
-                        |v| {
-                            ::aberta_runtime::Validate::validate(item, v);
-                        },
-                    );
-                }
-            },
-        );
-        if let Some(value) = &self.meta {
-            v.field(
-                "meta",
-                |v| {
-                    ::aberta_runtime::Validate::validate(value, v);
-                },
-            );
+        "/components/schemas/ResponseVariableIncomesTransactionsCurrent" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesTransactionsCurrent,
+                >(json)
+                    .map(drop),
+            )
         }
+        "/components/schemas/ResponseVariableIncomesProductListData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesProductListData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesProductIdentificationData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesProductIdentificationData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBalanceData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesBalanceData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsData/properties/transactionUnitPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesTransactionsDataTransactionUnitPrice,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsData/properties/transactionValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesTransactionsDataTransactionValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesTransactionsData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsCurrentData/properties/transactionUnitPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesTransactionsCurrentDataTransactionUnitPrice,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsCurrentData/properties/transactionValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesTransactionsCurrentDataTransactionValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsCurrentData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesTransactionsCurrentData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/VariableIncomesBalancesBlockedBalance" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::VariableIncomesBalancesBlockedBalance,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/VariableIncomesBalancesClosingPrice" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::VariableIncomesBalancesClosingPrice,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/VariableIncomesBalancesGrossAmount" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::VariableIncomesBalancesGrossAmount,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/MetaSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::MetaSingle>(json).map(drop),
+            )
+        }
+        "/components/schemas/VariableIncomesMeta" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::VariableIncomesMeta>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/VariableIncomesLinks" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::VariableIncomesLinks>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/VariableIncomesTransactionsLinks" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::VariableIncomesTransactionsLinks,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumVariableIncomesTransactionsType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumVariableIncomesTransactionsType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumVariableIncomesTransactionsTransactionType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumVariableIncomesTransactionsTransactionType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumVariableIncomesTransactionsCurrentType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumVariableIncomesTransactionsCurrentType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/EnumVariableIncomesTransactionsCurrentTransactionType" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::EnumVariableIncomesTransactionsCurrentTransactionType,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBroker" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesBroker,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/grossValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesBrokerDataGrossValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/brokerageFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesBrokerDataBrokerageFee,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/clearingSettlementFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesBrokerDataClearingSettlementFee,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/clearingRegistrationFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesBrokerDataClearingRegistrationFee,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/stockExchangeAssetTradeNoticeFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesBrokerDataStockExchangeAssetTradeNoticeFee,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/stockExchangeFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesBrokerDataStockExchangeFee,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/clearingCustodyFee" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesBrokerDataClearingCustodyFee,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/taxes" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesBrokerDataTaxes,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/incomeTax" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesBrokerDataIncomeTax,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/netValue" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesBrokerDataNetValue,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseVariableIncomesBrokerData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingleErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::ResponseErrorMetaSingle,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/MetaOnlyRequestDateTime" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::MetaOnlyRequestDateTime,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/X-V" => {
+            Some(::aberta_runtime::parse_json::<crate::models::XV>(json).map(drop))
+        }
+        "/components/schemas/XFapiInteractionId" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::XFapiInteractionId>(json)
+                    .map(drop),
+            )
+        }
+        "/components/responses/Locked/content/application~1json; charset=utf-8/schema/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::VariableIncomesGetInvestmentsResponse423Errors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/responses/Locked/content/application~1json; charset=utf-8/schema/properties/meta" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::VariableIncomesGetInvestmentsResponse423Meta,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/responses/Locked/content/application~1json; charset=utf-8/schema" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::VariableIncomesGetInvestmentsResponse423,
+                >(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
     }
 }
-::aberta_runtime::openapi_type!(
-    VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423,
-    "VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423", |
-    registry | ::aberta_runtime::schema::MetaSchema { required : vec!["errors"],
-    properties : vec![("errors",
-    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { min_items :
-    Some(1), max_items : Some(13), ..
-    ::aberta_runtime::schema::array(::aberta_runtime::schema::of:: < crate
-    ::models::VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423Errors
-    > (registry)) })), ("meta", ::aberta_runtime::schema::of:: < crate
-    ::models::VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423Meta
-    > (registry))], .. ::aberta_runtime::schema::MetaSchema::new("object") }
-);
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/ResponseVariableIncomesProductList/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseVariableIncomesProductListData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactions/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseVariableIncomesTransactionsData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsCurrent/properties/data" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseVariableIncomesTransactionsCurrentData>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 0);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesProductListData/properties/brandName" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 80);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesProductListData/properties/companyCnpj" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesProductListData/properties/investmentId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesProductIdentificationData/properties/issuerInstitutionCnpjNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 14);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesProductIdentificationData/properties/isinCode" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 12);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesProductIdentificationData/properties/ticker" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 35);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBalanceData/properties/referenceDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBalanceData/properties/priceFactor" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 24);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBalanceData/properties/quantity" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P6);
+                        v.max_length(value, 25);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsData/properties/transactionUnitPrice/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsData/properties/transactionUnitPrice/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsData/properties/transactionValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsData/properties/transactionValue/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsData/properties/transactionTypeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsData/properties/transactionDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 10);
+                        v.min_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsData/properties/priceFactor" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 24);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsData/properties/transactionQuantity" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 24);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsData/properties/transactionId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsData/properties/brokerNoteId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsCurrentData/properties/transactionUnitPrice/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsCurrentData/properties/transactionUnitPrice/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsCurrentData/properties/transactionValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsCurrentData/properties/transactionValue/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsCurrentData/properties/transactionTypeAdditionalInfo" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsCurrentData/properties/transactionDate" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 10);
+                        v.min_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsCurrentData/properties/priceFactor" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 24);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsCurrentData/properties/transactionQuantity" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P5);
+                        v.max_length(value, 24);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsCurrentData/properties/transactionId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesTransactionsCurrentData/properties/brokerNoteId" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesBalancesBlockedBalance/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P9);
+                        v.max_length(value, 20);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesBalancesBlockedBalance/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesBalancesClosingPrice/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesBalancesClosingPrice/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesBalancesGrossAmount/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesBalancesGrossAmount/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MetaSingle/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesMeta/properties/totalRecords" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/VariableIncomesMeta/properties/totalPages" => {
+            Some(::aberta_runtime::validate::check_value::<i32>(json, |_, _| {}))
+        }
+        "/components/schemas/VariableIncomesMeta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesLinks/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesLinks/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesLinks/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesLinks/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesLinks/properties/last" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesTransactionsLinks/properties/self" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesTransactionsLinks/properties/first" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesTransactionsLinks/properties/prev" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/VariableIncomesTransactionsLinks/properties/next" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 4048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/grossValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/grossValue/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/brokerageFee/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/brokerageFee/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/clearingSettlementFee/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/clearingSettlementFee/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/clearingRegistrationFee/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/clearingRegistrationFee/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/stockExchangeAssetTradeNoticeFee/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/stockExchangeAssetTradeNoticeFee/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/stockExchangeFee/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/stockExchangeFee/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/clearingCustodyFee/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/clearingCustodyFee/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/taxes/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/taxes/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/incomeTax/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/incomeTax/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/netValue/properties/amount" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P7);
+                        v.max_length(value, 21);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/netValue/properties/currency" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P8);
+                        v.max_length(value, 3);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseVariableIncomesBrokerData/properties/brokerNoteNumber" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P10);
+                        v.max_length(value, 16);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/ResponseErrorMetaSingle/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::ResponseErrorMetaSingleErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/MetaOnlyRequestDateTime/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/responses/Locked/content/application~1json; charset=utf-8/schema/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/responses/Locked/content/application~1json; charset=utf-8/schema/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/responses/Locked/content/application~1json; charset=utf-8/schema/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/responses/Locked/content/application~1json; charset=utf-8/schema/properties/meta/properties/requestDateTime" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        "/components/responses/Locked/content/application~1json; charset=utf-8/schema/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::VariableIncomesGetInvestmentsResponse423Errors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        v.max_items(value.len(), 13);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

@@ -285,7 +285,7 @@ pub enum VariableIncomesGetInvestmentsInvestmentIdResponse {
     #[oai(status = 423)]
     Locked(
         ::aberta_runtime::payload::JsonUtf8<
-            crate::models::VariableIncomesGetInvestmentsInvestmentIdResponse423,
+            crate::models::VariableIncomesGetInvestmentsResponse423,
         >,
     ),
     #[oai(status = 429)]
@@ -461,7 +461,7 @@ pub enum VariableIncomesGetInvestmentsInvestmentIdBalancesResponse {
     #[oai(status = 423)]
     Locked(
         ::aberta_runtime::payload::JsonUtf8<
-            crate::models::VariableIncomesGetInvestmentsInvestmentIdBalancesResponse423,
+            crate::models::VariableIncomesGetInvestmentsResponse423,
         >,
     ),
     #[oai(status = 429)]
@@ -649,7 +649,7 @@ pub enum VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse {
     #[oai(status = 423)]
     Locked(
         ::aberta_runtime::payload::JsonUtf8<
-            crate::models::VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse423,
+            crate::models::VariableIncomesGetInvestmentsResponse423,
         >,
     ),
     #[oai(status = 429)]
@@ -837,7 +837,7 @@ pub enum VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse {
     #[oai(status = 423)]
     Locked(
         ::aberta_runtime::payload::JsonUtf8<
-            crate::models::VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse423,
+            crate::models::VariableIncomesGetInvestmentsResponse423,
         >,
     ),
     #[oai(status = 429)]
@@ -1013,7 +1013,7 @@ pub enum VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdRespons
     #[oai(status = 423)]
     Locked(
         ::aberta_runtime::payload::JsonUtf8<
-            crate::models::VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse423,
+            crate::models::VariableIncomesGetInvestmentsResponse423,
         >,
     ),
     #[oai(status = 429)]

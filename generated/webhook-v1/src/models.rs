@@ -120,3 +120,67 @@ impl ::aberta_runtime::Validate for XWebhookInteractionIdPayments {
     Some("^[a-zA-Z0-9][a-zA-Z0-9\\-]{0,99}$".to_string()), max_length : Some(100), ..
     ::aberta_runtime::schema::MetaSchema::new("string") }
 );
+/// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
+/// defined there.
+pub fn parse_at(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/RequestBodyWebhook/properties/data" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::RequestBodyWebhookData,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/RequestBodyWebhook" => {
+            Some(
+                ::aberta_runtime::parse_json::<crate::models::RequestBodyWebhook>(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/xWebhookInteractionId" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::XWebhookInteractionId,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/xWebhookInteractionIdPayments" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::XWebhookInteractionIdPayments,
+                >(json)
+                    .map(drop),
+            )
+        }
+        _ => None,
+    }
+}
+/// Checks `json` against the constraints of the property the spec defines at `pointer`;
+/// `None` when that property has no constraint of its own or is a model.
+pub fn check_property(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/schemas/RequestBodyWebhook/properties/data/properties/timestamp" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P0);
+                        v.max_length(value, 20);
+                        v.date_time(value);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

@@ -25,9 +25,151 @@
     .min_length(value, 1); }
 );
 ::aberta_runtime::parameter!(
-    #[doc = " A parameter schema of `webhook` 1.2.0."] PaymentId(String),
+    #[doc = " A parameter schema of `webhook` 1.2.0."] XWebhookInteractionId2(String),
     ::aberta_runtime::schema::MetaSchema { pattern :
     Some("^[a-zA-Z0-9][a-zA-Z0-9\\-]{0,99}$".to_string()), max_length : Some(100), ..
     ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
     .pattern(value, & crate ::patterns::P1); v.max_length(value, 100); }
 );
+/// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
+/// no parameter is defined there.
+pub fn check_parameter(
+    pointer: &str,
+    json: &[u8],
+) -> Option<Result<(), ::aberta_runtime::Violations>> {
+    match pointer {
+        "/components/parameters/consentId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/recurringConsentId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/versionApi/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P3);
+                        v.max_length(value, 256);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xWebhookInteractionId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/EnrollmentxWebhookInteractionId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/responses/202Webhook/headers/x-webhook-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/paymentId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/enrollmentId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/responses/202WebhookPayments/headers/x-webhook-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/recurringPaymentId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
+        _ => None,
+    }
+}

@@ -59,7 +59,7 @@ pub enum ConsentNotificationResponse {
 #[derive(Debug)]
 pub struct PixPaymentNotificationRequest {
     /// `paymentid` (path)
-    pub payment_id: crate::params::PaymentId,
+    pub payment_id: crate::params::XWebhookInteractionId2,
     /// `versionapi` (path)
     pub version_api: crate::params::VersionApi,
     /// `x-webhook-interaction-id` (header)
@@ -76,7 +76,7 @@ pub enum PixPaymentNotificationResponse {
 #[derive(Debug)]
 pub struct EnrollmentIdNotificationRequest {
     /// `enrollmentid` (path)
-    pub enrollment_id: crate::params::PaymentId,
+    pub enrollment_id: crate::params::XWebhookInteractionId2,
     /// `versionapi` (path)
     pub version_api: crate::params::VersionApi,
     /// `x-webhook-interaction-id` (header)
@@ -110,7 +110,7 @@ pub enum RecurringConsentIdNotificationResponse {
 #[derive(Debug)]
 pub struct RecurringPaymentIdNotificationRequest {
     /// `recurringpaymentid` (path)
-    pub recurring_payment_id: crate::params::PaymentId,
+    pub recurring_payment_id: crate::params::XWebhookInteractionId2,
     /// `versionapi` (path)
     pub version_api: crate::params::VersionApi,
     /// `x-webhook-interaction-id` (header)
@@ -172,7 +172,7 @@ impl WebhookRoutes {
         &self,
         raw: &::aberta_runtime::reexport::poem::Request,
         #[oai(name = "paymentId")]
-        p_payment_id: poem_openapi::param::Path<crate::params::PaymentId>,
+        p_payment_id: poem_openapi::param::Path<crate::params::XWebhookInteractionId2>,
         #[oai(name = "versionApi")]
         p_version_api: poem_openapi::param::Path<crate::params::VersionApi>,
         #[oai(name = "x-webhook-interaction-id")]
@@ -205,7 +205,9 @@ impl WebhookRoutes {
         &self,
         raw: &::aberta_runtime::reexport::poem::Request,
         #[oai(name = "enrollmentId")]
-        p_enrollment_id: poem_openapi::param::Path<crate::params::PaymentId>,
+        p_enrollment_id: poem_openapi::param::Path<
+            crate::params::XWebhookInteractionId2,
+        >,
         #[oai(name = "versionApi")]
         p_version_api: poem_openapi::param::Path<crate::params::VersionApi>,
         #[oai(name = "x-webhook-interaction-id")]
@@ -274,7 +276,9 @@ impl WebhookRoutes {
         &self,
         raw: &::aberta_runtime::reexport::poem::Request,
         #[oai(name = "recurringPaymentId")]
-        p_recurring_payment_id: poem_openapi::param::Path<crate::params::PaymentId>,
+        p_recurring_payment_id: poem_openapi::param::Path<
+            crate::params::XWebhookInteractionId2,
+        >,
         #[oai(name = "versionApi")]
         p_version_api: poem_openapi::param::Path<crate::params::VersionApi>,
         #[oai(name = "x-webhook-interaction-id")]
