@@ -195,3 +195,50 @@ impl<T: Send> IntoResponse for Jwt<T> {
 }
 
 poem_openapi::impl_apirequest_for_payload!(Jwt<T>, T: Type + DeserializeOwned + Validate + Send);
+
+/// A body the spec marks as not required: absent (no media type) is `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Optional<P>(pub Option<P>);
+
+impl<'a, P> poem_openapi::ApiExtractor<'a> for Optional<P>
+where
+    P: ParsePayload + Payload + Send,
+{
+    const TYPES: &'static [poem_openapi::ApiExtractorType] =
+        &[poem_openapi::ApiExtractorType::RequestObject];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        P::register(registry);
+    }
+
+    fn request_meta() -> Option<poem_openapi::registry::MetaRequest> {
+        Some(poem_openapi::registry::MetaRequest {
+            description: None,
+            content: vec![poem_openapi::registry::MetaMediaType {
+                content_type: P::CONTENT_TYPE,
+                schema: P::schema_ref(),
+            }],
+            required: false,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: poem_openapi::ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        match request.content_type() {
+            None => Ok(Self(None)),
+            Some(content_type) if P::check_content_type(content_type) => {
+                Ok(Self(Some(P::from_request(request, body).await?)))
+            }
+            Some(content_type) => Err(poem_openapi::error::ContentTypeError::NotSupported {
+                content_type: content_type.to_string(),
+            }
+            .into()),
+        }
+    }
+}

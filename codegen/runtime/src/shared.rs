@@ -3,7 +3,8 @@
 //! The generator refers to these instead of emitting a copy: a string field whose spec pattern
 //! is exactly the one named here becomes the newtype, and a component schema whose structure
 //! (descriptions and examples aside) equals the one recorded in `codegen/shared.yml` becomes
-//! the struct. Personal data redacts itself in `Debug`.
+//! the struct. Personal data redacts itself in `Debug`. In served documents these carry an `Ofb`
+//! prefix, so they never share a component name with a spec's own (different) schema.
 
 use poem_openapi::registry::MetaSchema;
 use serde::{Deserialize, Serialize};
@@ -133,7 +134,7 @@ impl Validate for Meta {
     }
 }
 
-crate::openapi_type!(Meta, "Meta", |registry| MetaSchema {
+crate::openapi_type!(Meta, "OfbMeta", |registry| MetaSchema {
     required: vec!["totalRecords", "totalPages", "requestDateTime"],
     properties: vec![
         ("totalRecords", int32()),
@@ -159,7 +160,7 @@ impl Validate for MetaSingle {
     }
 }
 
-crate::openapi_type!(MetaSingle, "MetaSingle", |registry| MetaSchema {
+crate::openapi_type!(MetaSingle, "OfbMetaSingle", |registry| MetaSchema {
     required: vec!["requestDateTime"],
     properties: vec![("requestDateTime", request_date_time())],
     ..MetaSchema::new("object")
@@ -196,7 +197,7 @@ impl Validate for Links {
     }
 }
 
-crate::openapi_type!(Links, "Links", |registry| {
+crate::openapi_type!(Links, "OfbLinks", |registry| {
     let link = || {
         crate::schema::inline(MetaSchema {
             format: Some("url"),
@@ -250,7 +251,7 @@ impl Validate for ResponseError {
     }
 }
 
-crate::openapi_type!(ResponseError, "ResponseError", |registry| {
+crate::openapi_type!(ResponseError, "OfbResponseError", |registry| {
     let text = |max| {
         crate::schema::inline(MetaSchema {
             pattern: Some(r"[\w\W\s]*".to_string()),

@@ -76,7 +76,11 @@ fn input_type(api: &Api, op: &Operation) -> TokenStream {
     let page = paginated.then(|| quote! { pub page: ::aberta_runtime::connector::PageRequest, });
     let body = op.body.as_ref().map(|b| {
         let ty = rust_type(&b.ty);
-        quote! { pub body: #ty, }
+        if b.required {
+            quote! { pub body: #ty, }
+        } else {
+            quote! { pub body: Option<#ty>, }
+        }
     });
     quote! {
         #doc

@@ -82,6 +82,7 @@ fn spec_index(api: &Api) -> TokenStream {
     quote! {
         /// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
         /// defined there.
+        #[allow(unused_variables)]
         pub fn parse_at(pointer: &str, json: &[u8]) -> Option<Result<(), ::aberta_runtime::Violations>> {
             match pointer {
                 #(#models)*
@@ -91,6 +92,7 @@ fn spec_index(api: &Api) -> TokenStream {
 
         /// Checks `json` against the constraints of the property the spec defines at `pointer`;
         /// `None` when that property has no constraint of its own or is a model.
+        #[allow(unused_variables)]
         pub fn check_property(pointer: &str, json: &[u8]) -> Option<Result<(), ::aberta_runtime::Violations>> {
             match pointer {
                 #(#properties)*

@@ -28,6 +28,7 @@ pub fn params(api: &Api) -> TokenStream {
     let index = quote! {
         /// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
         /// no parameter is defined there.
+        #[allow(unused_variables)]
         pub fn check_parameter(pointer: &str, json: &[u8]) -> Option<Result<(), ::aberta_runtime::Violations>> {
             match pointer {
                 #(#arms)*
@@ -171,7 +172,11 @@ fn operation_types(api: &Api, op: &Operation) -> TokenStream {
     });
     let body_field = op.body.as_ref().map(|b| {
         let ty = rust_type(&b.ty);
-        quote! { pub body: #ty, }
+        if b.required {
+            quote! { pub body: #ty, }
+        } else {
+            quote! { pub body: Option<#ty>, }
+        }
     });
 
     let variants = op.responses.iter().map(|r| {
@@ -424,7 +429,14 @@ fn route_method(api: &Api, op: &Operation, _trait_name: &proc_macro2::Ident) -> 
             } else {
                 quote! { body.0 }
             };
-            (quote! { body: #ty, }, quote! { body: #take, })
+            if b.required {
+                (quote! { body: #ty, }, quote! { body: #take, })
+            } else {
+                (
+                    quote! { body: ::aberta_runtime::payload::Optional<#ty>, },
+                    quote! { body: body.0.map(|body| #take), },
+                )
+            }
         }
     };
     let sign = op

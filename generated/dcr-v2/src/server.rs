@@ -75,7 +75,7 @@ pub enum GetRegisterResponse {
 pub struct PutRegisterRequest {
     /// `client_id` (query)
     pub client_id: crate::params::ClientId,
-    pub body: crate::models::ClientRegistrationRequest,
+    pub body: Option<crate::models::ClientRegistrationRequest>,
 }
 /// `dcr` 2.0.1 `#/paths/~1register/put` `putRegister`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -94,7 +94,7 @@ pub enum PutRegisterResponse {
 /// `dcr` 2.0.1 `#/paths/~1register/post` `postRegister`
 #[derive(Debug)]
 pub struct PostRegisterRequest {
-    pub body: crate::models::ClientRegistrationRequest,
+    pub body: Option<crate::models::ClientRegistrationRequest>,
 }
 /// `dcr` 2.0.1 `#/paths/~1register/post` `postRegister`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -167,7 +167,7 @@ pub enum GetRegisterClientIdResponse {
 pub struct PutRegisterClientIdRequest {
     /// `clientid` (path)
     pub client_id: crate::params::ClientId,
-    pub body: crate::models::ClientRegistrationRequest,
+    pub body: Option<crate::models::ClientRegistrationRequest>,
 }
 /// `dcr` 2.0.1 `#/paths/~1register~1{clientId}/put` `putRegisterClientId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -245,7 +245,9 @@ impl DcrRoutes {
         raw: &::aberta_runtime::reexport::poem::Request,
         #[oai(name = "client_id")]
         p_client_id: poem_openapi::param::Query<crate::params::ClientId>,
-        body: ::aberta_runtime::payload::Json<crate::models::ClientRegistrationRequest>,
+        body: ::aberta_runtime::payload::Optional<
+            ::aberta_runtime::payload::Json<crate::models::ClientRegistrationRequest>,
+        >,
     ) -> PutRegisterResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
             raw,
@@ -254,7 +256,7 @@ impl DcrRoutes {
         );
         let request = PutRegisterRequest {
             client_id: p_client_id.0,
-            body: body.0,
+            body: body.0.map(|body| body.0),
         };
         let response = self.api.put_register(ctx.clone(), request).await;
         response
@@ -264,7 +266,9 @@ impl DcrRoutes {
     async fn post_register(
         &self,
         raw: &::aberta_runtime::reexport::poem::Request,
-        body: ::aberta_runtime::payload::Json<crate::models::ClientRegistrationRequest>,
+        body: ::aberta_runtime::payload::Optional<
+            ::aberta_runtime::payload::Json<crate::models::ClientRegistrationRequest>,
+        >,
     ) -> PostRegisterResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
             raw,
@@ -272,7 +276,7 @@ impl DcrRoutes {
             "/register",
         );
         let request = PostRegisterRequest {
-            body: body.0,
+            body: body.0.map(|body| body.0),
         };
         let response = self.api.post_register(ctx.clone(), request).await;
         response
@@ -330,7 +334,9 @@ impl DcrRoutes {
         raw: &::aberta_runtime::reexport::poem::Request,
         #[oai(name = "clientId")]
         p_client_id: poem_openapi::param::Path<crate::params::ClientId>,
-        body: ::aberta_runtime::payload::Json<crate::models::ClientRegistrationRequest>,
+        body: ::aberta_runtime::payload::Optional<
+            ::aberta_runtime::payload::Json<crate::models::ClientRegistrationRequest>,
+        >,
     ) -> PutRegisterClientIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
             raw,
@@ -339,7 +345,7 @@ impl DcrRoutes {
         );
         let request = PutRegisterClientIdRequest {
             client_id: p_client_id.0,
-            body: body.0,
+            body: body.0.map(|body| body.0),
         };
         let response = self.api.put_register_client_id(ctx.clone(), request).await;
         response

@@ -1744,6 +1744,7 @@ pub type ResponseErrorWithAbleAdditionalProperties = ::aberta_runtime::shared::R
 pub type MetaWithAbleAdditionalProperties = ::aberta_runtime::shared::MetaSingle;
 /// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
 /// defined there.
+#[allow(unused_variables)]
 pub fn parse_at(
     pointer: &str,
     json: &[u8],
@@ -1946,6 +1947,7 @@ pub fn parse_at(
 }
 /// Checks `json` against the constraints of the property the spec defines at `pointer`;
 /// `None` when that property has no constraint of its own or is a model.
+#[allow(unused_variables)]
 pub fn check_property(
     pointer: &str,
     json: &[u8],

@@ -665,7 +665,7 @@ pub enum ReportByIdResponse {
 pub struct PutReportByIdRequest {
     /// `reportid` (path)
     pub report_id: crate::params::ReportId,
-    pub body: crate::models::PutReportByIdBody,
+    pub body: Option<crate::models::PutReportByIdBody>,
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v1~1private~1report~1{reportId}/put` `put-report-by-id`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -1053,7 +1053,9 @@ impl PcmRoutes {
         raw: &::aberta_runtime::reexport::poem::Request,
         #[oai(name = "reportId")]
         p_report_id: poem_openapi::param::Path<crate::params::ReportId>,
-        body: ::aberta_runtime::payload::Json<crate::models::PutReportByIdBody>,
+        body: ::aberta_runtime::payload::Optional<
+            ::aberta_runtime::payload::Json<crate::models::PutReportByIdBody>,
+        >,
     ) -> PutReportByIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
             raw,
@@ -1062,7 +1064,7 @@ impl PcmRoutes {
         );
         let request = PutReportByIdRequest {
             report_id: p_report_id.0,
-            body: body.0,
+            body: body.0.map(|body| body.0),
         };
         let response = self.api.put_report_by_id(ctx.clone(), request).await;
         response

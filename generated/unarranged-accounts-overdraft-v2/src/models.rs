@@ -3116,6 +3116,7 @@ impl ::aberta_runtime::Validate for XFapiInteractionId {
 );
 /// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
 /// defined there.
+#[allow(unused_variables)]
 pub fn parse_at(
     pointer: &str,
     json: &[u8],
@@ -3443,6 +3444,7 @@ pub fn parse_at(
 }
 /// Checks `json` against the constraints of the property the spec defines at `pointer`;
 /// `None` when that property has no constraint of its own or is a model.
+#[allow(unused_variables)]
 pub fn check_property(
     pointer: &str,
     json: &[u8],
