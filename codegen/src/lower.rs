@@ -862,7 +862,9 @@ impl Lowerer<'_> {
                 ));
             }
         };
-        let key = format!("{raw:?}{checks:?}");
+        // One type per parameter name and schema: `widgetId` never borrows the type of
+        // `x-fapi-interaction-id` because their constraints happen to agree.
+        let key = format!("{}{raw:?}{checks:?}", name.to_lowercase());
         let schema_pointer = schema_pointer.to_string();
         let ty = match self.param_index.get(&key) {
             Some(ident) => {

@@ -86,8 +86,9 @@ impl Rejection {
             };
         }
         if let Some(param_err) = err.downcast_ref::<ParseParamError>() {
+            // poem-openapi reports an absent required parameter as "expects an input value".
             let missing = param_err.reason.starts_with(param::MISSING)
-                || param_err.reason.contains("required");
+                || param_err.reason.contains("expects an input value");
             let code = if missing {
                 "PARAMETRO_NAO_INFORMADO"
             } else {

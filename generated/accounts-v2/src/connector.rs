@@ -63,7 +63,7 @@ pub trait AccountsConnector: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct AccountsGetAccountsInput {
     pub account_type: Option<crate::params::AccountType>,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `accounts` 2.4.2 `#/paths/~1accounts~1{accountId}/get` `accountsGetAccountsAccountId`: what the bank needs.
@@ -81,9 +81,9 @@ pub struct AccountsGetAccountsAccountIdBalancesInput {
 pub struct AccountsGetAccountsAccountIdTransactionsInput {
     pub account_id: crate::params::AccountId,
     pub from_booking_date: Option<crate::params::FromBookingDate>,
-    pub to_booking_date: Option<crate::params::FromBookingDate>,
+    pub to_booking_date: Option<crate::params::ToBookingDate>,
     pub credit_debit_indicator: Option<crate::params::CreditDebitIndicator>,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `accounts` 2.4.2 `#/paths/~1accounts~1{accountId}~1transactions-current/get` `accountsGetAccountsAccountIdTransactionsCurrent`: what the bank needs.
@@ -91,9 +91,9 @@ pub struct AccountsGetAccountsAccountIdTransactionsInput {
 pub struct AccountsGetAccountsAccountIdTransactionsCurrentInput {
     pub account_id: crate::params::AccountId,
     pub from_booking_date: Option<crate::params::FromBookingDate>,
-    pub to_booking_date: Option<crate::params::FromBookingDate>,
+    pub to_booking_date: Option<crate::params::ToBookingDate>,
     pub credit_debit_indicator: Option<crate::params::CreditDebitIndicator>,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `accounts` 2.4.2 `#/paths/~1accounts~1{accountId}~1overdraft-limits/get` `accountsGetAccountsAccountIdOverdraftLimits`: what the bank needs.

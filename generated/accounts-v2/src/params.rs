@@ -33,6 +33,13 @@
     .min_length(value, 1); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `accounts` 2.4.2."] XCustomerUserAgent(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("[\\w\\W\\s]*".to_string()),
+    max_length : Some(100), min_length : Some(1), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 100); v.min_length(value, 1); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `accounts` 2.4.2."] Page(i32),
     ::aberta_runtime::schema::MetaSchema { format : Some("int32"), minimum : Some(1f64),
     maximum : Some(2147483647f64), ..
@@ -57,6 +64,12 @@
     "CONTA_PAGAMENTO_PRE_PAGA"]); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `accounts` 2.4.2."] PaginationKey(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("[\\w\\W\\s]*".to_string()),
+    max_length : Some(2048), .. ::aberta_runtime::schema::MetaSchema::new("string") }, |
+    value, v | { v.max_length(value, 2048); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `accounts` 2.4.2."] XFapiInteractionId2(String),
     ::aberta_runtime::schema::MetaSchema { format : Some("uuid"), pattern :
     Some("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -78,6 +91,12 @@
     .max_length(value, 10); v.date(value); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `accounts` 2.4.2."] ToBookingDate(String),
+    ::aberta_runtime::schema::MetaSchema { format : Some("date"), max_length : Some(10),
+    .. ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 10); v.date(value); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `accounts` 2.4.2."] CreditDebitIndicator(String),
     ::aberta_runtime::schema::MetaSchema { enum_items :
     vec![::aberta_runtime::reexport::serde_json::Value::from("CREDITO"),
@@ -94,18 +113,6 @@ pub fn check_parameter(
 ) -> Option<Result<(), ::aberta_runtime::Violations>> {
     match pointer {
         "/components/parameters/Authorization/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 2048);
-                    },
-                ),
-            )
-        }
-        "/components/parameters/pagination-key/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,
@@ -144,19 +151,6 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/xCustomerUserAgent/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 100);
-                        v.min_length(value, 1);
-                    },
-                ),
-            )
-        }
         "/components/parameters/xFapiInteractionId/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -166,6 +160,19 @@ pub fn check_parameter(
                     |value, v| {
                         v.pattern(value, &crate::patterns::P12);
                         v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
                         v.min_length(value, 1);
                     },
                 ),
@@ -212,6 +219,18 @@ pub fn check_parameter(
                                 "CONTA_PAGAMENTO_PRE_PAGA",
                             ],
                         );
+                    },
+                ),
+            )
+        }
+        "/components/parameters/pagination-key/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
                     },
                 ),
             )
@@ -307,7 +326,7 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/toBookingDate/schema" => {
+        "/components/parameters/fromBookingDateMaxLimited/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,
@@ -320,7 +339,7 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/fromBookingDateMaxLimited/schema" => {
+        "/components/parameters/toBookingDate/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,

@@ -56,7 +56,7 @@ pub struct AccountsGetAccountsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
@@ -64,7 +64,7 @@ pub struct AccountsGetAccountsRequest {
     /// `accounttype` (query)
     pub account_type: Option<crate::params::AccountType>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `accounts` 2.4.2 `#/paths/~1accounts/get` `accountsGetAccounts`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -223,7 +223,7 @@ pub struct AccountsGetAccountsAccountIdRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `accountid` (path)
     pub account_id: crate::params::AccountId,
 }
@@ -384,7 +384,7 @@ pub struct AccountsGetAccountsAccountIdBalancesRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `accountid` (path)
     pub account_id: crate::params::AccountId,
 }
@@ -545,7 +545,7 @@ pub struct AccountsGetAccountsAccountIdTransactionsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `accountid` (path)
     pub account_id: crate::params::AccountId,
     /// `page` (query)
@@ -555,11 +555,11 @@ pub struct AccountsGetAccountsAccountIdTransactionsRequest {
     /// `frombookingdate` (query)
     pub from_booking_date: Option<crate::params::FromBookingDate>,
     /// `tobookingdate` (query)
-    pub to_booking_date: Option<crate::params::FromBookingDate>,
+    pub to_booking_date: Option<crate::params::ToBookingDate>,
     /// `creditdebitindicator` (query)
     pub credit_debit_indicator: Option<crate::params::CreditDebitIndicator>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `accounts` 2.4.2 `#/paths/~1accounts~1{accountId}~1transactions/get` `accountsGetAccountsAccountIdTransactions`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -725,7 +725,7 @@ pub struct AccountsGetAccountsAccountIdTransactionsCurrentRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `accountid` (path)
     pub account_id: crate::params::AccountId,
     /// `page` (query)
@@ -735,11 +735,11 @@ pub struct AccountsGetAccountsAccountIdTransactionsCurrentRequest {
     /// `frombookingdate` (query)
     pub from_booking_date: Option<crate::params::FromBookingDate>,
     /// `tobookingdate` (query)
-    pub to_booking_date: Option<crate::params::FromBookingDate>,
+    pub to_booking_date: Option<crate::params::ToBookingDate>,
     /// `creditdebitindicator` (query)
     pub credit_debit_indicator: Option<crate::params::CreditDebitIndicator>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `accounts` 2.4.2 `#/paths/~1accounts~1{accountId}~1transactions-current/get` `accountsGetAccountsAccountIdTransactionsCurrent`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -907,7 +907,7 @@ pub struct AccountsGetAccountsAccountIdOverdraftLimitsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `accountid` (path)
     pub account_id: crate::params::AccountId,
 }
@@ -1085,7 +1085,7 @@ impl AccountsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1095,7 +1095,7 @@ impl AccountsRoutes {
         p_account_type: poem_openapi::param::Query<Option<crate::params::AccountType>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> AccountsGetAccountsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1142,7 +1142,7 @@ impl AccountsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "accountId")]
         p_account_id: poem_openapi::param::Path<crate::params::AccountId>,
@@ -1191,7 +1191,7 @@ impl AccountsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "accountId")]
         p_account_id: poem_openapi::param::Path<crate::params::AccountId>,
@@ -1240,7 +1240,7 @@ impl AccountsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "accountId")]
         p_account_id: poem_openapi::param::Path<crate::params::AccountId>,
@@ -1254,7 +1254,7 @@ impl AccountsRoutes {
         >,
         #[oai(name = "toBookingDate")]
         p_to_booking_date: poem_openapi::param::Query<
-            Option<crate::params::FromBookingDate>,
+            Option<crate::params::ToBookingDate>,
         >,
         #[oai(name = "creditDebitIndicator")]
         p_credit_debit_indicator: poem_openapi::param::Query<
@@ -1262,7 +1262,7 @@ impl AccountsRoutes {
         >,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> AccountsGetAccountsAccountIdTransactionsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1315,7 +1315,7 @@ impl AccountsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "accountId")]
         p_account_id: poem_openapi::param::Path<crate::params::AccountId>,
@@ -1329,7 +1329,7 @@ impl AccountsRoutes {
         >,
         #[oai(name = "toBookingDate")]
         p_to_booking_date: poem_openapi::param::Query<
-            Option<crate::params::FromBookingDate>,
+            Option<crate::params::ToBookingDate>,
         >,
         #[oai(name = "creditDebitIndicator")]
         p_credit_debit_indicator: poem_openapi::param::Query<
@@ -1337,7 +1337,7 @@ impl AccountsRoutes {
         >,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> AccountsGetAccountsAccountIdTransactionsCurrentResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1390,7 +1390,7 @@ impl AccountsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "accountId")]
         p_account_id: poem_openapi::param::Path<crate::params::AccountId>,

@@ -40,11 +40,11 @@ pub struct AutomaticPaymentsPostPixRecurringPaymentsInput {
 /// `automatic-payments` 2.0.0 `#/paths/~1pix~1recurring-payments~1{recurringPaymentId}/get` `automaticPaymentsGetPixRecurringPaymentsPaymentId`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct AutomaticPaymentsGetPixRecurringPaymentsPaymentIdInput {
-    pub recurring_payment_id: crate::params::OriginalRecurringPaymentId,
+    pub recurring_payment_id: crate::params::RecurringPaymentId,
 }
 /// `automatic-payments` 2.0.0 `#/paths/~1pix~1recurring-payments~1{recurringPaymentId}/patch` `automaticPaymentsPatchPixRecurringPaymentsPaymentId`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdInput {
-    pub recurring_payment_id: crate::params::OriginalRecurringPaymentId,
+    pub recurring_payment_id: crate::params::RecurringPaymentId,
     pub body: crate::models::PatchPixPayment,
 }

@@ -26,6 +26,13 @@
 );
 ::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `automatic-payments` 2.0.0."]
+    XFapiCustomerIpAddress(String), ::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(100), min_length : Some(1), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 100); v.min_length(value, 1); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `automatic-payments` 2.0.0."]
     XFapiInteractionId(String), ::aberta_runtime::schema::MetaSchema { format :
     Some("uuid"), pattern :
     Some("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -67,8 +74,25 @@
     10); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `automatic-payments` 2.0.0."] EndDate(String),
+    ::aberta_runtime::schema::MetaSchema { pattern :
+    Some("^(\\d{4})-(1[0-2]|0?[1-9])-(3[01]|[12][0-9]|0?[1-9])$".to_string()), max_length
+    : Some(10), min_length : Some(10), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .pattern(value, & crate ::patterns::P7); v.max_length(value, 10); v.min_length(value,
+    10); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `automatic-payments` 2.0.0."]
     OriginalRecurringPaymentId(String), ::aberta_runtime::schema::MetaSchema { pattern :
+    Some("^[a-zA-Z0-9][a-zA-Z0-9\\-]{0,99}$".to_string()), max_length : Some(100),
+    min_length : Some(1), .. ::aberta_runtime::schema::MetaSchema::new("string") }, |
+    value, v | { v.pattern(value, & crate ::patterns::P11); v.max_length(value, 100); v
+    .min_length(value, 1); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `automatic-payments` 2.0.0."]
+    RecurringPaymentId(String), ::aberta_runtime::schema::MetaSchema { pattern :
     Some("^[a-zA-Z0-9][a-zA-Z0-9\\-]{0,99}$".to_string()), max_length : Some(100),
     min_length : Some(1), .. ::aberta_runtime::schema::MetaSchema::new("string") }, |
     value, v | { v.pattern(value, & crate ::patterns::P11); v.max_length(value, 100); v
@@ -108,19 +132,6 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/xFapiCustomerIpAddress/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 100);
-                        v.min_length(value, 1);
-                    },
-                ),
-            )
-        }
         "/components/parameters/xFapiAuthDate/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -131,6 +142,19 @@ pub fn check_parameter(
                         v.pattern(value, &crate::patterns::P21);
                         v.max_length(value, 29);
                         v.min_length(value, 29);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xFapiCustomerIpAddress/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
                     },
                 ),
             )

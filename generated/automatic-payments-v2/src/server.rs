@@ -60,7 +60,7 @@ pub struct AutomaticPaymentsPostRecurringConsentsRequest {
     /// `x-fapi-auth-date` (header)
     pub x_fapi_auth_date: Option<crate::params::XFapiAuthDate>,
     /// `x-fapi-customer-ip-address` (header)
-    pub x_fapi_customer_ip_address: Option<crate::params::XCustomerUserAgent>,
+    pub x_fapi_customer_ip_address: Option<crate::params::XFapiCustomerIpAddress>,
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-idempotency-key` (header)
@@ -247,7 +247,7 @@ pub struct AutomaticPaymentsGetRecurringConsentsConsentIdRequest {
     /// `x-fapi-auth-date` (header)
     pub x_fapi_auth_date: Option<crate::params::XFapiAuthDate>,
     /// `x-fapi-customer-ip-address` (header)
-    pub x_fapi_customer_ip_address: Option<crate::params::XCustomerUserAgent>,
+    pub x_fapi_customer_ip_address: Option<crate::params::XFapiCustomerIpAddress>,
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `recurringconsentid` (path)
@@ -428,7 +428,7 @@ pub struct AutomaticPaymentsPatchRecurringConsentsConsentIdRequest {
     /// `x-fapi-auth-date` (header)
     pub x_fapi_auth_date: Option<crate::params::XFapiAuthDate>,
     /// `x-fapi-customer-ip-address` (header)
-    pub x_fapi_customer_ip_address: Option<crate::params::XCustomerUserAgent>,
+    pub x_fapi_customer_ip_address: Option<crate::params::XFapiCustomerIpAddress>,
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `recurringconsentid` (path)
@@ -621,7 +621,7 @@ pub struct AutomaticPaymentsGetPixRecurringPaymentsRequest {
     /// `x-fapi-auth-date` (header)
     pub x_fapi_auth_date: Option<crate::params::XFapiAuthDate>,
     /// `x-fapi-customer-ip-address` (header)
-    pub x_fapi_customer_ip_address: Option<crate::params::XCustomerUserAgent>,
+    pub x_fapi_customer_ip_address: Option<crate::params::XFapiCustomerIpAddress>,
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `recurringconsentid` (query)
@@ -629,7 +629,7 @@ pub struct AutomaticPaymentsGetPixRecurringPaymentsRequest {
     /// `startdate` (query)
     pub start_date: Option<crate::params::StartDate>,
     /// `enddate` (query)
-    pub end_date: Option<crate::params::StartDate>,
+    pub end_date: Option<crate::params::EndDate>,
     /// `originalrecurringpaymentid` (query)
     pub original_recurring_payment_id: Option<crate::params::OriginalRecurringPaymentId>,
 }
@@ -806,7 +806,7 @@ pub struct AutomaticPaymentsPostPixRecurringPaymentsRequest {
     /// `x-fapi-auth-date` (header)
     pub x_fapi_auth_date: Option<crate::params::XFapiAuthDate>,
     /// `x-fapi-customer-ip-address` (header)
-    pub x_fapi_customer_ip_address: Option<crate::params::XCustomerUserAgent>,
+    pub x_fapi_customer_ip_address: Option<crate::params::XFapiCustomerIpAddress>,
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-idempotency-key` (header)
@@ -995,11 +995,11 @@ pub struct AutomaticPaymentsGetPixRecurringPaymentsPaymentIdRequest {
     /// `x-fapi-auth-date` (header)
     pub x_fapi_auth_date: Option<crate::params::XFapiAuthDate>,
     /// `x-fapi-customer-ip-address` (header)
-    pub x_fapi_customer_ip_address: Option<crate::params::XCustomerUserAgent>,
+    pub x_fapi_customer_ip_address: Option<crate::params::XFapiCustomerIpAddress>,
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `recurringpaymentid` (path)
-    pub recurring_payment_id: crate::params::OriginalRecurringPaymentId,
+    pub recurring_payment_id: crate::params::RecurringPaymentId,
 }
 /// `automatic-payments` 2.0.0 `#/paths/~1pix~1recurring-payments~1{recurringPaymentId}/get` `automaticPaymentsGetPixRecurringPaymentsPaymentId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -1176,11 +1176,11 @@ pub struct AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdRequest {
     /// `x-fapi-auth-date` (header)
     pub x_fapi_auth_date: Option<crate::params::XFapiAuthDate>,
     /// `x-fapi-customer-ip-address` (header)
-    pub x_fapi_customer_ip_address: Option<crate::params::XCustomerUserAgent>,
+    pub x_fapi_customer_ip_address: Option<crate::params::XFapiCustomerIpAddress>,
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `recurringpaymentid` (path)
-    pub recurring_payment_id: crate::params::OriginalRecurringPaymentId,
+    pub recurring_payment_id: crate::params::RecurringPaymentId,
     /// `x-idempotency-key` (header)
     pub x_idempotency_key: crate::params::XIdempotencyKey,
     pub body: crate::models::PatchPixPayment,
@@ -1387,7 +1387,7 @@ impl AutomaticPaymentsRoutes {
         >,
         #[oai(name = "x-fapi-customer-ip-address")]
         p_x_fapi_customer_ip_address: poem_openapi::param::Header<
-            Option<crate::params::XCustomerUserAgent>,
+            Option<crate::params::XFapiCustomerIpAddress>,
         >,
         #[oai(name = "x-fapi-interaction-id")]
         p_x_fapi_interaction_id: poem_openapi::param::Header<
@@ -1439,7 +1439,7 @@ impl AutomaticPaymentsRoutes {
         >,
         #[oai(name = "x-fapi-customer-ip-address")]
         p_x_fapi_customer_ip_address: poem_openapi::param::Header<
-            Option<crate::params::XCustomerUserAgent>,
+            Option<crate::params::XFapiCustomerIpAddress>,
         >,
         #[oai(name = "x-fapi-interaction-id")]
         p_x_fapi_interaction_id: poem_openapi::param::Header<
@@ -1491,7 +1491,7 @@ impl AutomaticPaymentsRoutes {
         >,
         #[oai(name = "x-fapi-customer-ip-address")]
         p_x_fapi_customer_ip_address: poem_openapi::param::Header<
-            Option<crate::params::XCustomerUserAgent>,
+            Option<crate::params::XFapiCustomerIpAddress>,
         >,
         #[oai(name = "x-fapi-interaction-id")]
         p_x_fapi_interaction_id: poem_openapi::param::Header<
@@ -1548,7 +1548,7 @@ impl AutomaticPaymentsRoutes {
         >,
         #[oai(name = "x-fapi-customer-ip-address")]
         p_x_fapi_customer_ip_address: poem_openapi::param::Header<
-            Option<crate::params::XCustomerUserAgent>,
+            Option<crate::params::XFapiCustomerIpAddress>,
         >,
         #[oai(name = "x-fapi-interaction-id")]
         p_x_fapi_interaction_id: poem_openapi::param::Header<
@@ -1561,7 +1561,7 @@ impl AutomaticPaymentsRoutes {
         #[oai(name = "startDate")]
         p_start_date: poem_openapi::param::Query<Option<crate::params::StartDate>>,
         #[oai(name = "endDate")]
-        p_end_date: poem_openapi::param::Query<Option<crate::params::StartDate>>,
+        p_end_date: poem_openapi::param::Query<Option<crate::params::EndDate>>,
         #[oai(name = "originalRecurringPaymentId")]
         p_original_recurring_payment_id: poem_openapi::param::Query<
             Option<crate::params::OriginalRecurringPaymentId>,
@@ -1611,7 +1611,7 @@ impl AutomaticPaymentsRoutes {
         >,
         #[oai(name = "x-fapi-customer-ip-address")]
         p_x_fapi_customer_ip_address: poem_openapi::param::Header<
-            Option<crate::params::XCustomerUserAgent>,
+            Option<crate::params::XFapiCustomerIpAddress>,
         >,
         #[oai(name = "x-fapi-interaction-id")]
         p_x_fapi_interaction_id: poem_openapi::param::Header<
@@ -1663,7 +1663,7 @@ impl AutomaticPaymentsRoutes {
         >,
         #[oai(name = "x-fapi-customer-ip-address")]
         p_x_fapi_customer_ip_address: poem_openapi::param::Header<
-            Option<crate::params::XCustomerUserAgent>,
+            Option<crate::params::XFapiCustomerIpAddress>,
         >,
         #[oai(name = "x-fapi-interaction-id")]
         p_x_fapi_interaction_id: poem_openapi::param::Header<
@@ -1671,7 +1671,7 @@ impl AutomaticPaymentsRoutes {
         >,
         #[oai(name = "recurringPaymentId")]
         p_recurring_payment_id: poem_openapi::param::Path<
-            crate::params::OriginalRecurringPaymentId,
+            crate::params::RecurringPaymentId,
         >,
     ) -> AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1718,7 +1718,7 @@ impl AutomaticPaymentsRoutes {
         >,
         #[oai(name = "x-fapi-customer-ip-address")]
         p_x_fapi_customer_ip_address: poem_openapi::param::Header<
-            Option<crate::params::XCustomerUserAgent>,
+            Option<crate::params::XFapiCustomerIpAddress>,
         >,
         #[oai(name = "x-fapi-interaction-id")]
         p_x_fapi_interaction_id: poem_openapi::param::Header<
@@ -1726,7 +1726,7 @@ impl AutomaticPaymentsRoutes {
         >,
         #[oai(name = "recurringPaymentId")]
         p_recurring_payment_id: poem_openapi::param::Path<
-            crate::params::OriginalRecurringPaymentId,
+            crate::params::RecurringPaymentId,
         >,
         #[oai(name = "x-idempotency-key")]
         p_x_idempotency_key: poem_openapi::param::Header<crate::params::XIdempotencyKey>,

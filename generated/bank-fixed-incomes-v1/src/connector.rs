@@ -59,7 +59,7 @@ pub trait BankFixedIncomesConnector: Send + Sync + 'static {
 /// `bank-fixed-incomes` 1.1.0 `#/paths/~1investments/get` `banktFixedIncomesGetInvestments`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct BanktFixedIncomesGetInvestmentsInput {
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `bank-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}/get` `banktFixedIncomesGetInvestmentsInvestmentId`: what the bank needs.
@@ -76,17 +76,17 @@ pub struct BanktFixedIncomesGetInvestmentsInvestmentIdBalancesInput {
 #[derive(Debug, Clone)]
 pub struct BanktFixedIncomesGetInvestmentsInvestmentIdTransactionsInput {
     pub investment_id: crate::params::InvestmentId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `bank-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get` `banktFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrent`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct BanktFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentInput {
     pub investment_id: crate::params::InvestmentId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }

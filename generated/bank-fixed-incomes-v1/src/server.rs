@@ -50,13 +50,13 @@ pub struct BanktFixedIncomesGetInvestmentsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `bank-fixed-incomes` 1.1.0 `#/paths/~1investments/get` `banktFixedIncomesGetInvestments`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -228,7 +228,7 @@ pub struct BanktFixedIncomesGetInvestmentsInvestmentIdRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `bank-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}/get` `banktFixedIncomesGetInvestmentsInvestmentId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -402,7 +402,7 @@ pub struct BanktFixedIncomesGetInvestmentsInvestmentIdBalancesRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `bank-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1balances/get` `banktFixedIncomesGetInvestmentsInvestmentIdBalances`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -574,17 +574,17 @@ pub struct BanktFixedIncomesGetInvestmentsInvestmentIdTransactionsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     /// `fromtransactiondate` (query)
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
     /// `totransactiondate` (query)
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
 }
 /// `bank-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions/get` `banktFixedIncomesGetInvestmentsInvestmentIdTransactions`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -758,17 +758,17 @@ pub struct BanktFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentRequest
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     /// `fromtransactiondate` (query)
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
     /// `totransactiondate` (query)
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
 }
 /// `bank-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get` `banktFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrent`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -959,7 +959,7 @@ impl BankFixedIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -967,7 +967,7 @@ impl BankFixedIncomesRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> BanktFixedIncomesGetInvestmentsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1018,7 +1018,7 @@ impl BankFixedIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> BanktFixedIncomesGetInvestmentsInvestmentIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1067,7 +1067,7 @@ impl BankFixedIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> BanktFixedIncomesGetInvestmentsInvestmentIdBalancesResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1119,7 +1119,7 @@ impl BankFixedIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1127,7 +1127,7 @@ impl BankFixedIncomesRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
         #[oai(name = "fromTransactionDate")]
         p_from_transaction_date: poem_openapi::param::Query<
@@ -1135,7 +1135,7 @@ impl BankFixedIncomesRoutes {
         >,
         #[oai(name = "toTransactionDate")]
         p_to_transaction_date: poem_openapi::param::Query<
-            Option<crate::params::FromTransactionDate>,
+            Option<crate::params::ToTransactionDate>,
         >,
     ) -> BanktFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1192,7 +1192,7 @@ impl BankFixedIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1200,7 +1200,7 @@ impl BankFixedIncomesRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
         #[oai(name = "fromTransactionDate")]
         p_from_transaction_date: poem_openapi::param::Query<
@@ -1208,7 +1208,7 @@ impl BankFixedIncomesRoutes {
         >,
         #[oai(name = "toTransactionDate")]
         p_to_transaction_date: poem_openapi::param::Query<
-            Option<crate::params::FromTransactionDate>,
+            Option<crate::params::ToTransactionDate>,
         >,
     ) -> BanktFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(

@@ -73,7 +73,7 @@ pub trait CreditCardsConnector: Send + Sync + 'static {
 /// `credit-cards` 2.3.1 `#/paths/~1accounts/get` `creditCardsGetAccounts`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct CreditCardsGetAccountsInput {
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}/get` `creditCardsGetAccountsCreditCardAccountId`: what the bank needs.
@@ -85,19 +85,19 @@ pub struct CreditCardsGetAccountsCreditCardAccountIdInput {
 #[derive(Debug, Clone)]
 pub struct CreditCardsGetAccountsCreditCardAccountIdBillsInput {
     pub credit_card_account_id: crate::params::CreditCardAccountId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub from_due_date: Option<crate::params::FromDueDate>,
-    pub to_due_date: Option<crate::params::FromDueDate>,
+    pub to_due_date: Option<crate::params::ToDueDate>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}~1bills~1{billId}~1transactions/get` `creditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactions`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsInput {
     pub credit_card_account_id: crate::params::CreditCardAccountId,
-    pub bill_id: crate::params::CreditCardAccountId,
-    pub pagination_key: Option<crate::params::Authorization>,
-    pub from_transaction_date: Option<crate::params::FromDueDate>,
-    pub to_transaction_date: Option<crate::params::FromDueDate>,
+    pub bill_id: crate::params::BillId,
+    pub pagination_key: Option<crate::params::PaginationKey>,
+    pub from_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
     pub transaction_type: Option<crate::params::TransactionType>,
     pub payee_mcc: Option<crate::params::PayeeMcc>,
     pub page: ::aberta_runtime::connector::PageRequest,
@@ -111,9 +111,9 @@ pub struct CreditCardsGetAccountsCreditCardAccountIdLimitsInput {
 #[derive(Debug, Clone)]
 pub struct CreditCardsGetAccountsCreditCardAccountIdTransactionsInput {
     pub credit_card_account_id: crate::params::CreditCardAccountId,
-    pub pagination_key: Option<crate::params::Authorization>,
-    pub from_transaction_date: Option<crate::params::FromDueDate>,
-    pub to_transaction_date: Option<crate::params::FromDueDate>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
+    pub from_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
     pub transaction_type: Option<crate::params::TransactionType>,
     pub payee_mcc: Option<crate::params::PayeeMcc>,
     pub page: ::aberta_runtime::connector::PageRequest,
@@ -122,9 +122,9 @@ pub struct CreditCardsGetAccountsCreditCardAccountIdTransactionsInput {
 #[derive(Debug, Clone)]
 pub struct CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentInput {
     pub credit_card_account_id: crate::params::CreditCardAccountId,
-    pub pagination_key: Option<crate::params::Authorization>,
-    pub from_transaction_date: Option<crate::params::FromDueDate>,
-    pub to_transaction_date: Option<crate::params::FromDueDate>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
+    pub from_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
     pub transaction_type: Option<crate::params::TransactionType>,
     pub payee_mcc: Option<crate::params::PayeeMcc>,
     pub page: ::aberta_runtime::connector::PageRequest,

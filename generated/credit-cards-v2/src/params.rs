@@ -33,6 +33,13 @@
     .min_length(value, 1); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `credit-cards` 2.3.1."] XCustomerUserAgent(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("[\\w\\W\\s]*".to_string()),
+    max_length : Some(100), min_length : Some(1), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 100); v.min_length(value, 1); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `credit-cards` 2.3.1."] Page(i32),
     ::aberta_runtime::schema::MetaSchema { format : Some("int32"), minimum : Some(1f64),
     maximum : Some(2147483647f64), ..
@@ -45,6 +52,12 @@
     maximum : Some(1000f64), .. ::aberta_runtime::schema::MetaSchema::new("integer") }, |
     value, v | { v.minimum(* value as f64, 1f64, false); v.maximum(* value as f64,
     1000f64, false); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `credit-cards` 2.3.1."] PaginationKey(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("[\\w\\W\\s]*".to_string()),
+    max_length : Some(2048), .. ::aberta_runtime::schema::MetaSchema::new("string") }, |
+    value, v | { v.max_length(value, 2048); }
 );
 ::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `credit-cards` 2.3.1."] XFapiInteractionId2(String),
@@ -63,6 +76,31 @@
 );
 ::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `credit-cards` 2.3.1."] FromDueDate(String),
+    ::aberta_runtime::schema::MetaSchema { format : Some("date"), max_length : Some(10),
+    .. ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 10); v.date(value); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `credit-cards` 2.3.1."] ToDueDate(String),
+    ::aberta_runtime::schema::MetaSchema { format : Some("date"), max_length : Some(10),
+    .. ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 10); v.date(value); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `credit-cards` 2.3.1."] BillId(String),
+    ::aberta_runtime::schema::MetaSchema { pattern :
+    Some("^[a-zA-Z0-9][a-zA-Z0-9\\-]{0,99}$".to_string()), max_length : Some(100), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .pattern(value, & crate ::patterns::P12); v.max_length(value, 100); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `credit-cards` 2.3.1."] FromTransactionDate(String),
+    ::aberta_runtime::schema::MetaSchema { format : Some("date"), max_length : Some(10),
+    .. ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 10); v.date(value); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `credit-cards` 2.3.1."] ToTransactionDate(String),
     ::aberta_runtime::schema::MetaSchema { format : Some("date"), max_length : Some(10),
     .. ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
     .max_length(value, 10); v.date(value); }
@@ -106,18 +144,6 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/pagination-key/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 2048);
-                    },
-                ),
-            )
-        }
         "/components/parameters/xFapiAuthDate/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -145,19 +171,6 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/xCustomerUserAgent/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 100);
-                        v.min_length(value, 1);
-                    },
-                ),
-            )
-        }
         "/components/parameters/xFapiInteractionId/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -167,6 +180,19 @@ pub fn check_parameter(
                     |value, v| {
                         v.pattern(value, &crate::patterns::P10);
                         v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
                         v.min_length(value, 1);
                     },
                 ),
@@ -194,6 +220,18 @@ pub fn check_parameter(
                     |value, v| {
                         v.minimum(*value as f64, 1f64, false);
                         v.maximum(*value as f64, 1000f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/pagination-key/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
                     },
                 ),
             )
@@ -289,19 +327,6 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/billId/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.pattern(value, &crate::patterns::P12);
-                        v.max_length(value, 100);
-                    },
-                ),
-            )
-        }
         "/components/parameters/fromDueDate/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -328,6 +353,19 @@ pub fn check_parameter(
                 ),
             )
         }
+        "/components/parameters/billId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P12);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
         "/components/parameters/fromTransactionDate/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -341,7 +379,7 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/toTransactionDate/schema" => {
+        "/components/parameters/fromTransactionDateMaxLimited/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,
@@ -354,7 +392,7 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/fromTransactionDateMaxLimited/schema" => {
+        "/components/parameters/toTransactionDate/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,

@@ -62,13 +62,13 @@ pub struct CreditCardsGetAccountsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts/get` `creditCardsGetAccounts`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -227,7 +227,7 @@ pub struct CreditCardsGetAccountsCreditCardAccountIdRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `creditcardaccountid` (path)
     pub credit_card_account_id: crate::params::CreditCardAccountId,
 }
@@ -390,7 +390,7 @@ pub struct CreditCardsGetAccountsCreditCardAccountIdBillsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `creditcardaccountid` (path)
     pub credit_card_account_id: crate::params::CreditCardAccountId,
     /// `page` (query)
@@ -398,11 +398,11 @@ pub struct CreditCardsGetAccountsCreditCardAccountIdBillsRequest {
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     /// `fromduedate` (query)
     pub from_due_date: Option<crate::params::FromDueDate>,
     /// `toduedate` (query)
-    pub to_due_date: Option<crate::params::FromDueDate>,
+    pub to_due_date: Option<crate::params::ToDueDate>,
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}~1bills/get` `creditCardsGetAccountsCreditCardAccountIdBills`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -563,21 +563,21 @@ pub struct CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsReque
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `creditcardaccountid` (path)
     pub credit_card_account_id: crate::params::CreditCardAccountId,
     /// `billid` (path)
-    pub bill_id: crate::params::CreditCardAccountId,
+    pub bill_id: crate::params::BillId,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     /// `fromtransactiondate` (query)
-    pub from_transaction_date: Option<crate::params::FromDueDate>,
+    pub from_transaction_date: Option<crate::params::FromTransactionDate>,
     /// `totransactiondate` (query)
-    pub to_transaction_date: Option<crate::params::FromDueDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
     /// `transactiontype` (query)
     pub transaction_type: Option<crate::params::TransactionType>,
     /// `payeemcc` (query)
@@ -744,7 +744,7 @@ pub struct CreditCardsGetAccountsCreditCardAccountIdLimitsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `creditcardaccountid` (path)
     pub credit_card_account_id: crate::params::CreditCardAccountId,
 }
@@ -907,7 +907,7 @@ pub struct CreditCardsGetAccountsCreditCardAccountIdTransactionsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `creditcardaccountid` (path)
     pub credit_card_account_id: crate::params::CreditCardAccountId,
     /// `page` (query)
@@ -915,11 +915,11 @@ pub struct CreditCardsGetAccountsCreditCardAccountIdTransactionsRequest {
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     /// `fromtransactiondate` (query)
-    pub from_transaction_date: Option<crate::params::FromDueDate>,
+    pub from_transaction_date: Option<crate::params::FromTransactionDate>,
     /// `totransactiondate` (query)
-    pub to_transaction_date: Option<crate::params::FromDueDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
     /// `transactiontype` (query)
     pub transaction_type: Option<crate::params::TransactionType>,
     /// `payeemcc` (query)
@@ -1093,7 +1093,7 @@ pub struct CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `creditcardaccountid` (path)
     pub credit_card_account_id: crate::params::CreditCardAccountId,
     /// `page` (query)
@@ -1101,11 +1101,11 @@ pub struct CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentRequest {
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     /// `fromtransactiondate` (query)
-    pub from_transaction_date: Option<crate::params::FromDueDate>,
+    pub from_transaction_date: Option<crate::params::FromTransactionDate>,
     /// `totransactiondate` (query)
-    pub to_transaction_date: Option<crate::params::FromDueDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
     /// `transactiontype` (query)
     pub transaction_type: Option<crate::params::TransactionType>,
     /// `payeemcc` (query)
@@ -1294,7 +1294,7 @@ impl CreditCardsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1302,7 +1302,7 @@ impl CreditCardsRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> CreditCardsGetAccountsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1348,7 +1348,7 @@ impl CreditCardsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "creditCardAccountId")]
         p_credit_card_account_id: poem_openapi::param::Path<
@@ -1399,7 +1399,7 @@ impl CreditCardsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "creditCardAccountId")]
         p_credit_card_account_id: poem_openapi::param::Path<
@@ -1411,12 +1411,12 @@ impl CreditCardsRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
         #[oai(name = "fromDueDate")]
         p_from_due_date: poem_openapi::param::Query<Option<crate::params::FromDueDate>>,
         #[oai(name = "toDueDate")]
-        p_to_due_date: poem_openapi::param::Query<Option<crate::params::FromDueDate>>,
+        p_to_due_date: poem_openapi::param::Query<Option<crate::params::ToDueDate>>,
     ) -> CreditCardsGetAccountsCreditCardAccountIdBillsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
             raw,
@@ -1467,29 +1467,29 @@ impl CreditCardsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "creditCardAccountId")]
         p_credit_card_account_id: poem_openapi::param::Path<
             crate::params::CreditCardAccountId,
         >,
         #[oai(name = "billId")]
-        p_bill_id: poem_openapi::param::Path<crate::params::CreditCardAccountId>,
+        p_bill_id: poem_openapi::param::Path<crate::params::BillId>,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
         #[oai(name = "page-size")]
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
         #[oai(name = "fromTransactionDate")]
         p_from_transaction_date: poem_openapi::param::Query<
-            Option<crate::params::FromDueDate>,
+            Option<crate::params::FromTransactionDate>,
         >,
         #[oai(name = "toTransactionDate")]
         p_to_transaction_date: poem_openapi::param::Query<
-            Option<crate::params::FromDueDate>,
+            Option<crate::params::ToTransactionDate>,
         >,
         #[oai(name = "transactionType")]
         p_transaction_type: poem_openapi::param::Query<
@@ -1553,7 +1553,7 @@ impl CreditCardsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "creditCardAccountId")]
         p_credit_card_account_id: poem_openapi::param::Path<
@@ -1607,7 +1607,7 @@ impl CreditCardsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "creditCardAccountId")]
         p_credit_card_account_id: poem_openapi::param::Path<
@@ -1619,15 +1619,15 @@ impl CreditCardsRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
         #[oai(name = "fromTransactionDate")]
         p_from_transaction_date: poem_openapi::param::Query<
-            Option<crate::params::FromDueDate>,
+            Option<crate::params::FromTransactionDate>,
         >,
         #[oai(name = "toTransactionDate")]
         p_to_transaction_date: poem_openapi::param::Query<
-            Option<crate::params::FromDueDate>,
+            Option<crate::params::ToTransactionDate>,
         >,
         #[oai(name = "transactionType")]
         p_transaction_type: poem_openapi::param::Query<
@@ -1690,7 +1690,7 @@ impl CreditCardsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "creditCardAccountId")]
         p_credit_card_account_id: poem_openapi::param::Path<
@@ -1702,15 +1702,15 @@ impl CreditCardsRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
         #[oai(name = "fromTransactionDate")]
         p_from_transaction_date: poem_openapi::param::Query<
-            Option<crate::params::FromDueDate>,
+            Option<crate::params::FromTransactionDate>,
         >,
         #[oai(name = "toTransactionDate")]
         p_to_transaction_date: poem_openapi::param::Query<
-            Option<crate::params::FromDueDate>,
+            Option<crate::params::ToTransactionDate>,
         >,
         #[oai(name = "transactionType")]
         p_transaction_type: poem_openapi::param::Query<

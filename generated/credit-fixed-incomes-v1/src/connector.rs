@@ -55,7 +55,7 @@ pub trait CreditFixedIncomesConnector: Send + Sync + 'static {
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments/get` `creditFixedIncomesGetInvestments`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct CreditFixedIncomesGetInvestmentsInput {
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}/get` `creditFixedIncomesGetInvestmentsInvestmentId`: what the bank needs.
@@ -72,17 +72,17 @@ pub struct CreditFixedIncomesGetInvestmentsInvestmentIdBalancesInput {
 #[derive(Debug, Clone)]
 pub struct CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsInput {
     pub investment_id: crate::params::InvestmentId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get` `creditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrent`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentInput {
     pub investment_id: crate::params::InvestmentId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }

@@ -33,6 +33,13 @@
     .min_length(value, 1); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `credit-fixed-incomes` 1.1.0."]
+    XCustomerUserAgent(String), ::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(100), min_length : Some(1), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 100); v.min_length(value, 1); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `credit-fixed-incomes` 1.1.0."] Page(i32),
     ::aberta_runtime::schema::MetaSchema { format : Some("int32"), minimum : Some(1f64),
     maximum : Some(2147483647f64), ..
@@ -45,6 +52,13 @@
     maximum : Some(1000f64), .. ::aberta_runtime::schema::MetaSchema::new("integer") }, |
     value, v | { v.minimum(* value as f64, 25f64, false); v.maximum(* value as f64,
     1000f64, false); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `credit-fixed-incomes` 1.1.0."]
+    PaginationKey(String), ::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(2048), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 2048); }
 );
 ::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `credit-fixed-incomes` 1.1.0."]
@@ -76,6 +90,13 @@
     ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
     .max_length(value, 10); v.date(value); }
 );
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `credit-fixed-incomes` 1.1.0."]
+    ToTransactionDate(String), ::aberta_runtime::schema::MetaSchema { format :
+    Some("date"), max_length : Some(10), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 10); v.date(value); }
+);
 /// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
 /// no parameter is defined there.
 #[allow(unused_variables)]
@@ -85,18 +106,6 @@ pub fn check_parameter(
 ) -> Option<Result<(), ::aberta_runtime::Violations>> {
     match pointer {
         "/components/parameters/Authorization/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 2048);
-                    },
-                ),
-            )
-        }
-        "/components/parameters/pagination-key/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,
@@ -135,19 +144,6 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/xCustomerUserAgent/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 100);
-                        v.min_length(value, 1);
-                    },
-                ),
-            )
-        }
         "/components/parameters/xFapiInteractionId/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -156,6 +152,19 @@ pub fn check_parameter(
                     json,
                     |value, v| {
                         v.pattern(value, &crate::patterns::P14);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
                         v.max_length(value, 100);
                         v.min_length(value, 1);
                     },
@@ -184,6 +193,18 @@ pub fn check_parameter(
                     |value, v| {
                         v.minimum(*value as f64, 25f64, false);
                         v.maximum(*value as f64, 1000f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/pagination-key/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
                     },
                 ),
             )
@@ -296,7 +317,7 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/toTransactionDate/schema" => {
+        "/components/parameters/fromTransactionDateCurrent/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,
@@ -309,7 +330,7 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/fromTransactionDateCurrent/schema" => {
+        "/components/parameters/toTransactionDate/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,

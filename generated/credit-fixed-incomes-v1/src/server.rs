@@ -50,13 +50,13 @@ pub struct CreditFixedIncomesGetInvestmentsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments/get` `creditFixedIncomesGetInvestments`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -228,7 +228,7 @@ pub struct CreditFixedIncomesGetInvestmentsInvestmentIdRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}/get` `creditFixedIncomesGetInvestmentsInvestmentId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -402,7 +402,7 @@ pub struct CreditFixedIncomesGetInvestmentsInvestmentIdBalancesRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1balances/get` `creditFixedIncomesGetInvestmentsInvestmentIdBalances`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -576,17 +576,17 @@ pub struct CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     /// `fromtransactiondate` (query)
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
     /// `totransactiondate` (query)
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
 }
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions/get` `creditFixedIncomesGetInvestmentsInvestmentIdTransactions`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -760,17 +760,17 @@ pub struct CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentReques
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     /// `fromtransactiondate` (query)
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
     /// `totransactiondate` (query)
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
 }
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get` `creditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrent`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -961,7 +961,7 @@ impl CreditFixedIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -969,7 +969,7 @@ impl CreditFixedIncomesRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> CreditFixedIncomesGetInvestmentsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1020,7 +1020,7 @@ impl CreditFixedIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> CreditFixedIncomesGetInvestmentsInvestmentIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1069,7 +1069,7 @@ impl CreditFixedIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1121,7 +1121,7 @@ impl CreditFixedIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1129,7 +1129,7 @@ impl CreditFixedIncomesRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
         #[oai(name = "fromTransactionDate")]
         p_from_transaction_date: poem_openapi::param::Query<
@@ -1137,7 +1137,7 @@ impl CreditFixedIncomesRoutes {
         >,
         #[oai(name = "toTransactionDate")]
         p_to_transaction_date: poem_openapi::param::Query<
-            Option<crate::params::FromTransactionDate>,
+            Option<crate::params::ToTransactionDate>,
         >,
     ) -> CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1194,7 +1194,7 @@ impl CreditFixedIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1202,7 +1202,7 @@ impl CreditFixedIncomesRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
         #[oai(name = "fromTransactionDate")]
         p_from_transaction_date: poem_openapi::param::Query<
@@ -1210,7 +1210,7 @@ impl CreditFixedIncomesRoutes {
         >,
         #[oai(name = "toTransactionDate")]
         p_to_transaction_date: poem_openapi::param::Query<
-            Option<crate::params::FromTransactionDate>,
+            Option<crate::params::ToTransactionDate>,
         >,
     ) -> CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(

@@ -62,7 +62,7 @@ pub trait CustomersConnector: Send + Sync + 'static {
 /// `customers` 2.2.1 `#/paths/~1personal~1identifications/get` `customersGetPersonalIdentifications`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct CustomersGetPersonalIdentificationsInput {
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `customers` 2.2.1 `#/paths/~1personal~1qualifications/get` `customersGetPersonalQualifications`: what the bank needs.
@@ -74,7 +74,7 @@ pub struct CustomersGetPersonalFinancialRelationsInput {}
 /// `customers` 2.2.1 `#/paths/~1business~1identifications/get` `customersGetBusinessIdentifications`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct CustomersGetBusinessIdentificationsInput {
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `customers` 2.2.1 `#/paths/~1business~1qualifications/get` `customersGetBusinessQualifications`: what the bank needs.

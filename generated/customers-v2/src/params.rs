@@ -33,6 +33,13 @@
     .min_length(value, 1); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `customers` 2.2.1."] XCustomerUserAgent(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("[\\w\\W\\s]*".to_string()),
+    max_length : Some(100), min_length : Some(1), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 100); v.min_length(value, 1); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `customers` 2.2.1."] Page(i32),
     ::aberta_runtime::schema::MetaSchema { format : Some("int32"), minimum : Some(1f64),
     maximum : Some(2147483647f64), ..
@@ -46,6 +53,12 @@
     value, v | { v.minimum(* value as f64, 1f64, false); v.maximum(* value as f64,
     1000f64, false); }
 );
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `customers` 2.2.1."] PaginationKey(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("[\\w\\W\\s]*".to_string()),
+    max_length : Some(2048), .. ::aberta_runtime::schema::MetaSchema::new("string") }, |
+    value, v | { v.max_length(value, 2048); }
+);
 /// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
 /// no parameter is defined there.
 #[allow(unused_variables)]
@@ -55,18 +68,6 @@ pub fn check_parameter(
 ) -> Option<Result<(), ::aberta_runtime::Violations>> {
     match pointer {
         "/components/parameters/Authorization/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 2048);
-                    },
-                ),
-            )
-        }
-        "/components/parameters/pagination-key/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,
@@ -93,19 +94,6 @@ pub fn check_parameter(
             )
         }
         "/components/parameters/xFapiCustomerIpAddress/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 100);
-                        v.min_length(value, 1);
-                    },
-                ),
-            )
-        }
-        "/components/parameters/xCustomerUserAgent/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,
@@ -216,6 +204,19 @@ pub fn check_parameter(
                 ),
             )
         }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
         "/components/parameters/page/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -238,6 +239,18 @@ pub fn check_parameter(
                     |value, v| {
                         v.minimum(*value as f64, 1f64, false);
                         v.maximum(*value as f64, 1000f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/pagination-key/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
                     },
                 ),
             )

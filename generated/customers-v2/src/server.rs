@@ -56,13 +56,13 @@ pub struct CustomersGetPersonalIdentificationsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `customers` 2.2.1 `#/paths/~1personal~1identifications/get` `customersGetPersonalIdentifications`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -212,7 +212,7 @@ pub struct CustomersGetPersonalQualificationsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `customers` 2.2.1 `#/paths/~1personal~1qualifications/get` `customersGetPersonalQualifications`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -351,7 +351,7 @@ pub struct CustomersGetPersonalFinancialRelationsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `customers` 2.2.1 `#/paths/~1personal~1financial-relations/get` `customersGetPersonalFinancialRelations`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -490,13 +490,13 @@ pub struct CustomersGetBusinessIdentificationsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `customers` 2.2.1 `#/paths/~1business~1identifications/get` `customersGetBusinessIdentifications`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -646,7 +646,7 @@ pub struct CustomersGetBusinessQualificationsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `customers` 2.2.1 `#/paths/~1business~1qualifications/get` `customersGetBusinessQualifications`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -785,7 +785,7 @@ pub struct CustomersGetBusinessFinancialRelationsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `customers` 2.2.1 `#/paths/~1business~1financial-relations/get` `customersGetBusinessFinancialRelations`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -943,7 +943,7 @@ impl CustomersRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -951,7 +951,7 @@ impl CustomersRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> CustomersGetPersonalIdentificationsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1000,7 +1000,7 @@ impl CustomersRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> CustomersGetPersonalQualificationsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1046,7 +1046,7 @@ impl CustomersRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> CustomersGetPersonalFinancialRelationsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1092,7 +1092,7 @@ impl CustomersRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1100,7 +1100,7 @@ impl CustomersRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> CustomersGetBusinessIdentificationsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1149,7 +1149,7 @@ impl CustomersRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> CustomersGetBusinessQualificationsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1195,7 +1195,7 @@ impl CustomersRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> CustomersGetBusinessFinancialRelationsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(

@@ -6,6 +6,11 @@
     ::aberta_runtime::schema::MetaSchema { ..
     ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | {}
 );
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `dcr` 2.0.1."] ClientId2(String),
+    ::aberta_runtime::schema::MetaSchema { ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | {}
+);
 /// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
 /// no parameter is defined there.
 #[allow(unused_variables)]

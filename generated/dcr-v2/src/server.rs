@@ -142,7 +142,7 @@ pub enum DeleteRegisterResponse {
 #[derive(Debug)]
 pub struct GetRegisterClientIdRequest {
     /// `clientid` (path)
-    pub client_id: crate::params::ClientId,
+    pub client_id: crate::params::ClientId2,
 }
 /// `dcr` 2.0.1 `#/paths/~1register~1{clientId}/get` `getRegisterClientId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -166,7 +166,7 @@ pub enum GetRegisterClientIdResponse {
 #[derive(Debug)]
 pub struct PutRegisterClientIdRequest {
     /// `clientid` (path)
-    pub client_id: crate::params::ClientId,
+    pub client_id: crate::params::ClientId2,
     pub body: Option<crate::models::ClientRegistrationRequest>,
 }
 /// `dcr` 2.0.1 `#/paths/~1register~1{clientId}/put` `putRegisterClientId`
@@ -191,7 +191,7 @@ pub enum PutRegisterClientIdResponse {
 #[derive(Debug)]
 pub struct DeleteRegisterClientIdRequest {
     /// `clientid` (path)
-    pub client_id: crate::params::ClientId,
+    pub client_id: crate::params::ClientId2,
 }
 /// `dcr` 2.0.1 `#/paths/~1register~1{clientId}/delete` `deleteRegisterClientId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -310,7 +310,7 @@ impl DcrRoutes {
         &self,
         raw: &::aberta_runtime::reexport::poem::Request,
         #[oai(name = "clientId")]
-        p_client_id: poem_openapi::param::Path<crate::params::ClientId>,
+        p_client_id: poem_openapi::param::Path<crate::params::ClientId2>,
     ) -> GetRegisterClientIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
             raw,
@@ -333,7 +333,7 @@ impl DcrRoutes {
         &self,
         raw: &::aberta_runtime::reexport::poem::Request,
         #[oai(name = "clientId")]
-        p_client_id: poem_openapi::param::Path<crate::params::ClientId>,
+        p_client_id: poem_openapi::param::Path<crate::params::ClientId2>,
         body: ::aberta_runtime::payload::Optional<
             ::aberta_runtime::payload::Json<crate::models::ClientRegistrationRequest>,
         >,
@@ -360,7 +360,7 @@ impl DcrRoutes {
         &self,
         raw: &::aberta_runtime::reexport::poem::Request,
         #[oai(name = "clientId")]
-        p_client_id: poem_openapi::param::Path<crate::params::ClientId>,
+        p_client_id: poem_openapi::param::Path<crate::params::ClientId2>,
     ) -> DeleteRegisterClientIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
             raw,

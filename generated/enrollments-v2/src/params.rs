@@ -33,6 +33,13 @@
     .min_length(value, 1); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `enrollments` 2.1.0."] XCustomerUserAgent(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("[\\w\\W\\s]*".to_string()),
+    max_length : Some(100), min_length : Some(1), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 100); v.min_length(value, 1); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `enrollments` 2.1.0."] XIdempotencyKey(String),
     ::aberta_runtime::schema::MetaSchema { pattern : Some("^(?!\\s)(.*)(\\S)$"
     .to_string()), max_length : Some(40), ..
@@ -41,6 +48,14 @@
 );
 ::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `enrollments` 2.1.0."] EnrollmentId(String),
+    ::aberta_runtime::schema::MetaSchema { pattern :
+    Some("^urn:[a-zA-Z0-9][a-zA-Z0-9\\-]{0,31}:[a-zA-Z0-9()+,\\-.:=@;$_!*'%\\/?#]+$"
+    .to_string()), max_length : Some(256), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .pattern(value, & crate ::patterns::P6); v.max_length(value, 256); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `enrollments` 2.1.0."] ConsentId(String),
     ::aberta_runtime::schema::MetaSchema { pattern :
     Some("^urn:[a-zA-Z0-9][a-zA-Z0-9\\-]{0,31}:[a-zA-Z0-9()+,\\-.:=@;$_!*'%\\/?#]+$"
     .to_string()), max_length : Some(256), ..
@@ -98,19 +113,6 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/xCustomerUserAgent/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 100);
-                        v.min_length(value, 1);
-                    },
-                ),
-            )
-        }
         "/components/parameters/xFapiInteractionId/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -148,6 +150,19 @@ pub fn check_parameter(
                     |value, v| {
                         v.pattern(value, &crate::patterns::P11);
                         v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
                         v.min_length(value, 1);
                     },
                 ),

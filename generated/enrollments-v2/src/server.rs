@@ -68,7 +68,7 @@ pub struct PostEnrollmentsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `x-idempotency-key` (header)
     pub x_idempotency_key: crate::params::XIdempotencyKey,
     pub body: crate::models::CreateEnrollment,
@@ -244,7 +244,7 @@ pub struct GetEnrollmentRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `enrollments` 2.1.0 `#/paths/~1enrollments~1{enrollmentId}/get` `getEnrollment`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -396,7 +396,7 @@ pub struct DeleteEnrollmentRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `x-idempotency-key` (header)
     pub x_idempotency_key: crate::params::XIdempotencyKey,
     pub body: crate::models::DeleteEnrollmentBody,
@@ -553,7 +553,7 @@ pub struct EnrollmentCreateFidoRegistrationOptionsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `x-idempotency-key` (header)
     pub x_idempotency_key: crate::params::XIdempotencyKey,
     pub body: crate::models::EnrollmentFidoOptionsInput,
@@ -734,7 +734,7 @@ pub struct EnrollmentRegisterFidoCredentialRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `x-idempotency-key` (header)
     pub x_idempotency_key: crate::params::XIdempotencyKey,
     pub body: crate::models::EnrollmentFidoRegistration,
@@ -908,7 +908,7 @@ pub struct EnrollmentCreateFidoSigningOptionsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `x-idempotency-key` (header)
     pub x_idempotency_key: crate::params::XIdempotencyKey,
     pub body: crate::models::EnrollmentCreateFidoSigningOptionsBody,
@@ -1087,7 +1087,7 @@ pub struct RiskSignalsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `x-idempotency-key` (header)
     pub x_idempotency_key: crate::params::XIdempotencyKey,
     pub body: crate::models::RiskSignals,
@@ -1248,7 +1248,7 @@ impl RiskSignalsResponse {
 #[derive(Debug)]
 pub struct AuthorizeConsentRequest {
     /// `consentid` (path)
-    pub consent_id: crate::params::EnrollmentId,
+    pub consent_id: crate::params::ConsentId,
     /// `authorization` (header)
     pub authorization: crate::params::Authorization,
     /// `x-fapi-auth-date` (header)
@@ -1258,7 +1258,7 @@ pub struct AuthorizeConsentRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `x-idempotency-key` (header)
     pub x_idempotency_key: crate::params::XIdempotencyKey,
     /// `x-bcb-nfc` (header)
@@ -1445,7 +1445,7 @@ impl EnrollmentsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "x-idempotency-key")]
         p_x_idempotency_key: poem_openapi::param::Header<crate::params::XIdempotencyKey>,
@@ -1496,7 +1496,7 @@ impl EnrollmentsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> GetEnrollmentResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1543,7 +1543,7 @@ impl EnrollmentsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "x-idempotency-key")]
         p_x_idempotency_key: poem_openapi::param::Header<crate::params::XIdempotencyKey>,
@@ -1595,7 +1595,7 @@ impl EnrollmentsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "x-idempotency-key")]
         p_x_idempotency_key: poem_openapi::param::Header<crate::params::XIdempotencyKey>,
@@ -1650,7 +1650,7 @@ impl EnrollmentsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "x-idempotency-key")]
         p_x_idempotency_key: poem_openapi::param::Header<crate::params::XIdempotencyKey>,
@@ -1705,7 +1705,7 @@ impl EnrollmentsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "x-idempotency-key")]
         p_x_idempotency_key: poem_openapi::param::Header<crate::params::XIdempotencyKey>,
@@ -1762,7 +1762,7 @@ impl EnrollmentsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "x-idempotency-key")]
         p_x_idempotency_key: poem_openapi::param::Header<crate::params::XIdempotencyKey>,
@@ -1797,7 +1797,7 @@ impl EnrollmentsRoutes {
         &self,
         raw: &::aberta_runtime::reexport::poem::Request,
         #[oai(name = "consentId")]
-        p_consent_id: poem_openapi::param::Path<crate::params::EnrollmentId>,
+        p_consent_id: poem_openapi::param::Path<crate::params::ConsentId>,
         #[oai(name = "Authorization")]
         p_authorization: poem_openapi::param::Header<crate::params::Authorization>,
         #[oai(name = "x-fapi-auth-date")]
@@ -1814,7 +1814,7 @@ impl EnrollmentsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "x-idempotency-key")]
         p_x_idempotency_key: poem_openapi::param::Header<crate::params::XIdempotencyKey>,

@@ -35,7 +35,7 @@ pub trait ExchangesConnector: Send + Sync + 'static {
 /// `exchanges` 1.0.0 `#/paths/~1operations/get` `exchangesGetOperations`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct ExchangesGetOperationsInput {
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `exchanges` 1.0.0 `#/paths/~1operations~1{operationId}/get` `exchangesGetOperationsOperationId`: what the bank needs.
@@ -47,6 +47,6 @@ pub struct ExchangesGetOperationsOperationIdInput {
 #[derive(Debug, Clone)]
 pub struct ExchangesGetOperationsOperationIdEventsInput {
     pub operation_id: crate::params::OperationId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }

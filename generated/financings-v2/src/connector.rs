@@ -53,7 +53,7 @@ pub trait FinancingsConnector: Send + Sync + 'static {
 /// `financings` 2.4.0 `#/paths/~1contracts/get` `financingsGetContracts`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct FinancingsGetContractsInput {
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `financings` 2.4.0 `#/paths/~1contracts~1{contractId}/get` `financingsGetContractsContractId`: what the bank needs.
@@ -65,7 +65,7 @@ pub struct FinancingsGetContractsContractIdInput {
 #[derive(Debug, Clone)]
 pub struct FinancingsGetContractsContractIdWarrantiesInput {
     pub contract_id: crate::params::ContractId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `financings` 2.4.0 `#/paths/~1contracts~1{contractId}~1scheduled-instalments/get` `financingsGetContractsContractIdScheduledInstalments`: what the bank needs.

@@ -50,13 +50,13 @@ pub struct FinancingsGetContractsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `financings` 2.4.0 `#/paths/~1contracts/get` `financingsGetContracts`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -252,7 +252,7 @@ pub struct FinancingsGetContractsContractIdRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `financings` 2.4.0 `#/paths/~1contracts~1{contractId}/get` `financingsGetContractsContractId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -454,9 +454,9 @@ pub struct FinancingsGetContractsContractIdWarrantiesRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `financings` 2.4.0 `#/paths/~1contracts~1{contractId}~1warranties/get` `financingsGetContractsContractIdWarranties`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -654,7 +654,7 @@ pub struct FinancingsGetContractsContractIdScheduledInstalmentsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `financings` 2.4.0 `#/paths/~1contracts~1{contractId}~1scheduled-instalments/get` `financingsGetContractsContractIdScheduledInstalments`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -854,7 +854,7 @@ pub struct FinancingsGetContractsContractIdPaymentsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `financings` 2.4.0 `#/paths/~1contracts~1{contractId}~1payments/get` `financingsGetContractsContractIdPayments`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -1065,7 +1065,7 @@ impl FinancingsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1073,7 +1073,7 @@ impl FinancingsRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> FinancingsGetContractsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1121,7 +1121,7 @@ impl FinancingsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> FinancingsGetContractsContractIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1174,11 +1174,11 @@ impl FinancingsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> FinancingsGetContractsContractIdWarrantiesResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1230,7 +1230,7 @@ impl FinancingsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> FinancingsGetContractsContractIdScheduledInstalmentsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1282,7 +1282,7 @@ impl FinancingsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> FinancingsGetContractsContractIdPaymentsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(

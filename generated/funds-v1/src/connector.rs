@@ -55,7 +55,7 @@ pub trait FundsConnector: Send + Sync + 'static {
 /// `funds` 1.1.0 `#/paths/~1investments/get` `fundsGetInvestments`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct FundsGetInvestmentsInput {
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `funds` 1.1.0 `#/paths/~1investments~1{investmentId}/get` `fundsGetInvestmentsInvestmentId`: what the bank needs.
@@ -72,12 +72,12 @@ pub struct FundsGetInvestmentsInvestmentIdBalancesInput {
 #[derive(Debug, Clone)]
 pub struct FundsGetInvestmentsInvestmentIdTransactionsInput {
     pub investment_id: crate::params::InvestmentId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub from_transaction_conversion_date: Option<
         crate::params::FromTransactionConversionDate,
     >,
     pub to_transaction_conversion_date: Option<
-        crate::params::FromTransactionConversionDate,
+        crate::params::ToTransactionConversionDate,
     >,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
@@ -85,12 +85,12 @@ pub struct FundsGetInvestmentsInvestmentIdTransactionsInput {
 #[derive(Debug, Clone)]
 pub struct FundsGetInvestmentsInvestmentIdTransactionsCurrentInput {
     pub investment_id: crate::params::InvestmentId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub from_transaction_conversion_date: Option<
         crate::params::FromTransactionConversionDate,
     >,
     pub to_transaction_conversion_date: Option<
-        crate::params::FromTransactionConversionDate,
+        crate::params::ToTransactionConversionDate,
     >,
     pub page: ::aberta_runtime::connector::PageRequest,
 }

@@ -50,13 +50,13 @@ pub struct FundsGetInvestmentsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `funds` 1.1.0 `#/paths/~1investments/get` `fundsGetInvestments`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -224,7 +224,7 @@ pub struct FundsGetInvestmentsInvestmentIdRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `funds` 1.1.0 `#/paths/~1investments~1{investmentId}/get` `fundsGetInvestmentsInvestmentId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -396,7 +396,7 @@ pub struct FundsGetInvestmentsInvestmentIdBalancesRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `funds` 1.1.0 `#/paths/~1investments~1{investmentId}~1balances/get` `fundsGetInvestmentsInvestmentIdBalances`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -566,20 +566,20 @@ pub struct FundsGetInvestmentsInvestmentIdTransactionsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     /// `fromtransactionconversiondate` (query)
     pub from_transaction_conversion_date: Option<
         crate::params::FromTransactionConversionDate,
     >,
     /// `totransactionconversiondate` (query)
     pub to_transaction_conversion_date: Option<
-        crate::params::FromTransactionConversionDate,
+        crate::params::ToTransactionConversionDate,
     >,
 }
 /// `funds` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions/get` `fundsGetInvestmentsInvestmentIdTransactions`
@@ -750,20 +750,20 @@ pub struct FundsGetInvestmentsInvestmentIdTransactionsCurrentRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     /// `fromtransactionconversiondate` (query)
     pub from_transaction_conversion_date: Option<
         crate::params::FromTransactionConversionDate,
     >,
     /// `totransactionconversiondate` (query)
     pub to_transaction_conversion_date: Option<
-        crate::params::FromTransactionConversionDate,
+        crate::params::ToTransactionConversionDate,
     >,
 }
 /// `funds` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get` `fundsGetInvestmentsInvestmentIdTransactionsCurrent`
@@ -949,7 +949,7 @@ impl FundsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -957,7 +957,7 @@ impl FundsRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> FundsGetInvestmentsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1005,7 +1005,7 @@ impl FundsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> FundsGetInvestmentsInvestmentIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1054,7 +1054,7 @@ impl FundsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> FundsGetInvestmentsInvestmentIdBalancesResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1103,7 +1103,7 @@ impl FundsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1111,7 +1111,7 @@ impl FundsRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
         #[oai(name = "fromTransactionConversionDate")]
         p_from_transaction_conversion_date: poem_openapi::param::Query<
@@ -1119,7 +1119,7 @@ impl FundsRoutes {
         >,
         #[oai(name = "toTransactionConversionDate")]
         p_to_transaction_conversion_date: poem_openapi::param::Query<
-            Option<crate::params::FromTransactionConversionDate>,
+            Option<crate::params::ToTransactionConversionDate>,
         >,
     ) -> FundsGetInvestmentsInvestmentIdTransactionsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1173,7 +1173,7 @@ impl FundsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1181,7 +1181,7 @@ impl FundsRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
         #[oai(name = "fromTransactionConversionDate")]
         p_from_transaction_conversion_date: poem_openapi::param::Query<
@@ -1189,7 +1189,7 @@ impl FundsRoutes {
         >,
         #[oai(name = "toTransactionConversionDate")]
         p_to_transaction_conversion_date: poem_openapi::param::Query<
-            Option<crate::params::FromTransactionConversionDate>,
+            Option<crate::params::ToTransactionConversionDate>,
         >,
     ) -> FundsGetInvestmentsInvestmentIdTransactionsCurrentResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(

@@ -55,7 +55,7 @@ pub trait InvoiceFinancingsConnector: Send + Sync + 'static {
 /// `invoice-financings` 2.4.0 `#/paths/~1contracts/get` `invoiceFinancingsGetContracts`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct InvoiceFinancingsGetContractsInput {
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `invoice-financings` 2.4.0 `#/paths/~1contracts~1{contractId}/get` `invoiceFinancingsGetContractsContractId`: what the bank needs.
@@ -67,7 +67,7 @@ pub struct InvoiceFinancingsGetContractsContractIdInput {
 #[derive(Debug, Clone)]
 pub struct InvoiceFinancingsGetContractsContractIdWarrantiesInput {
     pub contract_id: crate::params::ContractId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `invoice-financings` 2.4.0 `#/paths/~1contracts~1{contractId}~1scheduled-instalments/get` `invoiceFinancingsGetContractsContractIdScheduledInstalments`: what the bank needs.

@@ -34,6 +34,13 @@
     .min_length(value, 1); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `invoice-financings` 2.4.0."]
+    XCustomerUserAgent(String), ::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(100), min_length : Some(1), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 100); v.min_length(value, 1); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `invoice-financings` 2.4.0."] Page(i32),
     ::aberta_runtime::schema::MetaSchema { format : Some("int32"), minimum : Some(1f64),
     maximum : Some(2147483647f64), ..
@@ -46,6 +53,12 @@
     maximum : Some(1000f64), .. ::aberta_runtime::schema::MetaSchema::new("integer") }, |
     value, v | { v.minimum(* value as f64, 1f64, false); v.maximum(* value as f64,
     1000f64, false); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `invoice-financings` 2.4.0."] PaginationKey(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("[\\w\\W\\s]*".to_string()),
+    max_length : Some(2048), .. ::aberta_runtime::schema::MetaSchema::new("string") }, |
+    value, v | { v.max_length(value, 2048); }
 );
 ::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `invoice-financings` 2.4.0."] XV(String),
@@ -80,18 +93,6 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/pagination-key/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 2048);
-                    },
-                ),
-            )
-        }
         "/components/parameters/xFapiAuthDate/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -107,19 +108,6 @@ pub fn check_parameter(
             )
         }
         "/components/parameters/xFapiCustomerIpAddress/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 100);
-                        v.min_length(value, 1);
-                    },
-                ),
-            )
-        }
-        "/components/parameters/xCustomerUserAgent/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,
@@ -216,6 +204,19 @@ pub fn check_parameter(
                 ),
             )
         }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
         "/components/parameters/page/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -238,6 +239,18 @@ pub fn check_parameter(
                     |value, v| {
                         v.minimum(*value as f64, 1f64, false);
                         v.maximum(*value as f64, 1000f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/pagination-key/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
                     },
                 ),
             )

@@ -50,13 +50,13 @@ pub struct InvoiceFinancingsGetContractsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `invoice-financings` 2.4.0 `#/paths/~1contracts/get` `invoiceFinancingsGetContracts`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -210,7 +210,7 @@ pub struct InvoiceFinancingsGetContractsContractIdRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `invoice-financings` 2.4.0 `#/paths/~1contracts~1{contractId}/get` `invoiceFinancingsGetContractsContractId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -368,9 +368,9 @@ pub struct InvoiceFinancingsGetContractsContractIdWarrantiesRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `invoice-financings` 2.4.0 `#/paths/~1contracts~1{contractId}~1warranties/get` `invoiceFinancingsGetContractsContractIdWarranties`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -526,7 +526,7 @@ pub struct InvoiceFinancingsGetContractsContractIdScheduledInstalmentsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `invoice-financings` 2.4.0 `#/paths/~1contracts~1{contractId}~1scheduled-instalments/get` `invoiceFinancingsGetContractsContractIdScheduledInstalments`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -682,7 +682,7 @@ pub struct InvoiceFinancingsGetContractsContractIdPaymentsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `invoice-financings` 2.4.0 `#/paths/~1contracts~1{contractId}~1payments/get` `invoiceFinancingsGetContractsContractIdPayments`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -855,7 +855,7 @@ impl InvoiceFinancingsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -863,7 +863,7 @@ impl InvoiceFinancingsRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> InvoiceFinancingsGetContractsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -914,7 +914,7 @@ impl InvoiceFinancingsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> InvoiceFinancingsGetContractsContractIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -967,11 +967,11 @@ impl InvoiceFinancingsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> InvoiceFinancingsGetContractsContractIdWarrantiesResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1026,7 +1026,7 @@ impl InvoiceFinancingsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> InvoiceFinancingsGetContractsContractIdScheduledInstalmentsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1078,7 +1078,7 @@ impl InvoiceFinancingsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> InvoiceFinancingsGetContractsContractIdPaymentsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(

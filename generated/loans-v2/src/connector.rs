@@ -53,7 +53,7 @@ pub trait LoansConnector: Send + Sync + 'static {
 /// `loans` 2.5.0 `#/paths/~1contracts/get` `loansGetContracts`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct LoansGetContractsInput {
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `loans` 2.5.0 `#/paths/~1contracts~1{contractId}/get` `loansGetContractsContractId`: what the bank needs.
@@ -65,7 +65,7 @@ pub struct LoansGetContractsContractIdInput {
 #[derive(Debug, Clone)]
 pub struct LoansGetContractsContractIdWarrantiesInput {
     pub contract_id: crate::params::ContractId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `loans` 2.5.0 `#/paths/~1contracts~1{contractId}~1scheduled-instalments/get` `loansGetContractsContractIdScheduledInstalments`: what the bank needs.

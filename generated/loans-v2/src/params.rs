@@ -33,6 +33,13 @@
     .min_length(value, 1); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `loans` 2.5.0."] XCustomerUserAgent(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("[\\w\\W\\s]*".to_string()),
+    max_length : Some(100), min_length : Some(1), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 100); v.min_length(value, 1); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `loans` 2.5.0."] Page(i32),
     ::aberta_runtime::schema::MetaSchema { format : Some("int32"), minimum : Some(1f64),
     maximum : Some(2147483647f64), ..
@@ -45,6 +52,12 @@
     maximum : Some(1000f64), .. ::aberta_runtime::schema::MetaSchema::new("integer") }, |
     value, v | { v.minimum(* value as f64, 1f64, false); v.maximum(* value as f64,
     1000f64, false); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `loans` 2.5.0."] PaginationKey(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("[\\w\\W\\s]*".to_string()),
+    max_length : Some(2048), .. ::aberta_runtime::schema::MetaSchema::new("string") }, |
+    value, v | { v.max_length(value, 2048); }
 );
 ::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `loans` 2.5.0."] XV(String),
@@ -79,18 +92,6 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/pagination-key/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 2048);
-                    },
-                ),
-            )
-        }
         "/components/parameters/xFapiAuthDate/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -106,19 +107,6 @@ pub fn check_parameter(
             )
         }
         "/components/parameters/xFapiCustomerIpAddress/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 100);
-                        v.min_length(value, 1);
-                    },
-                ),
-            )
-        }
-        "/components/parameters/xCustomerUserAgent/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,
@@ -215,6 +203,19 @@ pub fn check_parameter(
                 ),
             )
         }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
         "/components/parameters/page/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -237,6 +238,18 @@ pub fn check_parameter(
                     |value, v| {
                         v.minimum(*value as f64, 1f64, false);
                         v.maximum(*value as f64, 1000f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/pagination-key/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
                     },
                 ),
             )

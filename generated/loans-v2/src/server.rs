@@ -50,13 +50,13 @@ pub struct LoansGetContractsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `loans` 2.5.0 `#/paths/~1contracts/get` `loansGetContracts`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -252,7 +252,7 @@ pub struct LoansGetContractsContractIdRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `loans` 2.5.0 `#/paths/~1contracts~1{contractId}/get` `loansGetContractsContractId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -454,9 +454,9 @@ pub struct LoansGetContractsContractIdWarrantiesRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `loans` 2.5.0 `#/paths/~1contracts~1{contractId}~1warranties/get` `loansGetContractsContractIdWarranties`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -654,7 +654,7 @@ pub struct LoansGetContractsContractIdScheduledInstalmentsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `loans` 2.5.0 `#/paths/~1contracts~1{contractId}~1scheduled-instalments/get` `loansGetContractsContractIdScheduledInstalments`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -854,7 +854,7 @@ pub struct LoansGetContractsContractIdPaymentsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `loans` 2.5.0 `#/paths/~1contracts~1{contractId}~1payments/get` `loansGetContractsContractIdPayments`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -1065,7 +1065,7 @@ impl LoansRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1073,7 +1073,7 @@ impl LoansRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> LoansGetContractsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1121,7 +1121,7 @@ impl LoansRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> LoansGetContractsContractIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1174,11 +1174,11 @@ impl LoansRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> LoansGetContractsContractIdWarrantiesResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1230,7 +1230,7 @@ impl LoansRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> LoansGetContractsContractIdScheduledInstalmentsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1279,7 +1279,7 @@ impl LoansRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> LoansGetContractsContractIdPaymentsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(

@@ -34,6 +34,13 @@
     .min_length(value, 1); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `payments` 4.0.0."] XCustomerUserAgent(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("[\\w\\W\\s]*".to_string()),
+    max_length : Some(100), min_length : Some(1), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 100); v.min_length(value, 1); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `payments` 4.0.0."] XIdempotencyKey(String),
     ::aberta_runtime::schema::MetaSchema { pattern : Some("^(?!\\s)(.*)(\\S)$"
     .to_string()), max_length : Some(40), min_length : Some(1), ..
@@ -93,19 +100,6 @@ pub fn check_parameter(
             )
         }
         "/components/parameters/xFapiCustomerIpAddress/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 100);
-                        v.min_length(value, 1);
-                    },
-                ),
-            )
-        }
-        "/components/parameters/xCustomerUserAgent/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,
@@ -393,6 +387,19 @@ pub fn check_parameter(
                     |value, v| {
                         v.pattern(value, &crate::patterns::P19);
                         v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 100);
                         v.min_length(value, 1);
                     },
                 ),

@@ -56,7 +56,7 @@ pub struct PaymentsPostConsentsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `x-idempotency-key` (header)
     pub x_idempotency_key: crate::params::XIdempotencyKey,
     pub body: crate::models::CreatePaymentConsent,
@@ -238,7 +238,7 @@ pub struct PaymentsGetConsentsConsentIdRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `payments` 4.0.0 `#/paths/~1consents~1{consentId}/get` `paymentsGetConsentsConsentId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -394,7 +394,7 @@ pub struct PaymentsPostPixPaymentsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `x-idempotency-key` (header)
     pub x_idempotency_key: crate::params::XIdempotencyKey,
     pub body: crate::models::CreatePixPayment,
@@ -578,7 +578,7 @@ pub struct PaymentsGetPixPaymentsPaymentIdRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `payments` 4.0.0 `#/paths/~1pix~1payments~1{paymentId}/get` `paymentsGetPixPaymentsPaymentId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -736,7 +736,7 @@ pub struct PaymentsPatchPixPaymentsPaymentIdRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     pub body: crate::models::PatchPixPayment,
 }
 /// `payments` 4.0.0 `#/paths/~1pix~1payments~1{paymentId}/patch` `paymentsPatchPixPaymentsPaymentId`
@@ -900,7 +900,7 @@ pub struct PaymentsPatchPixPaymentsConsentIdRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `consentid` (path)
     pub consent_id: crate::params::ConsentId,
     /// `x-idempotency-key` (header)
@@ -1084,7 +1084,7 @@ impl PaymentsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "x-idempotency-key")]
         p_x_idempotency_key: poem_openapi::param::Header<crate::params::XIdempotencyKey>,
@@ -1135,7 +1135,7 @@ impl PaymentsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> PaymentsGetConsentsConsentIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1183,7 +1183,7 @@ impl PaymentsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "x-idempotency-key")]
         p_x_idempotency_key: poem_openapi::param::Header<crate::params::XIdempotencyKey>,
@@ -1237,7 +1237,7 @@ impl PaymentsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> PaymentsGetPixPaymentsPaymentIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1287,7 +1287,7 @@ impl PaymentsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         body: ::aberta_runtime::payload::Jwt<crate::models::PatchPixPayment>,
     ) -> PaymentsPatchPixPaymentsPaymentIdResponse {
@@ -1337,7 +1337,7 @@ impl PaymentsRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "consentId")]
         p_consent_id: poem_openapi::param::Path<crate::params::ConsentId>,

@@ -34,6 +34,14 @@
     1); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `resources` 3.1.0."] XCustomerUserAgent(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("^[^\\s](.*[^\\s])?$"
+    .to_string()), max_length : Some(255), min_length : Some(1), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .pattern(value, & crate ::patterns::P4); v.max_length(value, 255); v
+    .min_length(value, 1); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `resources` 3.1.0."] Page(i32),
     ::aberta_runtime::schema::MetaSchema { format : Some("int32"), minimum : Some(1f64),
     maximum : Some(2147483647f64), ..
@@ -101,20 +109,6 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/xCustomerUserAgent/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.pattern(value, &crate::patterns::P4);
-                        v.max_length(value, 255);
-                        v.min_length(value, 1);
-                    },
-                ),
-            )
-        }
         "/components/parameters/xFapiInteractionId/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -138,6 +132,20 @@ pub fn check_parameter(
                     |value, v| {
                         v.pattern(value, &crate::patterns::P1);
                         v.max_length(value, 36);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P4);
+                        v.max_length(value, 255);
                         v.min_length(value, 1);
                     },
                 ),

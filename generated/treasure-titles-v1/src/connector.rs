@@ -59,7 +59,7 @@ pub trait TreasureTitlesConnector: Send + Sync + 'static {
 /// `treasure-titles` 1.1.0 `#/paths/~1investments/get` `treasureTitlesGetInvestments`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct TreasureTitlesGetInvestmentsInput {
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `treasure-titles` 1.1.0 `#/paths/~1investments~1{investmentId}/get` `treasureTitlesGetInvestmentsInvestmentId`: what the bank needs.
@@ -76,17 +76,17 @@ pub struct TreasureTitlesGetInvestmentsInvestmentIdBalancesInput {
 #[derive(Debug, Clone)]
 pub struct TreasureTitlesGetInvestmentsInvestmentIdTransactionsInput {
     pub investment_id: crate::params::InvestmentId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `treasure-titles` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get` `treasureTitlesGetInvestmentsInvestmentIdTransactionsCurrent`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct TreasureTitlesGetInvestmentsInvestmentIdTransactionsCurrentInput {
     pub investment_id: crate::params::InvestmentId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }

@@ -50,13 +50,13 @@ pub struct TreasureTitlesGetInvestmentsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `treasure-titles` 1.1.0 `#/paths/~1investments/get` `treasureTitlesGetInvestments`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -210,7 +210,7 @@ pub struct TreasureTitlesGetInvestmentsInvestmentIdRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `treasure-titles` 1.1.0 `#/paths/~1investments~1{investmentId}/get` `treasureTitlesGetInvestmentsInvestmentId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -364,7 +364,7 @@ pub struct TreasureTitlesGetInvestmentsInvestmentIdBalancesRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `treasure-titles` 1.1.0 `#/paths/~1investments~1{investmentId}~1balances/get` `treasureTitlesGetInvestmentsInvestmentIdBalances`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -518,17 +518,17 @@ pub struct TreasureTitlesGetInvestmentsInvestmentIdTransactionsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     /// `fromtransactiondate` (query)
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
     /// `totransactiondate` (query)
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
 }
 /// `treasure-titles` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions/get` `treasureTitlesGetInvestmentsInvestmentIdTransactions`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -684,17 +684,17 @@ pub struct TreasureTitlesGetInvestmentsInvestmentIdTransactionsCurrentRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     /// `fromtransactiondate` (query)
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
     /// `totransactiondate` (query)
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
 }
 /// `treasure-titles` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get` `treasureTitlesGetInvestmentsInvestmentIdTransactionsCurrent`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -867,7 +867,7 @@ impl TreasureTitlesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -875,7 +875,7 @@ impl TreasureTitlesRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> TreasureTitlesGetInvestmentsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -926,7 +926,7 @@ impl TreasureTitlesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> TreasureTitlesGetInvestmentsInvestmentIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -975,7 +975,7 @@ impl TreasureTitlesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> TreasureTitlesGetInvestmentsInvestmentIdBalancesResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1024,7 +1024,7 @@ impl TreasureTitlesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1032,7 +1032,7 @@ impl TreasureTitlesRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
         #[oai(name = "fromTransactionDate")]
         p_from_transaction_date: poem_openapi::param::Query<
@@ -1040,7 +1040,7 @@ impl TreasureTitlesRoutes {
         >,
         #[oai(name = "toTransactionDate")]
         p_to_transaction_date: poem_openapi::param::Query<
-            Option<crate::params::FromTransactionDate>,
+            Option<crate::params::ToTransactionDate>,
         >,
     ) -> TreasureTitlesGetInvestmentsInvestmentIdTransactionsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1097,7 +1097,7 @@ impl TreasureTitlesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1105,7 +1105,7 @@ impl TreasureTitlesRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
         #[oai(name = "fromTransactionDate")]
         p_from_transaction_date: poem_openapi::param::Query<
@@ -1113,7 +1113,7 @@ impl TreasureTitlesRoutes {
         >,
         #[oai(name = "toTransactionDate")]
         p_to_transaction_date: poem_openapi::param::Query<
-            Option<crate::params::FromTransactionDate>,
+            Option<crate::params::ToTransactionDate>,
         >,
     ) -> TreasureTitlesGetInvestmentsInvestmentIdTransactionsCurrentResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(

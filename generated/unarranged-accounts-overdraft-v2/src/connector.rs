@@ -57,7 +57,7 @@ pub trait UnarrangedAccountsOverdraftConnector: Send + Sync + 'static {
 /// `unarranged-accounts-overdraft` 2.5.0 `#/paths/~1contracts/get` `unarrangedAccountsOverdraftGetContracts`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct UnarrangedAccountsOverdraftGetContractsInput {
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `unarranged-accounts-overdraft` 2.5.0 `#/paths/~1contracts~1{contractId}/get` `unarrangedAccountsOverdraftGetContractsContractId`: what the bank needs.
@@ -69,7 +69,7 @@ pub struct UnarrangedAccountsOverdraftGetContractsContractIdInput {
 #[derive(Debug, Clone)]
 pub struct UnarrangedAccountsOverdraftGetContractsContractIdWarrantiesInput {
     pub contract_id: crate::params::ContractId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `unarranged-accounts-overdraft` 2.5.0 `#/paths/~1contracts~1{contractId}~1scheduled-instalments/get` `unarrangedAccountsOverdraftGetContractsContractIdScheduledInstalments`: what the bank needs.

@@ -50,13 +50,13 @@ pub struct UnarrangedAccountsOverdraftGetContractsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `unarranged-accounts-overdraft` 2.5.0 `#/paths/~1contracts/get` `unarrangedAccountsOverdraftGetContracts`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -256,7 +256,7 @@ pub struct UnarrangedAccountsOverdraftGetContractsContractIdRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `unarranged-accounts-overdraft` 2.5.0 `#/paths/~1contracts~1{contractId}/get` `unarrangedAccountsOverdraftGetContractsContractId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -462,9 +462,9 @@ pub struct UnarrangedAccountsOverdraftGetContractsContractIdWarrantiesRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `unarranged-accounts-overdraft` 2.5.0 `#/paths/~1contracts~1{contractId}~1warranties/get` `unarrangedAccountsOverdraftGetContractsContractIdWarranties`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -666,7 +666,7 @@ pub struct UnarrangedAccountsOverdraftGetContractsContractIdScheduledInstalments
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `unarranged-accounts-overdraft` 2.5.0 `#/paths/~1contracts~1{contractId}~1scheduled-instalments/get` `unarrangedAccountsOverdraftGetContractsContractIdScheduledInstalments`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -868,7 +868,7 @@ pub struct UnarrangedAccountsOverdraftGetContractsContractIdPaymentsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `unarranged-accounts-overdraft` 2.5.0 `#/paths/~1contracts~1{contractId}~1payments/get` `unarrangedAccountsOverdraftGetContractsContractIdPayments`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -1087,7 +1087,7 @@ impl UnarrangedAccountsOverdraftRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1095,7 +1095,7 @@ impl UnarrangedAccountsOverdraftRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> UnarrangedAccountsOverdraftGetContractsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1146,7 +1146,7 @@ impl UnarrangedAccountsOverdraftRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> UnarrangedAccountsOverdraftGetContractsContractIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1202,11 +1202,11 @@ impl UnarrangedAccountsOverdraftRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> UnarrangedAccountsOverdraftGetContractsContractIdWarrantiesResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1261,7 +1261,7 @@ impl UnarrangedAccountsOverdraftRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> UnarrangedAccountsOverdraftGetContractsContractIdScheduledInstalmentsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1313,7 +1313,7 @@ impl UnarrangedAccountsOverdraftRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> UnarrangedAccountsOverdraftGetContractsContractIdPaymentsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(

@@ -68,7 +68,7 @@ pub trait VariableIncomesConnector: Send + Sync + 'static {
 /// `variable-incomes` 1.3.0 `#/paths/~1investments/get` `variableIncomesGetInvestments`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct VariableIncomesGetInvestmentsInput {
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}/get` `variableIncomesGetInvestmentsInvestmentId`: what the bank needs.
@@ -85,22 +85,22 @@ pub struct VariableIncomesGetInvestmentsInvestmentIdBalancesInput {
 #[derive(Debug, Clone)]
 pub struct VariableIncomesGetInvestmentsInvestmentIdTransactionsInput {
     pub investment_id: crate::params::InvestmentId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get` `variableIncomesGetInvestmentsInvestmentIdTransactionsCurrent`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentInput {
     pub investment_id: crate::params::InvestmentId,
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
     pub page: ::aberta_runtime::connector::PageRequest,
 }
 /// `variable-incomes` 1.3.0 `#/paths/~1broker-notes~1{brokerNoteId}/get` `variableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteId`: what the bank needs.
 #[derive(Debug, Clone)]
 pub struct VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdInput {
-    pub broker_note_id: crate::params::InvestmentId,
+    pub broker_note_id: crate::params::BrokerNoteId,
 }

@@ -32,6 +32,13 @@
     .min_length(value, 1); }
 );
 ::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `variable-incomes` 1.3.0."]
+    XCustomerUserAgent(String), ::aberta_runtime::schema::MetaSchema { pattern :
+    Some("[\\w\\W\\s]*".to_string()), max_length : Some(100), min_length : Some(1), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 100); v.min_length(value, 1); }
+);
+::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `variable-incomes` 1.3.0."] Page(i32),
     ::aberta_runtime::schema::MetaSchema { format : Some("int32"), minimum : Some(1f64),
     maximum : Some(2147483647f64), ..
@@ -44,6 +51,12 @@
     maximum : Some(1000f64), .. ::aberta_runtime::schema::MetaSchema::new("integer") }, |
     value, v | { v.minimum(* value as f64, 25f64, false); v.maximum(* value as f64,
     1000f64, false); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `variable-incomes` 1.3.0."] PaginationKey(String),
+    ::aberta_runtime::schema::MetaSchema { pattern : Some("[\\w\\W\\s]*".to_string()),
+    max_length : Some(2048), .. ::aberta_runtime::schema::MetaSchema::new("string") }, |
+    value, v | { v.max_length(value, 2048); }
 );
 ::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `variable-incomes` 1.3.0."]
@@ -75,6 +88,20 @@
     ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
     .max_length(value, 10); v.date(value); }
 );
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `variable-incomes` 1.3.0."]
+    ToTransactionDate(String), ::aberta_runtime::schema::MetaSchema { format :
+    Some("date"), max_length : Some(10), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .max_length(value, 10); v.date(value); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `variable-incomes` 1.3.0."] BrokerNoteId(String),
+    ::aberta_runtime::schema::MetaSchema { pattern :
+    Some("^[a-zA-Z0-9][a-zA-Z0-9\\-]{0,99}$".to_string()), max_length : Some(100), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .pattern(value, & crate ::patterns::P14); v.max_length(value, 100); }
+);
 /// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
 /// no parameter is defined there.
 #[allow(unused_variables)]
@@ -84,18 +111,6 @@ pub fn check_parameter(
 ) -> Option<Result<(), ::aberta_runtime::Violations>> {
     match pointer {
         "/components/parameters/Authorization/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 2048);
-                    },
-                ),
-            )
-        }
-        "/components/parameters/pagination-key/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,
@@ -134,19 +149,6 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/xCustomerUserAgent/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 100);
-                        v.min_length(value, 1);
-                    },
-                ),
-            )
-        }
         "/components/parameters/xFapiInteractionId/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -155,6 +157,19 @@ pub fn check_parameter(
                     json,
                     |value, v| {
                         v.pattern(value, &crate::patterns::P14);
+                        v.max_length(value, 100);
+                        v.min_length(value, 1);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/xCustomerUserAgent/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
                         v.max_length(value, 100);
                         v.min_length(value, 1);
                     },
@@ -183,6 +198,18 @@ pub fn check_parameter(
                     |value, v| {
                         v.minimum(*value as f64, 25f64, false);
                         v.maximum(*value as f64, 1000f64, false);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/pagination-key/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
                     },
                 ),
             )
@@ -226,33 +253,7 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/parameters/BrokerNoteId/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.pattern(value, &crate::patterns::P14);
-                        v.max_length(value, 100);
-                    },
-                ),
-            )
-        }
         "/components/parameters/fromTransactionDate/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.max_length(value, 10);
-                        v.date(value);
-                    },
-                ),
-            )
-        }
-        "/components/parameters/toTransactionDate/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,
@@ -278,6 +279,19 @@ pub fn check_parameter(
                 ),
             )
         }
+        "/components/parameters/toTransactionDate/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 10);
+                        v.date(value);
+                    },
+                ),
+            )
+        }
         "/components/parameters/toTransactionDateCurrent/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -287,6 +301,19 @@ pub fn check_parameter(
                     |value, v| {
                         v.max_length(value, 10);
                         v.date(value);
+                    },
+                ),
+            )
+        }
+        "/components/parameters/BrokerNoteId/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P14);
+                        v.max_length(value, 100);
                     },
                 ),
             )

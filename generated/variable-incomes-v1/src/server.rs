@@ -56,13 +56,13 @@ pub struct VariableIncomesGetInvestmentsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
 }
 /// `variable-incomes` 1.3.0 `#/paths/~1investments/get` `variableIncomesGetInvestments`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -238,7 +238,7 @@ pub struct VariableIncomesGetInvestmentsInvestmentIdRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}/get` `variableIncomesGetInvestmentsInvestmentId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -414,7 +414,7 @@ pub struct VariableIncomesGetInvestmentsInvestmentIdBalancesRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1balances/get` `variableIncomesGetInvestmentsInvestmentIdBalances`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -590,17 +590,17 @@ pub struct VariableIncomesGetInvestmentsInvestmentIdTransactionsRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     /// `fromtransactiondate` (query)
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
     /// `totransactiondate` (query)
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
 }
 /// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1transactions/get` `variableIncomesGetInvestmentsInvestmentIdTransactions`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -778,17 +778,17 @@ pub struct VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentRequest {
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
     /// `page` (query)
     pub page: Option<crate::params::Page>,
     /// `page-size` (query)
     pub page_size: Option<crate::params::PageSize>,
     /// `pagination-key` (query)
-    pub pagination_key: Option<crate::params::Authorization>,
+    pub pagination_key: Option<crate::params::PaginationKey>,
     /// `fromtransactiondate` (query)
     pub from_transaction_date: Option<crate::params::FromTransactionDate>,
     /// `totransactiondate` (query)
-    pub to_transaction_date: Option<crate::params::FromTransactionDate>,
+    pub to_transaction_date: Option<crate::params::ToTransactionDate>,
 }
 /// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get` `variableIncomesGetInvestmentsInvestmentIdTransactionsCurrent`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -956,7 +956,7 @@ fn variable_incomes_get_investments_investment_id_transactions_current_rejected(
 #[derive(Debug)]
 pub struct VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdRequest {
     /// `brokernoteid` (path)
-    pub broker_note_id: crate::params::InvestmentId,
+    pub broker_note_id: crate::params::BrokerNoteId,
     /// `authorization` (header)
     pub authorization: crate::params::Authorization,
     /// `x-fapi-auth-date` (header)
@@ -966,7 +966,7 @@ pub struct VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdReque
     /// `x-fapi-interaction-id` (header)
     pub x_fapi_interaction_id: crate::params::XFapiInteractionId,
     /// `x-customer-user-agent` (header)
-    pub x_customer_user_agent: Option<crate::params::XFapiCustomerIpAddress>,
+    pub x_customer_user_agent: Option<crate::params::XCustomerUserAgent>,
 }
 /// `variable-incomes` 1.3.0 `#/paths/~1broker-notes~1{brokerNoteId}/get` `variableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteId`
 #[derive(Debug, poem_openapi::ApiResponse)]
@@ -1159,7 +1159,7 @@ impl VariableIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1167,7 +1167,7 @@ impl VariableIncomesRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
     ) -> VariableIncomesGetInvestmentsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1218,7 +1218,7 @@ impl VariableIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> VariableIncomesGetInvestmentsInvestmentIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1267,7 +1267,7 @@ impl VariableIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> VariableIncomesGetInvestmentsInvestmentIdBalancesResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1319,7 +1319,7 @@ impl VariableIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1327,7 +1327,7 @@ impl VariableIncomesRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
         #[oai(name = "fromTransactionDate")]
         p_from_transaction_date: poem_openapi::param::Query<
@@ -1335,7 +1335,7 @@ impl VariableIncomesRoutes {
         >,
         #[oai(name = "toTransactionDate")]
         p_to_transaction_date: poem_openapi::param::Query<
-            Option<crate::params::FromTransactionDate>,
+            Option<crate::params::ToTransactionDate>,
         >,
     ) -> VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1392,7 +1392,7 @@ impl VariableIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
         #[oai(name = "page")]
         p_page: poem_openapi::param::Query<Option<crate::params::Page>>,
@@ -1400,7 +1400,7 @@ impl VariableIncomesRoutes {
         p_page_size: poem_openapi::param::Query<Option<crate::params::PageSize>>,
         #[oai(name = "pagination-key")]
         p_pagination_key: poem_openapi::param::Query<
-            Option<crate::params::Authorization>,
+            Option<crate::params::PaginationKey>,
         >,
         #[oai(name = "fromTransactionDate")]
         p_from_transaction_date: poem_openapi::param::Query<
@@ -1408,7 +1408,7 @@ impl VariableIncomesRoutes {
         >,
         #[oai(name = "toTransactionDate")]
         p_to_transaction_date: poem_openapi::param::Query<
-            Option<crate::params::FromTransactionDate>,
+            Option<crate::params::ToTransactionDate>,
         >,
     ) -> VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(
@@ -1448,7 +1448,7 @@ impl VariableIncomesRoutes {
         &self,
         raw: &::aberta_runtime::reexport::poem::Request,
         #[oai(name = "brokerNoteId")]
-        p_broker_note_id: poem_openapi::param::Path<crate::params::InvestmentId>,
+        p_broker_note_id: poem_openapi::param::Path<crate::params::BrokerNoteId>,
         #[oai(name = "Authorization")]
         p_authorization: poem_openapi::param::Header<crate::params::Authorization>,
         #[oai(name = "x-fapi-auth-date")]
@@ -1465,7 +1465,7 @@ impl VariableIncomesRoutes {
         >,
         #[oai(name = "x-customer-user-agent")]
         p_x_customer_user_agent: poem_openapi::param::Header<
-            Option<crate::params::XFapiCustomerIpAddress>,
+            Option<crate::params::XCustomerUserAgent>,
         >,
     ) -> VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse {
         let ctx = ::aberta_runtime::RequestContext::from_request(

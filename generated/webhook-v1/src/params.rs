@@ -31,6 +31,35 @@
     ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
     .pattern(value, & crate ::patterns::P1); v.max_length(value, 100); }
 );
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `webhook` 1.2.0."] PaymentId(String),
+    ::aberta_runtime::schema::MetaSchema { pattern :
+    Some("^[a-zA-Z0-9][a-zA-Z0-9\\-]{0,99}$".to_string()), max_length : Some(100), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .pattern(value, & crate ::patterns::P1); v.max_length(value, 100); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `webhook` 1.2.0."] EnrollmentId(String),
+    ::aberta_runtime::schema::MetaSchema { pattern :
+    Some("^[a-zA-Z0-9][a-zA-Z0-9\\-]{0,99}$".to_string()), max_length : Some(100), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .pattern(value, & crate ::patterns::P1); v.max_length(value, 100); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `webhook` 1.2.0."] RecurringConsentId(String),
+    ::aberta_runtime::schema::MetaSchema { pattern :
+    Some("^urn:[a-zA-Z0-9][a-zA-Z0-9\\-]{0,31}:[a-zA-Z0-9()+,\\-.:=@;$_!*'%\\/?#]+$"
+    .to_string()), max_length : Some(256), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .pattern(value, & crate ::patterns::P2); v.max_length(value, 256); }
+);
+::aberta_runtime::parameter!(
+    #[doc = " A parameter schema of `webhook` 1.2.0."] RecurringPaymentId(String),
+    ::aberta_runtime::schema::MetaSchema { pattern :
+    Some("^[a-zA-Z0-9][a-zA-Z0-9\\-]{0,99}$".to_string()), max_length : Some(100), ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }, | value, v | { v
+    .pattern(value, & crate ::patterns::P1); v.max_length(value, 100); }
+);
 /// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
 /// no parameter is defined there.
 #[allow(unused_variables)]
@@ -40,19 +69,6 @@ pub fn check_parameter(
 ) -> Option<Result<(), ::aberta_runtime::Violations>> {
     match pointer {
         "/components/parameters/consentId/schema" => {
-            Some(
-                ::aberta_runtime::validate::check_value::<
-                    String,
-                >(
-                    json,
-                    |value, v| {
-                        v.pattern(value, &crate::patterns::P2);
-                        v.max_length(value, 256);
-                    },
-                ),
-            )
-        }
-        "/components/parameters/recurringConsentId/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,
@@ -119,6 +135,19 @@ pub fn check_parameter(
                 ),
             )
         }
+        "/components/responses/202WebhookPayments/headers/x-webhook-interaction-id/schema" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.pattern(value, &crate::patterns::P1);
+                        v.max_length(value, 100);
+                    },
+                ),
+            )
+        }
         "/components/parameters/paymentId/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
@@ -145,15 +174,15 @@ pub fn check_parameter(
                 ),
             )
         }
-        "/components/responses/202WebhookPayments/headers/x-webhook-interaction-id/schema" => {
+        "/components/parameters/recurringConsentId/schema" => {
             Some(
                 ::aberta_runtime::validate::check_value::<
                     String,
                 >(
                     json,
                     |value, v| {
-                        v.pattern(value, &crate::patterns::P1);
-                        v.max_length(value, 100);
+                        v.pattern(value, &crate::patterns::P2);
+                        v.max_length(value, 256);
                     },
                 ),
             )

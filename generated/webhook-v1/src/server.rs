@@ -59,7 +59,7 @@ pub enum ConsentNotificationResponse {
 #[derive(Debug)]
 pub struct PixPaymentNotificationRequest {
     /// `paymentid` (path)
-    pub payment_id: crate::params::XWebhookInteractionId2,
+    pub payment_id: crate::params::PaymentId,
     /// `versionapi` (path)
     pub version_api: crate::params::VersionApi,
     /// `x-webhook-interaction-id` (header)
@@ -76,7 +76,7 @@ pub enum PixPaymentNotificationResponse {
 #[derive(Debug)]
 pub struct EnrollmentIdNotificationRequest {
     /// `enrollmentid` (path)
-    pub enrollment_id: crate::params::XWebhookInteractionId2,
+    pub enrollment_id: crate::params::EnrollmentId,
     /// `versionapi` (path)
     pub version_api: crate::params::VersionApi,
     /// `x-webhook-interaction-id` (header)
@@ -93,7 +93,7 @@ pub enum EnrollmentIdNotificationResponse {
 #[derive(Debug)]
 pub struct RecurringConsentIdNotificationRequest {
     /// `recurringconsentid` (path)
-    pub recurring_consent_id: crate::params::ConsentId,
+    pub recurring_consent_id: crate::params::RecurringConsentId,
     /// `versionapi` (path)
     pub version_api: crate::params::VersionApi,
     /// `x-webhook-interaction-id` (header)
@@ -110,7 +110,7 @@ pub enum RecurringConsentIdNotificationResponse {
 #[derive(Debug)]
 pub struct RecurringPaymentIdNotificationRequest {
     /// `recurringpaymentid` (path)
-    pub recurring_payment_id: crate::params::XWebhookInteractionId2,
+    pub recurring_payment_id: crate::params::RecurringPaymentId,
     /// `versionapi` (path)
     pub version_api: crate::params::VersionApi,
     /// `x-webhook-interaction-id` (header)
@@ -172,7 +172,7 @@ impl WebhookRoutes {
         &self,
         raw: &::aberta_runtime::reexport::poem::Request,
         #[oai(name = "paymentId")]
-        p_payment_id: poem_openapi::param::Path<crate::params::XWebhookInteractionId2>,
+        p_payment_id: poem_openapi::param::Path<crate::params::PaymentId>,
         #[oai(name = "versionApi")]
         p_version_api: poem_openapi::param::Path<crate::params::VersionApi>,
         #[oai(name = "x-webhook-interaction-id")]
@@ -205,9 +205,7 @@ impl WebhookRoutes {
         &self,
         raw: &::aberta_runtime::reexport::poem::Request,
         #[oai(name = "enrollmentId")]
-        p_enrollment_id: poem_openapi::param::Path<
-            crate::params::XWebhookInteractionId2,
-        >,
+        p_enrollment_id: poem_openapi::param::Path<crate::params::EnrollmentId>,
         #[oai(name = "versionApi")]
         p_version_api: poem_openapi::param::Path<crate::params::VersionApi>,
         #[oai(name = "x-webhook-interaction-id")]
@@ -240,7 +238,9 @@ impl WebhookRoutes {
         &self,
         raw: &::aberta_runtime::reexport::poem::Request,
         #[oai(name = "recurringConsentId")]
-        p_recurring_consent_id: poem_openapi::param::Path<crate::params::ConsentId>,
+        p_recurring_consent_id: poem_openapi::param::Path<
+            crate::params::RecurringConsentId,
+        >,
         #[oai(name = "versionApi")]
         p_version_api: poem_openapi::param::Path<crate::params::VersionApi>,
         #[oai(name = "x-webhook-interaction-id")]
@@ -277,7 +277,7 @@ impl WebhookRoutes {
         raw: &::aberta_runtime::reexport::poem::Request,
         #[oai(name = "recurringPaymentId")]
         p_recurring_payment_id: poem_openapi::param::Path<
-            crate::params::XWebhookInteractionId2,
+            crate::params::RecurringPaymentId,
         >,
         #[oai(name = "versionApi")]
         p_version_api: poem_openapi::param::Path<crate::params::VersionApi>,
