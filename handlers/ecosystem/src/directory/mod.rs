@@ -1,0 +1,147 @@
+//! The participant directory simulator: participants API (the generated participants 1.0.0
+//! routes), mTLS token endpoint, software statement assertions, keystore JWKS and the admin
+//! calls that register organisations and software statements.
+
+mod admin;
+mod keystore;
+mod participants;
+mod ssa;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use poem::endpoint::BoxEndpoint;
+use poem::web::Data;
+use poem::{EndpointExt, Request, Response, Route, get, handler, post};
+
+use crate::error::Result;
+use crate::keys::{self, KeyPurpose, Ps256Key};
+use crate::pki::Pki;
+use crate::registry::Registry;
+use crate::tls::MtlsServer;
+use crate::token::TokenService;
+use tokio::net::TcpListener;
+
+pub use ssa::SSA_ISSUER;
+
+/// The scope of the directory's access tokens.
+pub const DIRECTORY_SCOPE: &str = "directory:software";
+/// Directory tokens live 600 s, as the real directory's do.
+const TOKEN_TTL_SECS: i64 = 600;
+
+/// The directory's state, shared by its handlers.
+pub struct Directory {
+    data_dir: PathBuf,
+    base_url: String,
+    registry: Registry,
+    pki: Pki,
+    signing: Arc<Ps256Key>,
+    tokens: TokenService,
+    admin_token: String,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Directory {
+    /// Opens the directory over `data_dir`; `base_url` is where it is reached
+    /// (e.g. `https://127.0.0.1:8444`), used in SSA claims and keystore URLs.
+    pub fn open(data_dir: &Path, base_url: &str) -> Result<Self> {
+        let pki = Pki::open_or_create(data_dir)?;
+        let key = keys::load_or_create(&signing_key_path(data_dir), KeyPurpose::Signing)?;
+        let signing = Arc::new(Ps256Key::from_jwk(&key)?);
+        let registry = Registry::new(data_dir);
+        let base_url = base_url.trim_end_matches('/').to_string();
+        let tokens = TokenService::new(
+            signing.clone(),
+            base_url.clone(),
+            DIRECTORY_SCOPE,
+            TOKEN_TTL_SECS,
+            registry.clone(),
+        );
+        Ok(Self {
+            data_dir: data_dir.to_path_buf(),
+            admin_token: crate::admin::load_or_create_admin_token(data_dir)?,
+            base_url,
+            registry,
+            pki,
+            signing,
+            tokens,
+        })
+    }
+
+    pub fn pki(&self) -> &Pki {
+        &self.pki
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The keystore root: `<base>/keystore`.
+    pub fn keystore_url(&self) -> String {
+        format!("{}/keystore", self.base_url)
+    }
+
+    /// The poem endpoint serving every directory route.
+    pub fn endpoint(self: Arc<Self>) -> BoxEndpoint<'static> {
+        let participants = ofb_participants_v1::server::routes(Arc::new(
+            participants::ParticipantsService::new(self.registry.clone()),
+        ));
+        Route::new()
+            .at("/token", post(token))
+            .at(
+                "/organisations/:org/softwarestatements/:ss/assertion",
+                get(ssa::assertion),
+            )
+            .at("/keystore/*path", get(keystore::jwks))
+            .at("/admin/organisations", post(admin::create_organisation))
+            .at(
+                "/admin/organisations/:org/softwarestatements",
+                post(admin::create_software),
+            )
+            .nest("/", participants)
+            .data(self)
+            .catch_error(|_: poem::error::NotFoundError| async {
+                crate::http_error::not_found("no such resource")
+            })
+            .boxed()
+    }
+}
+
+/// Opens the directory over `data_dir` and serves it over mutual TLS on `listener`.
+pub fn serve(data_dir: &Path, listener: TcpListener, base_url: &str) -> Result<MtlsServer> {
+    let directory = Arc::new(Directory::open(data_dir, base_url)?);
+    let config = crate::tls::sandbox_server_config(directory.pki())?;
+    MtlsServer::serve(listener, config, directory.endpoint())
+}
+
+/// The directory's SSA and token signing key.
+pub fn signing_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("directory").join("ssa-signing.jwk.json")
+}
+
+#[handler]
+async fn token(req: &Request, body: poem::Body, Data(dir): Data<&Arc<Directory>>) -> Response {
+    match body.into_bytes_limit(64 * 1024).await {
+        Ok(bytes) => dir.tokens.token(req, &bytes),
+        Err(_) => crate::http_error::oauth(
+            poem::http::StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body could not be read",
+        ),
+    }
+}
