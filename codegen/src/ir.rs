@@ -120,7 +120,7 @@ pub enum Kind {
     /// A string enumeration: (value, Rust variant).
     Enum { variants: Vec<(String, String)> },
     /// A named primitive or array schema.
-    Newtype { ty: Ty, checks: Checks },
+    Newtype { ty: Ty, checks: Box<Checks> },
     /// `oneOf`/`anyOf` without a discriminator: the first variant that parses.
     OneOf { variants: Vec<Ty> },
     /// Structurally equal to a hand-written shared type; `fields` are the spec's, kept for the

@@ -140,10 +140,10 @@ impl Overlay {
                         "unrequire names a field that is not required",
                     ));
                 }
-                if required.is_empty() {
-                    if let Value::Object(map) = target {
-                        map.shift_remove("required");
-                    }
+                if required.is_empty()
+                    && let Value::Object(map) = target
+                {
+                    map.shift_remove("required");
                 }
             }
         }

@@ -174,7 +174,10 @@ impl Lowerer<'_> {
             return self.structure(&properties, &required, obj, pointer, ident);
         }
         let (ty, checks) = self.lower_schema(schema, pointer, &format!("{ident}Item"))?;
-        Ok(Kind::Newtype { ty, checks })
+        Ok(Kind::Newtype {
+            ty,
+            checks: Box::new(checks),
+        })
     }
 
     fn one_of(
@@ -444,13 +447,13 @@ impl Lowerer<'_> {
                 checks.pattern = Some(self.pattern_id(source));
             }
         }
-        if json_type(obj).as_deref() == Some("string") {
-            if let Some(values) = obj.get("enum").and_then(Value::as_array) {
-                checks.enum_values = values
-                    .iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect();
-            }
+        if json_type(obj).as_deref() == Some("string")
+            && let Some(values) = obj.get("enum").and_then(Value::as_array)
+        {
+            checks.enum_values = values
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect();
         }
         Ok(checks)
     }
@@ -846,7 +849,7 @@ impl Lowerer<'_> {
         let obj = schema
             .as_object()
             .ok_or_else(|| self.err(schema_pointer, "schema is not an object"))?;
-        let checks = self.checks(obj, &schema_pointer)?;
+        let checks = self.checks(obj, schema_pointer)?;
         let raw = match json_type(obj).as_deref() {
             Some("string") | None => Ty::String,
             Some("integer") => match obj.get("format").and_then(Value::as_str) {
@@ -868,10 +871,10 @@ impl Lowerer<'_> {
         let schema_pointer = schema_pointer.to_string();
         let ty = match self.param_index.get(&key) {
             Some(ident) => {
-                if let Some(def) = self.params.iter_mut().find(|p| &p.ident == ident) {
-                    if !def.pointers.contains(&schema_pointer) {
-                        def.pointers.push(schema_pointer);
-                    }
+                if let Some(def) = self.params.iter_mut().find(|p| &p.ident == ident)
+                    && !def.pointers.contains(&schema_pointer)
+                {
+                    def.pointers.push(schema_pointer);
                 }
                 ident.clone()
             }
@@ -960,10 +963,10 @@ fn collect_object(
         .into_iter()
         .flatten()
     {
-        if let Some(name) = name.as_str() {
-            if !required.iter().any(|r| r == name) {
-                required.push(name.to_string());
-            }
+        if let Some(name) = name.as_str()
+            && !required.iter().any(|r| r == name)
+        {
+            required.push(name.to_string());
         }
     }
 }

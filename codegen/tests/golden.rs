@@ -126,8 +126,7 @@ fn an_overlay_that_misses_its_target_is_refused() {
     std::fs::write(&overlay, "actions:\n  - target: /paths/~1nowhere/get\n    why: test\n    merge: { x-aberta-jws: true }\n").unwrap();
     let spec = here().join("tests/fixtures/signed/1.0.0.yml");
     let err = aberta_codegen::generate_one(&spec, Some(&overlay), &entry("signed"), &config())
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(
         err.to_string()
             .contains("#/actions/0: target /paths/~1nowhere/get does not exist"),

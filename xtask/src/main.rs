@@ -3,6 +3,9 @@
 //! - `specs verify`: checks every document in `specs/manifest.toml` against its sha256.
 //! - `specs fetch`: downloads the documents from upstream into `specs/fetched/` (git-ignored).
 //! - `codegen [--check]`: regenerates `generated/`, or fails when it is stale.
+//! - `test [cargo test args]`: the project's test command (see README.md): fetches the official
+//!   documents when none are found, provides a fresh PostgreSQL database when
+//!   `ABERTA_TEST_DATABASE_URL` is unset, and runs `cargo test --workspace`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -12,7 +15,8 @@ use aberta_codegen::Workspace;
 use aberta_codegen::manifest::{self, Manifest, Verdict};
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask specs verify | specs fetch | codegen [--check]";
+const USAGE: &str =
+    "usage: cargo xtask specs verify | specs fetch | codegen [--check] | test [cargo test args]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,6 +27,7 @@ fn main() -> ExitCode {
         ["specs", "fetch"] => specs_fetch(&ws),
         ["codegen"] => codegen(&ws, false),
         ["codegen", "--check"] => codegen(&ws, true),
+        ["test", rest @ ..] => test(&ws, rest),
         _ => Err(anyhow::anyhow!(USAGE)),
     };
     match result {
@@ -154,4 +159,75 @@ fn codegen(ws: &Workspace, check: bool) -> Result<()> {
         stale.len()
     );
     Ok(())
+}
+
+/// The README's test command.
+fn test(ws: &Workspace, args: &[&str]) -> Result<()> {
+    if ws.specs_dir().is_err() {
+        println!("no official documents found: fetching them (cargo xtask specs fetch)");
+        specs_fetch(ws)?;
+    }
+    let scratch_db = match std::env::var("ABERTA_TEST_DATABASE_URL") {
+        Ok(_) => None,
+        Err(_) => Some(ScratchDatabase::create()?),
+    };
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .current_dir(&ws.root)
+        .args(["test", "--workspace"])
+        .args(args);
+    if let Some(db) = &scratch_db {
+        cargo.env("ABERTA_TEST_DATABASE_URL", &db.url);
+    }
+    let status = cargo.status().context("running cargo test")?;
+    drop(scratch_db);
+    if !status.success() {
+        bail!("cargo test failed");
+    }
+    Ok(())
+}
+
+/// A PostgreSQL database made for one test run on the local server (loopback, trusted), and
+/// dropped after it.
+struct ScratchDatabase {
+    name: String,
+    url: String,
+}
+
+const PG_HOST: &str = "127.0.0.1";
+
+impl ScratchDatabase {
+    fn create() -> Result<Self> {
+        let name = format!("aberta_test_{}", std::process::id());
+        let status = Command::new("createdb")
+            .args(["-h", PG_HOST, "-U", "postgres", &name])
+            .status()
+            .context("running createdb: install PostgreSQL or set ABERTA_TEST_DATABASE_URL")?;
+        if !status.success() {
+            bail!(
+                "createdb {name} failed: is PostgreSQL running on {PG_HOST}:5432 and trusting loopback? Or set ABERTA_TEST_DATABASE_URL"
+            );
+        }
+        println!("using the scratch database {name} (dropped after the run)");
+        Ok(Self {
+            url: format!("postgres://postgres@{PG_HOST}:5432/{name}"),
+            name,
+        })
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("dropdb")
+            .args([
+                "-h",
+                PG_HOST,
+                "-U",
+                "postgres",
+                "--if-exists",
+                "--force",
+                &self.name,
+            ])
+            .status();
+    }
 }

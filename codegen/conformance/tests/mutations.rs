@@ -234,10 +234,10 @@ fn flatten(doc: &Value, schema: &Value) -> Option<Map<String, Value>> {
                 target.extend(req.clone());
             }
         }
-        if !merged.contains_key("type") {
-            if let Some(t) = part.get("type") {
-                merged.insert("type".into(), t.clone());
-            }
+        if !merged.contains_key("type")
+            && let Some(t) = part.get("type")
+        {
+            merged.insert("type".into(), t.clone());
         }
     }
     Some(merged)

@@ -35,6 +35,8 @@ impl ClientHooks {
     }
 
     /// Before sending: sign the body of a signed operation.
+    // The error type is progenitor's, as its hook requires.
+    #[allow(clippy::result_large_err)]
     pub fn pre<E>(
         &self,
         request: &mut reqwest::Request,
@@ -111,6 +113,7 @@ impl ClientHooks {
         Ok(reqwest::Response::from(rebuilt))
     }
 
+    #[allow(clippy::result_large_err)]
     fn signer<E>(&self) -> Result<&Arc<dyn ClientJws>, progenitor_client::Error<E>> {
         self.jws.as_ref().ok_or_else(|| {
             progenitor_client::Error::Custom(

@@ -19,8 +19,6 @@ macro_rules! constrained_string {
         pub struct $name(String);
 
         impl $name {
-            pub const PATTERN: Pattern = Pattern::new($pattern);
-
             pub fn as_str(&self) -> &str {
                 &self.0
             }

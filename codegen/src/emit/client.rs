@@ -164,10 +164,10 @@ fn prepare_responses(
 
 /// Describes an `application/jwt` body as the JSON it carries.
 fn jwt_as_json(holder: &mut Value) {
-    if let Some(content) = holder.get_mut("content").and_then(Value::as_object_mut) {
-        if let Some(media) = content.shift_remove("application/jwt") {
-            content.insert("application/json".into(), media);
-        }
+    if let Some(content) = holder.get_mut("content").and_then(Value::as_object_mut)
+        && let Some(media) = content.shift_remove("application/jwt")
+    {
+        content.insert("application/json".into(), media);
     }
 }
 

@@ -69,11 +69,11 @@ fn spec_index(api: &Api) -> TokenStream {
                     crate::load::escape(&f.json)
                 );
                 let mut arms = vec![property_arm(&pointer, &f.ty, &f.checks)];
-                if let Ty::Vec(item) = &f.ty {
-                    if !matches!(**item, Ty::Named(_)) {
-                        let item_checks = f.checks.items.as_deref().unwrap_or(&default);
-                        arms.push(property_arm(&format!("{pointer}/items"), item, item_checks));
-                    }
+                if let Ty::Vec(item) = &f.ty
+                    && !matches!(**item, Ty::Named(_))
+                {
+                    let item_checks = f.checks.items.as_deref().unwrap_or(&default);
+                    arms.push(property_arm(&format!("{pointer}/items"), item, item_checks));
                 }
                 arms
             })

@@ -290,7 +290,7 @@ fn rejection_handler(
     let fallback_headers = headers_none(bad_request);
     let arms = op.responses.iter().filter_map(|r| {
         let status = r.status?;
-        if status == 400 || status < 400 {
+        if status <= 400 {
             return None;
         }
         let c = r.content.as_ref().filter(|c| !c.signed)?;
@@ -340,6 +340,12 @@ fn error_body_builder(api: &Api, ty: &Ty) -> Option<TokenStream> {
                     inits.push(
                         quote! { #fname: body.errors.into_iter().map(|e| #item_init).collect(), },
                     );
+                } else if !f.required
+                    && f.ty == Ty::String
+                    && matches!(f.json.as_str(), "message" | "detail")
+                {
+                    // A body without `errors` still says why.
+                    inits.push(quote! { #fname: body.errors.first().map(|e| e.detail.clone()), });
                 } else if !f.required {
                     inits.push(quote! { #fname: None, });
                 } else {

@@ -154,7 +154,7 @@ fn add_reports_rejected(
     let body = rejection.body;
     AddReportsResponse::BadRequest(
         ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: None,
+            message: body.errors.first().map(|e| e.detail.clone()),
         }),
     )
 }
@@ -233,7 +233,7 @@ fn add_reports_client_redirect_to_server_rejected(
     let body = rejection.body;
     AddReportsClientRedirectToServerResponse::BadRequest(
         ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: None,
+            message: body.errors.first().map(|e| e.detail.clone()),
         }),
     )
 }
@@ -312,7 +312,7 @@ fn add_reports_server_redirect_target_rejected(
     let body = rejection.body;
     AddReportsServerRedirectTargetResponse::BadRequest(
         ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: None,
+            message: body.errors.first().map(|e| e.detail.clone()),
         }),
     )
 }
@@ -391,7 +391,7 @@ fn add_reports_server_authenticated_rejected(
     let body = rejection.body;
     AddReportsServerAuthenticatedResponse::BadRequest(
         ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: None,
+            message: body.errors.first().map(|e| e.detail.clone()),
         }),
     )
 }
@@ -470,7 +470,7 @@ fn add_reports_server_redirect_to_client_rejected(
     let body = rejection.body;
     AddReportsServerRedirectToClientResponse::BadRequest(
         ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: None,
+            message: body.errors.first().map(|e| e.detail.clone()),
         }),
     )
 }
@@ -549,7 +549,7 @@ fn add_reports_client_redirect_target_with_errors_rejected(
     let body = rejection.body;
     AddReportsClientRedirectTargetWithErrorsResponse::BadRequest(
         ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: None,
+            message: body.errors.first().map(|e| e.detail.clone()),
         }),
     )
 }
@@ -630,7 +630,7 @@ fn add_reports_client_redirect_target_without_errors_rejected(
     let body = rejection.body;
     AddReportsClientRedirectTargetWithoutErrorsResponse::BadRequest(
         ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: None,
+            message: body.errors.first().map(|e| e.detail.clone()),
         }),
     )
 }
@@ -737,7 +737,7 @@ fn put_report_by_id_rejected(
     let body = rejection.body;
     PutReportByIdResponse::BadRequest(
         ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: None,
+            message: body.errors.first().map(|e| e.detail.clone()),
         }),
     )
 }
@@ -827,7 +827,7 @@ fn add_opendata_reports_rejected(
     let body = rejection.body;
     AddOpendataReportsResponse::BadRequest(
         ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: None,
+            message: body.errors.first().map(|e| e.detail.clone()),
         }),
     )
 }
