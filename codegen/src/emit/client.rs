@@ -56,11 +56,12 @@ pub fn client(api: &Api, doc: &Document) -> Result<TokenStream, Error> {
         })?
         .map_err(|e| Error::spec(&doc.file, "", format!("progenitor: {e}")))?;
 
+    // progenitor names operations by their snake-case method name in `OperationInfo`.
     let signed: Vec<_> = api
         .operations
         .iter()
         .filter(|op| op.signed())
-        .map(|op| Literal::string(&op.id))
+        .map(|op| Literal::string(&op.ident))
         .collect();
     let is_signed = if signed.is_empty() {
         quote! { false }
@@ -70,7 +71,8 @@ pub fn client(api: &Api, doc: &Document) -> Result<TokenStream, Error> {
     Ok(quote! {
         #generated
 
-        /// Whether the operation sends or receives an `application/jwt` body.
+        /// Whether the operation (progenitor's method name) sends or receives an
+        /// `application/jwt` body.
         fn is_signed(#[allow(unused_variables)] operation_id: &str) -> bool { #is_signed }
 
         impl ClientHooks<::aberta_runtime::client::ClientHooks> for Client {

@@ -4749,16 +4749,17 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::Client;
 }
-/// Whether the operation sends or receives an `application/jwt` body.
+/// Whether the operation (progenitor's method name) sends or receives an
+/// `application/jwt` body.
 fn is_signed(#[allow(unused_variables)] operation_id: &str) -> bool {
     matches!(
-        operation_id, "automaticPaymentsPostRecurringConsents" |
-        "automaticPaymentsGetRecurringConsentsConsentId" |
-        "automaticPaymentsPatchRecurringConsentsConsentId" |
-        "automaticPaymentsGetPixRecurringPayments" |
-        "automaticPaymentsPostPixRecurringPayments" |
-        "automaticPaymentsGetPixRecurringPaymentsPaymentId" |
-        "automaticPaymentsPatchPixRecurringPaymentsPaymentId"
+        operation_id, "automatic_payments_post_recurring_consents" |
+        "automatic_payments_get_recurring_consents_consent_id" |
+        "automatic_payments_patch_recurring_consents_consent_id" |
+        "automatic_payments_get_pix_recurring_payments" |
+        "automatic_payments_post_pix_recurring_payments" |
+        "automatic_payments_get_pix_recurring_payments_payment_id" |
+        "automatic_payments_patch_pix_recurring_payments_payment_id"
     )
 }
 impl ClientHooks<::aberta_runtime::client::ClientHooks> for Client {

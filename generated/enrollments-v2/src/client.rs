@@ -5618,12 +5618,14 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::Client;
 }
-/// Whether the operation sends or receives an `application/jwt` body.
+/// Whether the operation (progenitor's method name) sends or receives an
+/// `application/jwt` body.
 fn is_signed(#[allow(unused_variables)] operation_id: &str) -> bool {
     matches!(
-        operation_id, "postEnrollments" | "getEnrollment" | "deleteEnrollment" |
-        "enrollmentCreateFidoRegistrationOptions" | "enrollmentRegisterFidoCredential" |
-        "enrollmentCreateFidoSigningOptions" | "riskSignals" | "authorizeConsent"
+        operation_id, "post_enrollments" | "get_enrollment" | "delete_enrollment" |
+        "enrollment_create_fido_registration_options" |
+        "enrollment_register_fido_credential" | "enrollment_create_fido_signing_options"
+        | "risk_signals" | "authorize_consent"
     )
 }
 impl ClientHooks<::aberta_runtime::client::ClientHooks> for Client {

@@ -3327,12 +3327,14 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::Client;
 }
-/// Whether the operation sends or receives an `application/jwt` body.
+/// Whether the operation (progenitor's method name) sends or receives an
+/// `application/jwt` body.
 fn is_signed(#[allow(unused_variables)] operation_id: &str) -> bool {
     matches!(
-        operation_id, "paymentsPostConsents" | "paymentsGetConsentsConsentId" |
-        "paymentsPostPixPayments" | "paymentsGetPixPaymentsPaymentId" |
-        "paymentsPatchPixPaymentsPaymentId" | "paymentsPatchPixPaymentsConsentId"
+        operation_id, "payments_post_consents" | "payments_get_consents_consent_id" |
+        "payments_post_pix_payments" | "payments_get_pix_payments_payment_id" |
+        "payments_patch_pix_payments_payment_id" |
+        "payments_patch_pix_payments_consent_id"
     )
 }
 impl ClientHooks<::aberta_runtime::client::ClientHooks> for Client {

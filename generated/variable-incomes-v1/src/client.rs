@@ -3498,7 +3498,8 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::Client;
 }
-/// Whether the operation sends or receives an `application/jwt` body.
+/// Whether the operation (progenitor's method name) sends or receives an
+/// `application/jwt` body.
 fn is_signed(#[allow(unused_variables)] operation_id: &str) -> bool {
     false
 }

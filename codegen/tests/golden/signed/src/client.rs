@@ -156,9 +156,10 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::Client;
 }
-/// Whether the operation sends or receives an `application/jwt` body.
+/// Whether the operation (progenitor's method name) sends or receives an
+/// `application/jwt` body.
 fn is_signed(#[allow(unused_variables)] operation_id: &str) -> bool {
-    matches!(operation_id, "signedPostOrders")
+    matches!(operation_id, "signed_post_orders")
 }
 impl ClientHooks<::aberta_runtime::client::ClientHooks> for Client {
     async fn pre<E>(
