@@ -49,6 +49,10 @@ struct SandboxArgs {
     /// Overrides the PCM simulator's port (default: port + 2).
     #[arg(long)]
     pcm_port: Option<u16>,
+    /// The account holder's database: `postgres://…` or `sqlite://…` (default: the SQLite
+    /// file `aberta.db` in the data directory).
+    #[arg(long, env = "ABERTA_DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,8 +127,17 @@ async fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
         bind(args.host, ports.pcm).await?,
         &contract.pcm.base_url,
     )?;
+    let holder = aberta_auth::sandbox::start(
+        &data_dir,
+        &contract,
+        bind(args.host, ports.holder).await?,
+        args.database_url.as_deref(),
+    )
+    .await
+    .context("starting the account holder")?;
     print_banner(&data_dir, &contract);
     wait_for_ctrl_c().await;
+    holder.listener.shutdown().await;
     directory.shutdown().await;
     pcm.shutdown().await;
     Ok(())
@@ -151,10 +164,12 @@ fn print_banner(data_dir: &Path, c: &SandboxJson) {
         "  contract       {}",
         sandbox::sandbox_json_path(data_dir).display()
     );
-    println!(
-        "The account-holder server is not in this build yet: {} (the issuer in sandbox.json) is where it will listen once its module lands.",
-        c.issuer
-    );
+    for brand in &c.brands {
+        println!(
+            "  account holder {}  brand {} (discovery {})",
+            brand.issuer, brand.brand, brand.discovery_url
+        );
+    }
     println!("Next step, list the participants as the TPP:");
     println!(
         "  curl --cacert {} --cert {} --key {} {}",

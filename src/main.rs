@@ -1,5 +1,5 @@
-//! `aberta`: the composition root. Today it runs the simulated ecosystem (directory, PCM, test
-//! PKI) alone or as `aberta sandbox`; account-holder modules plug in as they land.
+//! `aberta`: the composition root. It runs the simulated ecosystem (directory, PCM, test PKI)
+//! alone or as `aberta sandbox`, which also serves the account holder's authorization server.
 
 mod cli;
 mod cnpj;

@@ -90,7 +90,10 @@ async fn sandbox_starts_empty_writes_the_contract_and_reuses_its_keys() {
         printed.contains(&format!("https://127.0.0.1:{}", ports[1])),
         "{printed}"
     );
-    assert!(printed.contains("not in this build yet"), "{printed}");
+    assert!(
+        printed.contains(&format!("account holder https://127.0.0.1:{}", ports[0])),
+        "{printed}"
+    );
     let contract = read_json(&data.join("sandbox.json"));
 
     let holder = format!("https://127.0.0.1:{}", ports[0]);

@@ -261,6 +261,35 @@ pub struct SandboxJson {
     pub users: Vec<TestUser>,
     /// Bearer token of the `/admin` calls of the directory and the PCM.
     pub admin_token_file: PathBuf,
+    /// Every brand the account holder serves; the first is the one at the top level.
+    #[serde(default)]
+    pub brands: Vec<BrandInfo>,
+}
+
+/// One brand of the account holder: its own issuer host on the holder's port.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BrandInfo {
+    pub brand: String,
+    pub issuer: String,
+    pub discovery_url: String,
+}
+
+/// The sandbox's brands: the seed's brand at the configured host and, on IPv4 loopback, a
+/// second brand (`aberta-digital`) at `localhost`, which the server certificate also names.
+pub fn brands(ports: &Ports, seed_brand: &str) -> Vec<BrandInfo> {
+    let info = |brand: &str, issuer: String| BrandInfo {
+        brand: brand.to_string(),
+        discovery_url: format!("{issuer}/.well-known/openid-configuration"),
+        issuer,
+    };
+    let mut out = vec![info(seed_brand, ports.url(ports.holder))];
+    if ports.host == IpAddr::V4(std::net::Ipv4Addr::LOCALHOST) {
+        out.push(info(
+            "aberta-digital",
+            format!("https://localhost:{}", ports.holder),
+        ));
+    }
+    out
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -343,6 +372,7 @@ pub fn sandbox_json(
         },
         users: seed.users.clone(),
         admin_token_file: crate::admin::admin_token_path(data_dir),
+        brands: brands(ports, &seed.brand),
     })
 }
 

@@ -1,0 +1,5 @@
+//! The clock, in Unix seconds.
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
