@@ -3,6 +3,8 @@
 //! - `specs verify`: checks every document in `specs/manifest.toml` against its sha256.
 //! - `specs fetch`: downloads the documents from upstream into `specs/fetched/` (git-ignored).
 //! - `codegen [--check]`: regenerates `generated/`, or fails when it is stale.
+//! - `bench [args]`: load runs over mTLS against a live server (the `aberta-bench` binary, built
+//!   in release); figures go to `docs/perf.md`.
 //! - `test [cargo test args]`: the project's test command (see README.md): fetches the official
 //!   documents when none are found, provides a fresh PostgreSQL database when
 //!   `ABERTA_TEST_DATABASE_URL` is unset, and runs `cargo test --workspace`.
@@ -15,8 +17,7 @@ use aberta_codegen::Workspace;
 use aberta_codegen::manifest::{self, Manifest, Verdict};
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str =
-    "usage: cargo xtask specs verify | specs fetch | codegen [--check] | test [cargo test args]";
+const USAGE: &str = "usage: cargo xtask specs verify | specs fetch | codegen [--check] | bench [args] | test [cargo test args]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         ["codegen"] => codegen(&ws, false),
         ["codegen", "--check"] => codegen(&ws, true),
         ["test", rest @ ..] => test(&ws, rest),
+        ["bench", rest @ ..] => bench(&ws, rest),
         _ => Err(anyhow::anyhow!(USAGE)),
     };
     match result {
@@ -158,6 +160,27 @@ fn codegen(ws: &Workspace, check: bool) -> Result<()> {
         started.elapsed().as_secs_f64(),
         stale.len()
     );
+    Ok(())
+}
+
+/// Load runs live in their own release binary, so xtask stays light to build.
+fn bench(ws: &Workspace, args: &[&str]) -> Result<()> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&ws.root)
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "--package",
+            "aberta-bench",
+            "--",
+        ])
+        .args(args)
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!("the bench failed");
+    }
     Ok(())
 }
 

@@ -254,6 +254,45 @@ async fn a_certificate_from_another_ca_is_refused() {
 }
 
 #[tokio::test]
+async fn an_expired_certificate_from_the_sandbox_ca_is_refused() {
+    let eco = start().await;
+    // Issued by the sandbox's own issuing CA, with the right attributes' shape, but expired.
+    let pki = std::path::Path::new(&eco.contract.ca_bundle)
+        .parent()
+        .unwrap();
+    let ca_pem = std::fs::read_to_string(pki.join("issuing-ca.pem")).unwrap();
+    let ca_key =
+        rcgen::KeyPair::from_pem(&std::fs::read_to_string(pki.join("issuing-ca.key.pem")).unwrap())
+            .unwrap();
+    let issuer = rcgen::Issuer::from_ca_cert_pem(&ca_pem, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "expired TPP");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.path().join("k.pem"), key.serialize_pem()).unwrap();
+    let client = common::client_with(
+        &eco.contract,
+        &dir.path().join("c.pem"),
+        &dir.path().join("k.pem"),
+    );
+    let result = client
+        .get(&eco.contract.directory.participants_url)
+        .send()
+        .await;
+    assert!(
+        result.is_err(),
+        "an expired client certificate must fail the handshake"
+    );
+}
+
+#[tokio::test]
 async fn unknown_organisation_or_software_is_a_404_json_error() {
     let eco = start().await;
     let c = &eco.contract;
