@@ -121,8 +121,7 @@ async fn a_client_without_a_signer_refuses_to_send_a_signed_body() {
     let err = client
         .signed_post_orders(&order)
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(err.to_string().contains("no signer"), "{err}");
 }
 
@@ -156,8 +155,7 @@ async fn an_answer_signed_by_another_key_is_not_read() {
     let err = client
         .signed_post_orders(&order)
         .await
-        .err()
-        .expect("an unverifiable answer is an error");
+        .expect_err("an unverifiable answer is an error");
     assert_eq!(err.status().map(|s| s.as_u16()), Some(502), "{err}");
 }
 
@@ -173,7 +171,6 @@ async fn a_request_signed_by_an_unknown_key_is_refused() {
     let err = client
         .signed_post_orders(&order)
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert_eq!(err.status().map(|s| s.as_u16()), Some(400), "{err}");
 }
