@@ -1,0 +1,219 @@
+//! The figures of a run and their Markdown rendering.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// PS256 (RSA-2048) rates of this machine, all cores at once.
+#[derive(Debug, Clone)]
+pub struct CryptoRates {
+    pub threads: usize,
+    pub sign_per_s: f64,
+    pub verify_per_s: f64,
+}
+
+/// One scenario's timed window.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    pub name: &'static str,
+    pub connections: usize,
+    /// HTTP requests per iteration (the flow has several).
+    pub http_requests: usize,
+    /// Private-key PS256 signatures the server makes per iteration.
+    pub server_signs: u32,
+    /// PS256 verifications the server makes per iteration.
+    pub server_verifies: u32,
+    /// Iterations that succeeded.
+    pub ok: usize,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub failures: usize,
+    pub first_error: Option<String>,
+    pub elapsed: Duration,
+    /// The pre-signed pool ran out before the window ended (throughput is over `elapsed`).
+    pub exhausted: bool,
+    pub presigned: usize,
+    pub presign_time: Duration,
+}
+
+impl ScenarioResult {
+    /// Successful iterations per second.
+    pub fn per_second(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The most iterations per second the server's own PS256 work allows on this machine.
+    pub fn crypto_ceiling(&self, crypto: &CryptoRates) -> Option<f64> {
+        let seconds = f64::from(self.server_signs) / crypto.sign_per_s
+            + f64::from(self.server_verifies) / crypto.verify_per_s;
+        (seconds > 0.0).then(|| 1.0 / seconds)
+    }
+}
+
+/// The value at quantile `q` of sorted durations (nearest rank).
+pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub backend: String,
+    /// The HTTP version the connections negotiated.
+    pub protocol: String,
+    pub crypto: CryptoRates,
+    pub scenarios: Vec<ScenarioResult>,
+    pub duration: Duration,
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+impl Report {
+    pub fn failures(&self) -> usize {
+        self.scenarios.iter().map(|s| s.failures).sum()
+    }
+
+    /// The first failure of the run, with its scenario.
+    pub fn first_error(&self) -> Option<String> {
+        self.scenarios
+            .iter()
+            .find_map(|s| s.first_error.as_ref().map(|e| format!("{}: {e}", s.name)))
+    }
+
+    /// The Markdown report; `command` is the command line, already in Markdown.
+    pub fn markdown(&self, command: &str) -> String {
+        let c = &self.crypto;
+        let mut out = String::new();
+        let _ = writeln!(out, "## Authorization server load run\n");
+        let _ = writeln!(out, "Command: {command}\n");
+        let _ = writeln!(
+            out,
+            "Database: {}. Server and load generator share this machine's {} cores, in one \
+             process; the server runs over real mutual TLS on loopback, each connection is a \
+             keep-alive {} connection presenting the TPP's transport certificate.\n",
+            self.backend, c.threads, self.protocol
+        );
+        let _ = writeln!(
+            out,
+            "PS256 (RSA-2048, josekit) on {} threads: **{:.0} signs/s**, **{:.0} verifies/s** \
+             ({:.0} and {:.0} per core).\n",
+            c.threads,
+            c.sign_per_s,
+            c.verify_per_s,
+            c.sign_per_s / c.threads as f64,
+            c.verify_per_s / c.threads as f64
+        );
+        let _ = writeln!(
+            out,
+            "| scenario | connections | requests | req/s | p50 | p99 |\n|---|---:|---:|---:|---:|---:|"
+        );
+        for s in &self.scenarios {
+            let requests = if s.http_requests > 1 {
+                format!(
+                    "{} flows ({} HTTP)",
+                    s.ok + s.failures,
+                    (s.ok + s.failures) * s.http_requests
+                )
+            } else {
+                (s.ok + s.failures).to_string()
+            };
+            let rate = if s.http_requests > 1 {
+                format!(
+                    "{:.0} flows/s ({:.0} HTTP/s)",
+                    s.per_second(),
+                    s.per_second() * s.http_requests as f64
+                )
+            } else {
+                format!("{:.0}", s.per_second())
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                s.name,
+                s.connections,
+                requests,
+                rate,
+                ms(s.p50),
+                ms(s.p99)
+            );
+        }
+        let _ = writeln!(out, "\nAgainst the crypto limit measured above:\n");
+        let _ = writeln!(
+            out,
+            "| scenario | server PS256 work per iteration | ÷ sign rate | ÷ verify rate | ceiling from that work | share of ceiling |\n|---|---|---:|---:|---:|---:|"
+        );
+        for s in &self.scenarios {
+            let rate = s.per_second();
+            let ceiling = s.crypto_ceiling(c);
+            let _ = writeln!(
+                out,
+                "| {} | {} sign, {} verify | {} | {} | {} | {} |",
+                s.name,
+                s.server_signs,
+                s.server_verifies,
+                pct(rate / c.sign_per_s),
+                pct(rate / c.verify_per_s),
+                ceiling.map_or("-".into(), |x| format!("{x:.0}/s")),
+                ceiling.map_or("-".into(), |x| pct(rate / x)),
+            );
+        }
+        let _ = writeln!(out, "\nNotes:\n");
+        let _ = writeln!(
+            out,
+            "- Every request carries its own client assertion (unique `jti`), and the flow its \
+             own request object and PKCE pair. They are all signed before each timed window \
+             (pool sized from a warm-up run), so the load generator does no RSA signing while \
+             it is measured:"
+        );
+        for s in &self.scenarios {
+            let _ = writeln!(
+                out,
+                "  - {}: {} jobs pre-signed in {:.1} s{}",
+                s.name,
+                s.presigned,
+                s.presign_time.as_secs_f64(),
+                if s.exhausted {
+                    format!(
+                        "; the pool ran out after {:.1} s, throughput is over that time",
+                        s.elapsed.as_secs_f64()
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        let _ = writeln!(
+            out,
+            "- The flow is PAR, `GET /authorize`, the portal's login and approval form posts \
+             (the portal's approval cannot be skipped in process, so it is driven over HTTP \
+             without fetching the pages) and the code exchange; its latency is the whole \
+             flow's. The TPP does not decrypt or check the returned id_tokens.\n\
+             - Introspection asks about one valid client_credentials token, authenticating \
+             with private_key_jwt each time.\n\
+             - Latencies are per iteration, from every recorded duration (sorted, nearest \
+             rank); each timed window is {:.0} s after an untimed warm-up on the same \
+             connections. TLS handshakes happen in the warm-up, not in the figures.",
+            self.duration.as_secs_f64()
+        );
+        let failures = self.failures();
+        if failures > 0 {
+            let _ = writeln!(
+                out,
+                "\n**{failures} request(s) failed.** First error: {}",
+                self.first_error().unwrap_or_default()
+            );
+        } else {
+            let _ = writeln!(out, "\nNo request failed.");
+        }
+        out
+    }
+}
