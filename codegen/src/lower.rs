@@ -336,7 +336,7 @@ impl Lowerer<'_> {
         })
     }
 
-    /// Follows `$ref` to a component schema (for allOf parts).
+    /// Follows `$ref`s inside the document (schemas, parameters, responses, bodies, headers).
     fn resolve_schema(&self, schema: &Value, pointer: &str) -> Result<Value, Error> {
         let mut current = schema.clone();
         for _ in 0..16 {
@@ -643,7 +643,7 @@ impl Lowerer<'_> {
                     Some(target) => target.to_string(),
                     None => here.clone(),
                 };
-                let param = self.resolve_component(param, &here)?;
+                let param = self.resolve_schema(param, &here)?;
                 let name = param
                     .get("name")
                     .and_then(Value::as_str)
@@ -660,7 +660,7 @@ impl Lowerer<'_> {
             None => None,
             Some(body) => {
                 let here = defined_at(body, &format!("{pointer}/requestBody"));
-                let body = self.resolve_component(body, &here)?;
+                let body = self.resolve_schema(body, &here)?;
                 let required = body
                     .get("required")
                     .and_then(Value::as_bool)
@@ -703,7 +703,7 @@ impl Lowerer<'_> {
                 )
             };
             let here = defined_at(response, &here);
-            let response = self.resolve_component(response, &here)?;
+            let response = self.resolve_schema(response, &here)?;
             let headers: Vec<String> = response
                 .get("headers")
                 .and_then(Value::as_object)
@@ -713,7 +713,7 @@ impl Lowerer<'_> {
                 let header_pointer = format!("{here}/headers/{}", escape(name));
                 let header = &response["headers"][name.as_str()];
                 let header_at = defined_at(header, &header_pointer);
-                let header = self.resolve_component(header, &header_pointer)?;
+                let header = self.resolve_schema(header, &header_pointer)?;
                 if let Some(schema) = header.get("schema") {
                     let schema = self.resolve_schema(schema, &format!("{header_at}/schema"))?;
                     self.param_type(&schema, &format!("{header_at}/schema"), name)?;
@@ -761,11 +761,6 @@ impl Lowerer<'_> {
             body,
             responses,
         })
-    }
-
-    /// Resolves a `$ref` to `#/components/{parameters,responses,requestBodies,headers}`.
-    fn resolve_component(&self, value: &Value, pointer: &str) -> Result<Value, Error> {
-        self.resolve_schema(value, pointer)
     }
 
     /// The one media type of a body; `None` when there is no content.

@@ -67,6 +67,35 @@ pub async fn verify_with_client_keys(
         .map(|(payload, _)| payload.claims_set().clone()))
 }
 
+/// A client-authenticated form request (PAR, token, introspection, revocation): its brand,
+/// its form fields and the authenticated client.
+pub struct AuthenticatedForm {
+    pub brand: std::sync::Arc<Brand>,
+    pub form: HashMap<String, String>,
+    pub client: client::Model,
+}
+
+/// Reads the brand and the form of `req`, then authenticates its client (mTLS plus
+/// private_key_jwt).
+pub async fn authenticated_form(
+    server: &AuthServer,
+    req: &poem::Request,
+    body: poem::Body,
+) -> Result<AuthenticatedForm, OAuthError> {
+    let brand = server.brand(req)?;
+    let bytes = body
+        .into_bytes()
+        .await
+        .map_err(|_| OAuthError::invalid_request("unreadable body"))?;
+    let form = crate::form::parse(&bytes)?;
+    let client = authenticate(server, &brand, &form, req.extensions().get::<ClientCert>()).await?;
+    Ok(AuthenticatedForm {
+        brand,
+        form,
+        client,
+    })
+}
+
 /// Authenticates the client of a PAR, token, introspection or revocation request.
 pub async fn authenticate(
     server: &AuthServer,

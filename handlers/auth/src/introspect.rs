@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use aberta_runtime::context::ClientCert;
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{IntoResponse, Request, Response, handler};
@@ -30,14 +29,8 @@ async fn run_introspect(
     body: poem::Body,
     server: &AuthServer,
 ) -> Result<Response, OAuthError> {
-    let brand = server.brand(req)?;
-    let bytes = body
-        .into_bytes()
-        .await
-        .map_err(|_| OAuthError::invalid_request("unreadable body"))?;
-    let form = crate::form::parse(&bytes)?;
-    crate::client_auth::authenticate(server, &brand, &form, req.extensions().get::<ClientCert>())
-        .await?;
+    let crate::client_auth::AuthenticatedForm { brand, form, .. } =
+        crate::client_auth::authenticated_form(server, req, body).await?;
     let token = crate::form::required(&form, "token")?;
     let body = match server.introspect_token(brand.id(), token).await? {
         Some(info) => {
@@ -82,19 +75,11 @@ async fn run_revoke(
     body: poem::Body,
     server: &AuthServer,
 ) -> Result<Response, OAuthError> {
-    let brand = server.brand(req)?;
-    let bytes = body
-        .into_bytes()
-        .await
-        .map_err(|_| OAuthError::invalid_request("unreadable body"))?;
-    let form = crate::form::parse(&bytes)?;
-    let client = crate::client_auth::authenticate(
-        server,
-        &brand,
-        &form,
-        req.extensions().get::<ClientCert>(),
-    )
-    .await?;
+    let crate::client_auth::AuthenticatedForm {
+        brand,
+        form,
+        client,
+    } = crate::client_auth::authenticated_form(server, req, body).await?;
     let token = crate::form::required(&form, "token")?;
     let now = crate::time::now();
     if let Some(info) = access_token::open(&brand, token) {

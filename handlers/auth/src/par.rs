@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use aberta_runtime::context::ClientCert;
 use aberta_store::entity::par;
 use poem::http::StatusCode;
 use poem::web::Data;
@@ -27,19 +26,11 @@ pub async fn push(
 }
 
 async fn run(req: &Request, body: poem::Body, server: &AuthServer) -> Result<Response, OAuthError> {
-    let brand = server.brand(req)?;
-    let bytes = body
-        .into_bytes()
-        .await
-        .map_err(|_| OAuthError::invalid_request("unreadable body"))?;
-    let form = crate::form::parse(&bytes)?;
-    let client = crate::client_auth::authenticate(
-        server,
-        &brand,
-        &form,
-        req.extensions().get::<ClientCert>(),
-    )
-    .await?;
+    let crate::client_auth::AuthenticatedForm {
+        brand,
+        form,
+        client,
+    } = crate::client_auth::authenticated_form(server, req, body).await?;
     if form.contains_key("request_uri") {
         return Err(OAuthError::invalid_request(
             "request_uri is not allowed at the PAR endpoint",

@@ -37,14 +37,12 @@ pub async fn token(
 }
 
 async fn run(req: &Request, body: poem::Body, server: &AuthServer) -> Result<Response, OAuthError> {
-    let brand = server.brand(req)?;
-    let bytes = body
-        .into_bytes()
-        .await
-        .map_err(|_| OAuthError::invalid_request("unreadable body"))?;
-    let form = crate::form::parse(&bytes)?;
+    let crate::client_auth::AuthenticatedForm {
+        brand,
+        form,
+        client,
+    } = crate::client_auth::authenticated_form(server, req, body).await?;
     let cert = req.extensions().get::<ClientCert>();
-    let client = crate::client_auth::authenticate(server, &brand, &form, cert).await?;
     let thumbprint = cert.map(|c| c.thumbprint.clone()).unwrap_or_default();
     let grant_type = crate::form::required(&form, "grant_type")?;
     let metadata = ClientMetadata::of(&client)?;

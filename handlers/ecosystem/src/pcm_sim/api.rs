@@ -30,6 +30,31 @@ impl PcmService {
             .map_err(error)
     }
 
+    /// Stores every report of a batch as accepted; `None` when storage fails.
+    fn accept_all<T: serde::Serialize>(
+        &self,
+        kind: &str,
+        caller: &Caller,
+        items: &[T],
+    ) -> Option<Vec<ReportResponse>> {
+        items
+            .iter()
+            .map(|item| {
+                let report_id = self
+                    .sim
+                    .store
+                    .insert(kind, &caller.org_id, &caller.software_id, to_value(item))
+                    .ok()?;
+                Some(ReportResponse {
+                    report_id,
+                    status: ReportStatus::Accepted,
+                    correlation_id: None,
+                    message: None,
+                })
+            })
+            .collect()
+    }
+
     /// Stores one hybrid-flow step report.
     async fn hybrid(
         &self,
@@ -98,29 +123,13 @@ impl PcmApi for PcmService {
             Ok(caller) => caller,
             Err(body) => return AddReportsResponse::Unauthorized(body),
         };
-        let mut results = Vec::with_capacity(request.body.len());
-        for item in &request.body {
-            match self.sim.store.insert(
-                "private",
-                &caller.org_id,
-                &caller.software_id,
-                to_value(item),
-            ) {
-                Ok(report_id) => results.push(ReportResponse {
-                    report_id,
-                    status: ReportStatus::Accepted,
-                    correlation_id: None,
-                    message: None,
-                }),
-                Err(_) => {
-                    return AddReportsResponse::Default(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        error("storage failed"),
-                    );
-                }
-            }
+        match self.accept_all("private", &caller, &request.body) {
+            Some(results) => AddReportsResponse::Ok(Json(results)),
+            None => AddReportsResponse::Default(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                error("storage failed"),
+            ),
         }
-        AddReportsResponse::Ok(Json(results))
     }
 
     async fn add_reports_client_redirect_to_server(
@@ -313,28 +322,12 @@ impl PcmApi for PcmService {
             Ok(caller) => caller,
             Err(body) => return AddOpendataReportsResponse::Unauthorized(body),
         };
-        let mut results = Vec::with_capacity(request.body.len());
-        for item in &request.body {
-            match self.sim.store.insert(
-                "opendata",
-                &caller.org_id,
-                &caller.software_id,
-                to_value(item),
-            ) {
-                Ok(report_id) => results.push(ReportResponse {
-                    report_id,
-                    status: ReportStatus::Accepted,
-                    correlation_id: None,
-                    message: None,
-                }),
-                Err(_) => {
-                    return AddOpendataReportsResponse::Default(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        error("storage failed"),
-                    );
-                }
-            }
+        match self.accept_all("opendata", &caller, &request.body) {
+            Some(results) => AddOpendataReportsResponse::Ok(Json(results)),
+            None => AddOpendataReportsResponse::Default(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                error("storage failed"),
+            ),
         }
-        AddOpendataReportsResponse::Ok(Json(results))
     }
 }
