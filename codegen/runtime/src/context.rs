@@ -30,6 +30,9 @@ pub struct RequestContext {
     /// Every request header, for the checks a handler makes beyond the typed parameters
     /// (the token, the host that picks the brand).
     pub headers: HeaderMap,
+    /// The authority the request addressed: the `Host` header, or the HTTP/2 `:authority`
+    /// (which is not a header).
+    pub authority: Option<String>,
     /// The templated path of the operation, e.g. `/consents/{consentId}`.
     pub operation_path: &'static str,
     pub operation_id: &'static str,
@@ -45,6 +48,12 @@ impl RequestContext {
             client_cert: req.extensions().get::<ClientCert>().cloned(),
             remote_addr: Some(req.remote_addr().to_string()),
             headers: req.headers().clone(),
+            authority: req
+                .headers()
+                .get(poem::http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned())),
             operation_path,
             operation_id,
         }

@@ -11,6 +11,7 @@ pub mod connector;
 pub mod context;
 pub mod document;
 pub mod error_body;
+pub mod fapi_headers;
 pub mod jws;
 pub mod param;
 pub mod payload;

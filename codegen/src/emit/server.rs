@@ -89,8 +89,11 @@ pub fn server(api: &Api) -> TokenStream {
             quote! {
                 let handle = ::aberta_runtime::jws::JwsHandle(jws.clone());
                 let service = service(api, jws);
-                ::aberta_runtime::reexport::poem::Route::new()
-                    .nest(BASE_PATH, ::aberta_runtime::reexport::poem::EndpointExt::data(service, handle))
+                let service = ::aberta_runtime::reexport::poem::EndpointExt::data(service, handle);
+                ::aberta_runtime::reexport::poem::Route::new().nest(
+                    BASE_PATH,
+                    ::aberta_runtime::reexport::poem::EndpointExt::with(service, ::aberta_runtime::fapi_headers::FapiHeaders::new(#version)),
+                )
             },
         )
     } else {
@@ -100,12 +103,15 @@ pub fn server(api: &Api) -> TokenStream {
             quote! {},
             quote! {
                 let service = service(api);
-                ::aberta_runtime::reexport::poem::Route::new().nest(BASE_PATH, service)
+                ::aberta_runtime::reexport::poem::Route::new().nest(
+                    BASE_PATH,
+                    ::aberta_runtime::reexport::poem::EndpointExt::with(service, ::aberta_runtime::fapi_headers::FapiHeaders::new(#version)),
+                )
             },
         )
     };
     let routes_doc = doc(&format!(
-        " Mounts `api` under [`BASE_PATH`]{}; the served document is [`openapi_document`].",
+        " Mounts `api` under [`BASE_PATH`] with the FAPI response headers{}; the served document is [`openapi_document`].",
         if signed {
             ", verifying and signing `application/jwt` bodies with `jws`"
         } else {

@@ -1422,12 +1422,19 @@ pub fn service(
     poem_openapi::OpenApiService::new(AccountsRoutes { api }, "accounts 2.4.2", "2.4.2")
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`]; the served document is [`openapi_document`].
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn AccountsApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
-    ::aberta_runtime::reexport::poem::Route::new().nest(BASE_PATH, service)
+    ::aberta_runtime::reexport::poem::Route::new()
+        .nest(
+            BASE_PATH,
+            ::aberta_runtime::reexport::poem::EndpointExt::with(
+                service,
+                ::aberta_runtime::fapi_headers::FapiHeaders::new("2.4.2"),
+            ),
+        )
 }
 /// The OpenAPI document the routes serve.
 pub fn openapi_document() -> ::aberta_runtime::reexport::serde_json::Value {

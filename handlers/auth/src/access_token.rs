@@ -38,6 +38,19 @@ pub struct TokenInfo {
     pub consent_id: Option<String>,
 }
 
+impl TokenInfo {
+    /// Whether the token carries `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.split_whitespace().any(|s| s == scope)
+    }
+
+    /// Issued by the authorization-code grant (a customer authorised it), as opposed to
+    /// client_credentials.
+    pub fn is_customer_token(&self) -> bool {
+        self.grant_id.is_some()
+    }
+}
+
 /// Signs the claims into a token.
 pub fn mint(brand: &Brand, info: &TokenInfo) -> Result<String, AuthError> {
     let body = crypto::b64(&serde_json::to_vec(info)?);

@@ -8,6 +8,7 @@
 
 mod access_token;
 mod authorize;
+pub mod bearer;
 pub mod brand;
 mod client_auth;
 mod client_meta;
@@ -36,6 +37,7 @@ mod token;
 mod userinfo;
 
 pub use access_token::TokenInfo;
+pub use bearer::BearerRefusal;
 pub use config::{AuthConfig, BrandConfig};
 pub use error::{AuthError, OAuthError};
 pub use state::AuthServer;

@@ -8,6 +8,9 @@ pub enum StoreError {
     /// A uniqueness rule refused the write (e.g. a second client for one software statement).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// Sealing or opening a value failed, or the key ring is unusable.
+    #[error("encryption at rest: {0}")]
+    Crypto(String),
     #[error("invalid database URL: {0}")]
     Url(String),
 }

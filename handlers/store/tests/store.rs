@@ -356,3 +356,57 @@ async fn secrets_are_created_once() {
         assert_eq!((first.as_str(), second.as_str()), ("one", "one"), "{name}");
     }
 }
+
+#[tokio::test]
+async fn module_migrations_record_their_version_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, store) in backends(&dir).await {
+        let module: &'static str = Box::leak(format!("test_{}", id()).into_boxed_str());
+        let first = aberta_store::migrate::begin(store.connection(), module)
+            .await
+            .unwrap();
+        assert_eq!(first.current(), 0, "{name}");
+        first.finish(1).await.unwrap();
+        let second = aberta_store::migrate::begin(store.connection(), module)
+            .await
+            .unwrap();
+        assert_eq!(second.current(), 1, "{name}");
+        second.finish(2).await.unwrap();
+        let third = aberta_store::migrate::begin(store.connection(), module)
+            .await
+            .unwrap();
+        assert_eq!(third.current(), 2, "{name}");
+        // Dropped unfinished: nothing recorded, the version stays.
+        drop(third);
+        let fourth = aberta_store::migrate::begin(store.connection(), module)
+            .await
+            .unwrap();
+        assert_eq!(fourth.current(), 2, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn outbox_events_commit_and_roll_back_with_their_transaction() {
+    use aberta_store::outbox::{NewEvent, append, events};
+    use sea_orm::TransactionTrait;
+    let dir = tempfile::tempdir().unwrap();
+    for (name, store) in backends(&dir).await {
+        let topic = format!("topic-{}", id());
+        let event = |kind: &'static str| NewEvent {
+            brand: "b",
+            topic: &topic,
+            aggregate_id: "agg",
+            event_type: kind,
+            payload: serde_json::json!({"status": kind}),
+        };
+        let txn = store.connection().begin().await.unwrap();
+        append(&txn, event("kept"), 1).await.unwrap();
+        txn.commit().await.unwrap();
+        let txn = store.connection().begin().await.unwrap();
+        append(&txn, event("dropped"), 2).await.unwrap();
+        txn.rollback().await.unwrap();
+        let rows = events(store.connection(), &topic).await.unwrap();
+        let kinds: Vec<_> = rows.iter().map(|r| r.event_type.as_str()).collect();
+        assert_eq!(kinds, ["kept"], "{name}");
+    }
+}

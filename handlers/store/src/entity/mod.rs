@@ -4,6 +4,7 @@ pub mod client;
 pub mod code;
 pub mod consent;
 pub mod grant;
+pub mod outbox;
 pub mod par;
 pub mod revocation;
 pub mod secret;

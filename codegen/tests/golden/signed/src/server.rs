@@ -105,17 +105,21 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`], verifying and signing `application/jwt` bodies with `jws`; the served document is [`openapi_document`].
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers, verifying and signing `application/jwt` bodies with `jws`; the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn SignedApi>,
     jws: ::std::sync::Arc<dyn ::aberta_runtime::jws::JwsCodec>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let handle = ::aberta_runtime::jws::JwsHandle(jws.clone());
     let service = service(api, jws);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::data(service, handle);
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,
-            ::aberta_runtime::reexport::poem::EndpointExt::data(service, handle),
+            ::aberta_runtime::reexport::poem::EndpointExt::with(
+                service,
+                ::aberta_runtime::fapi_headers::FapiHeaders::new("1.0.0"),
+            ),
         )
 }
 /// The OpenAPI document the routes serve.
