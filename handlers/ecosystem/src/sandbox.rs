@@ -122,6 +122,19 @@ impl SeedConfig {
                     name: "João Pereira".into(),
                     kind: "PF".into(),
                 },
+                TestUser {
+                    cpf: "31845706226".into(),
+                    password: "aberta-demo-3".into(),
+                    name: "Ana Oliveira".into(),
+                    kind: "PF".into(),
+                },
+                // Represents Lima Comércio de Alimentos Ltda (CNPJ 45678901000175) at the demo bank.
+                TestUser {
+                    cpf: "64319057848".into(),
+                    password: "aberta-demo-4".into(),
+                    name: "Carlos Lima".into(),
+                    kind: "PJ".into(),
+                },
             ],
         }
     }
