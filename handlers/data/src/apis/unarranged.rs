@@ -1,0 +1,16 @@
+//! unarranged-accounts-overdraft 2.5.0: overdraft contracts the consent shares, with warranties,
+//! instalments and payments.
+
+super::contracts::contracts_api! {
+    service: UnarrangedService,
+    krate: ofb_unarranged_accounts_overdraft_v2,
+    api: UnarrangedAccountsOverdraftApi,
+    connector: UnarrangedAccountsOverdraftConnector,
+    resource_type: crate::endpoints::resource_type::UNARRANGED_ACCOUNT_OVERDRAFT,
+    single_links: LinksSingle,
+    list: (unarranged_accounts_overdraft_get_contracts, UnarrangedAccountsOverdraftGetContractsRequest, UnarrangedAccountsOverdraftGetContractsResponse, UnarrangedAccountsOverdraftGetContractsInput, ResponseUnarrangedAccountOverdraftContractList, crate::endpoints::OVERDRAFTS),
+    one: (unarranged_accounts_overdraft_get_contracts_contract_id, UnarrangedAccountsOverdraftGetContractsContractIdRequest, UnarrangedAccountsOverdraftGetContractsContractIdResponse, UnarrangedAccountsOverdraftGetContractsContractIdInput, ResponseUnarrangedAccountOverdraftContract, crate::endpoints::OVERDRAFT),
+    warranties: (unarranged_accounts_overdraft_get_contracts_contract_id_warranties, UnarrangedAccountsOverdraftGetContractsContractIdWarrantiesRequest, UnarrangedAccountsOverdraftGetContractsContractIdWarrantiesResponse, UnarrangedAccountsOverdraftGetContractsContractIdWarrantiesInput, ResponseUnarrangedAccountOverdraftWarranties, crate::endpoints::OVERDRAFT_WARRANTIES),
+    instalments: (unarranged_accounts_overdraft_get_contracts_contract_id_scheduled_instalments, UnarrangedAccountsOverdraftGetContractsContractIdScheduledInstalmentsRequest, UnarrangedAccountsOverdraftGetContractsContractIdScheduledInstalmentsResponse, UnarrangedAccountsOverdraftGetContractsContractIdScheduledInstalmentsInput, ResponseUnarrangedAccountOverdraftInstalments, crate::endpoints::OVERDRAFT_SCHEDULED_INSTALMENTS),
+    payments: (unarranged_accounts_overdraft_get_contracts_contract_id_payments, UnarrangedAccountsOverdraftGetContractsContractIdPaymentsRequest, UnarrangedAccountsOverdraftGetContractsContractIdPaymentsResponse, UnarrangedAccountsOverdraftGetContractsContractIdPaymentsInput, ResponseUnarrangedAccountOverdraftPayments, crate::endpoints::OVERDRAFT_PAYMENTS),
+}
