@@ -49,6 +49,10 @@ struct SandboxArgs {
     /// Overrides the PCM simulator's port (default: port + 2).
     #[arg(long)]
     pcm_port: Option<u16>,
+    /// The internal listener (consent management for the bank's channels), plain HTTP on
+    /// loopback (default: port + 3).
+    #[arg(long)]
+    internal_port: Option<u16>,
     /// The account holder's database: `postgres://…` or `sqlite://…` (default: the SQLite
     /// file `aberta.db` in the data directory).
     #[arg(long, env = "ABERTA_DATABASE_URL")]
@@ -127,17 +131,26 @@ async fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
         bind(args.host, ports.pcm).await?,
         &contract.pcm.base_url,
     )?;
-    let holder = aberta_auth::sandbox::start(
+    let internal_port = args.internal_port.unwrap_or(ports.holder.saturating_add(3));
+    let holder = aberta_holder::sandbox::start(
         &data_dir,
         &contract,
         bind(args.host, ports.holder).await?,
+        bind(IpAddr::from([127, 0, 0, 1]), internal_port).await?,
         args.database_url.as_deref(),
     )
     .await
     .context("starting the account holder")?;
     print_banner(&data_dir, &contract);
+    println!(
+        "  internal       http://{}{}  (consent management; bearer token in {})",
+        holder.internal_addr(),
+        aberta_holder::internal::CONSENTS_PATH,
+        data_dir.join("internal-token").display()
+    );
+    println!("Ready. Press Ctrl-C to stop.");
     wait_for_ctrl_c().await;
-    holder.listener.shutdown().await;
+    holder.shutdown().await;
     directory.shutdown().await;
     pcm.shutdown().await;
     Ok(())
@@ -178,7 +191,6 @@ fn print_banner(data_dir: &Path, c: &SandboxJson) {
         c.tpp.transport_key.display(),
         c.directory.participants_url
     );
-    println!("Ready. Press Ctrl-C to stop.");
 }
 
 enum Service {

@@ -33,6 +33,7 @@ fn run_sandbox(data: &Path, port: u16, database_url: Option<&str>) -> Running {
         .args(["--port", &port.to_string()])
         .args(["--directory-port", &free_port().to_string()])
         .args(["--pcm-port", &free_port().to_string()])
+        .args(["--internal-port", &free_port().to_string()])
         .env_remove("ABERTA_DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());

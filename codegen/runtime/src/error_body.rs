@@ -126,10 +126,26 @@ impl Rejection {
 
     /// The body as the operation's own error type (its 400/422 schema), when that schema
     /// accepts it.
+    ///
+    /// Some APIs type the error's `meta` as the paged `Meta` (with `totalRecords` and
+    /// `totalPages`): the body is offered with those counts (one error, one page) next, and
+    /// without `meta` last.
     pub fn body_as<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
-        serde_json::to_value(&self.body)
-            .ok()
-            .and_then(|v| serde_json::from_value(v).ok())
+        let mut value = serde_json::to_value(&self.body).ok()?;
+        if let Ok(body) = serde_json::from_value(value.clone()) {
+            return Some(body);
+        }
+        if let Some(meta) = value.get_mut("meta").and_then(|m| m.as_object_mut()) {
+            meta.insert("totalRecords".into(), 1.into());
+            meta.insert("totalPages".into(), 1.into());
+            if let Ok(body) = serde_json::from_value(value.clone()) {
+                return Some(body);
+            }
+        }
+        if let Some(object) = value.as_object_mut() {
+            object.remove("meta");
+        }
+        serde_json::from_value(value).ok()
     }
 
     pub fn into_response(self) -> Response {
@@ -162,4 +178,38 @@ pub fn internal(detail: &str) -> Response {
         detail,
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct PagedMeta {
+        #[serde(rename = "totalRecords")]
+        total_records: i32,
+        #[serde(rename = "requestDateTime")]
+        request_date_time: String,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct PagedError {
+        meta: Option<PagedMeta>,
+    }
+
+    #[test]
+    fn a_rejection_fits_an_error_schema_with_paged_meta() {
+        let r = Rejection::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "PARAMETRO_INVALIDO",
+            "t",
+            "d",
+        );
+        let shared: Option<ResponseError> = r.body_as();
+        assert!(shared.is_some());
+        let paged: PagedError = r.body_as().expect("fits with counts");
+        let meta = paged.meta.expect("meta kept");
+        assert_eq!(meta.total_records, 1);
+        assert!(meta.request_date_time.ends_with('Z'));
+    }
 }

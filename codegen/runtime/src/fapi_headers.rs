@@ -54,10 +54,9 @@ impl<E: Endpoint> Endpoint for FapiHeadersEndpoint<E> {
             .get(INTERACTION_ID)
             .filter(|v| v.to_str().is_ok_and(is_interaction_id))
             .cloned();
-        let mut response = match self.inner.call(req).await {
-            Ok(output) => output.into_response(),
-            Err(err) => err.into_response(),
-        };
+        // An error (no route matched) goes up untouched, so the listener's own error
+        // handling still sees it.
+        let mut response = self.inner.call(req).await?.into_response();
         let headers = response.headers_mut();
         headers.insert("x-v", self.version.clone());
         if !headers.contains_key(INTERACTION_ID) {

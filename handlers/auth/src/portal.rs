@@ -378,9 +378,16 @@ fn group_permissions(permissions: &[String]) -> Vec<PermissionGroup> {
 #[handler]
 pub async fn decide(
     req: &Request,
-    Form(form): Form<HashMap<String, String>>,
+    Form(fields): Form<Vec<(String, String)>>,
     Data(server): Data<&Arc<AuthServer>>,
 ) -> Response {
+    // Several `account` fields when the customer picks several accounts.
+    let accounts: Vec<String> = fields
+        .iter()
+        .filter(|(name, _)| name == "account")
+        .map(|(_, value)| value.clone())
+        .collect();
+    let form: HashMap<String, String> = fields.into_iter().collect();
     let session_id = form.get("session").map(String::as_str).unwrap_or_default();
     let flow = match flow(server, req, session_id).await {
         Ok(flow) => flow,
@@ -390,7 +397,6 @@ pub async fn decide(
         return see_other(&format!("/portal/login?session={session_id}"));
     };
     let result = if form.contains_key("approve") && !form.contains_key("reject") {
-        let accounts: Vec<String> = form.get("account").into_iter().cloned().collect();
         approve(server, &flow, &user, &accounts).await
     } else {
         reject(server, &flow, "access_denied").await

@@ -29,7 +29,8 @@ pub fn default_database_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("aberta.db").display())
 }
 
-fn brand_configs(contract: &SandboxJson) -> Vec<BrandConfig> {
+/// The sandbox's brands with their looks.
+pub fn brand_configs(contract: &SandboxJson) -> Vec<BrandConfig> {
     let look = [
         (
             "Banco Aberta Demo",
@@ -74,7 +75,7 @@ fn brand_configs(contract: &SandboxJson) -> Vec<BrandConfig> {
 }
 
 /// A client presenting the holder's transport certificate, trusting the sandbox CA.
-fn http_client(contract: &SandboxJson) -> Result<reqwest::Client, AuthError> {
+pub fn http_client(contract: &SandboxJson) -> Result<reqwest::Client, AuthError> {
     let read =
         |p: &Path| std::fs::read(p).map_err(|e| AuthError::Config(format!("{}: {e}", p.display())));
     let ca = read(&contract.ca_bundle)?;
@@ -91,7 +92,7 @@ fn http_client(contract: &SandboxJson) -> Result<reqwest::Client, AuthError> {
 }
 
 /// Deletes expired PAR requests, sessions, codes, grants and revocations every few minutes.
-async fn purge_expired_rows(store: Store) {
+pub async fn purge_expired_rows(store: Store) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
         every.tick().await;
@@ -101,6 +102,17 @@ async fn purge_expired_rows(store: Store) {
             Err(err) => tracing::warn!(%err, "purging expired rows failed"),
         }
     }
+}
+
+/// The holder's TLS: the sandbox server certificate, client certificates of the test PKI.
+pub fn tls_config(data_dir: &Path) -> Result<Arc<rustls::ServerConfig>, AuthError> {
+    let pki = Pki::open_or_create(data_dir)?;
+    let cert = pki.server_cert()?;
+    crate::server::tls_config(
+        pki.ca_certs()?,
+        pki::certs_from_pem_file(&cert.cert_path)?,
+        pki::key_from_pem_file(&cert.key_path)?,
+    )
 }
 
 /// Starts the account holder for a prepared sandbox data directory.
@@ -134,13 +146,7 @@ pub async fn start(
         http_client(contract)?,
     )
     .await?;
-    let pki = Pki::open_or_create(data_dir)?;
-    let cert = pki.server_cert()?;
-    let tls = crate::server::tls_config(
-        pki.ca_certs()?,
-        pki::certs_from_pem_file(&cert.cert_path)?,
-        pki::key_from_pem_file(&cert.key_path)?,
-    )?;
+    let tls = tls_config(data_dir)?;
     let listener = crate::server::serve(server.clone(), listener, tls)?;
     tokio::spawn(purge_expired_rows(server.store().clone()));
     Ok(SandboxHolder {

@@ -19,35 +19,48 @@ use crate::state::AuthServer;
 
 /// Every route of the authorization server, including the consent portal and DCR.
 pub fn endpoint(server: Arc<AuthServer>) -> BoxEndpoint<'static> {
+    endpoint_with(server, Route::new())
+}
+
+/// The authorization server's routes added to `apis`, the regulated APIs served on the same
+/// listener; every request gets its interaction id and tracing span.
+pub fn endpoint_with(server: Arc<AuthServer>, apis: Route) -> BoxEndpoint<'static> {
     let dcr = ofb_dcr_v2::server::routes(Arc::new(crate::dcr::Registration::new(server.clone())))
         .around(crate::dcr_guard::around);
-    Route::new()
-        .at(
-            "/.well-known/openid-configuration",
-            get(crate::discovery::discovery),
-        )
-        .at("/jwks", get(crate::discovery::jwks))
-        .at("/par", post(crate::par::push))
-        .at("/authorize", get(crate::authorize::authorize))
-        .at("/token", post(crate::token::token))
-        .at(
-            "/userinfo",
-            get(crate::userinfo::userinfo).post(crate::userinfo::userinfo),
-        )
-        .at("/introspect", post(crate::introspect::introspect))
-        .at("/revoke", post(crate::introspect::revoke))
-        .at(
-            "/portal/login",
-            get(crate::portal::login_page).post(crate::portal::login),
-        )
-        .at(
-            "/portal/consent",
-            get(crate::portal::consent_page).post(crate::portal::decide),
-        )
-        .nest("/", dcr)
-        .data(server)
-        .around(crate::interaction::around)
-        .boxed()
+    apis.at(
+        "/.well-known/openid-configuration",
+        get(crate::discovery::discovery),
+    )
+    .at("/jwks", get(crate::discovery::jwks))
+    .at("/par", post(crate::par::push))
+    .at("/authorize", get(crate::authorize::authorize))
+    .at("/token", post(crate::token::token))
+    .at(
+        "/userinfo",
+        get(crate::userinfo::userinfo).post(crate::userinfo::userinfo),
+    )
+    .at("/introspect", post(crate::introspect::introspect))
+    .at("/revoke", post(crate::introspect::revoke))
+    .at(
+        "/portal/login",
+        get(crate::portal::login_page).post(crate::portal::login),
+    )
+    .at(
+        "/portal/consent",
+        get(crate::portal::consent_page).post(crate::portal::decide),
+    )
+    .nest("/", dcr)
+    .data(server)
+    .around(crate::interaction::around)
+    .boxed()
+}
+
+/// The interaction-id middleware of the authorization server, for other listeners.
+pub async fn interaction_span<E: poem::Endpoint>(
+    next: E,
+    req: poem::Request,
+) -> poem::Result<poem::Response> {
+    crate::interaction::around(next, req).await
 }
 
 /// TLS for the account holder: FAPI suites, no resumption, client certificates verified

@@ -1,20 +1,22 @@
-//! Load runs against the account holder's authorization server, in one process: the sandbox's
-//! directory simulator and authorization server on loopback over real mutual TLS, a TPP
-//! registered through DCR, then keep-alive mTLS connections driving the token, PAR/portal and
-//! introspection endpoints. The machine's PS256 sign and verify rates are measured by the same
-//! run so every figure can be read against the crypto limit.
+//! Load runs against the account holder, in one process: the sandbox's directory simulator and
+//! the assembled account holder (authorization server, consents, data APIs over the demo bank)
+//! on loopback over real mutual TLS, a TPP registered through DCR, then keep-alive mTLS
+//! connections driving the token, PAR/portal and introspection endpoints, and the data APIs
+//! with every check on beside a bare handler behind the same TLS. The machine's PS256 sign and
+//! verify rates are measured by the same run so every figure can be read against the crypto
+//! limit.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use aberta_auth::sandbox::SandboxHolder;
 use aberta_ecosystem::keys::{self, KeyPurpose, Ps256Key};
 use aberta_ecosystem::pki::Pki;
 use aberta_ecosystem::registry::{Registry, SoftwareSpec};
 use aberta_ecosystem::sandbox::{self, Ports, SandboxJson};
 use aberta_ecosystem::tls::MtlsServer;
+use aberta_holder::sandbox::Holder;
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -188,7 +190,10 @@ pub struct Sandbox {
     dir: tempfile::TempDir,
     pub contract: SandboxJson,
     directory: MtlsServer,
-    holder: SandboxHolder,
+    holder: Holder,
+    /// A bare poem handler behind the holder's TLS configuration.
+    bare: MtlsServer,
+    bare_url: String,
     pub backend: String,
 }
 
@@ -216,10 +221,29 @@ impl Sandbox {
             &contract.directory.base_url,
         )
         .context("starting the directory simulator")?;
-        let holder =
-            aberta_auth::sandbox::start(dir.path(), &contract, holder_listener, database_url)
-                .await
-                .context("starting the authorization server")?;
+        let internal_listener = TcpListener::bind("127.0.0.1:0").await?;
+        let holder = aberta_holder::sandbox::start(
+            dir.path(),
+            &contract,
+            holder_listener,
+            internal_listener,
+            database_url,
+        )
+        .await
+        .context("starting the account holder")?;
+        let bare_listener = TcpListener::bind("127.0.0.1:0").await?;
+        let bare_port = bare_listener.local_addr()?.port();
+        let mut bare_url = url::Url::parse(&contract.issuer)?;
+        bare_url
+            .set_port(Some(bare_port))
+            .map_err(|_| anyhow!("the issuer URL takes no port"))?;
+        let bare_url = format!("{}bare", bare_url);
+        let bare = MtlsServer::serve(
+            bare_listener,
+            aberta_auth::sandbox::tls_config(dir.path())?,
+            poem::EndpointExt::boxed(poem::Route::new().at("/bare", poem::get(bare_handler))),
+        )
+        .context("starting the bare handler")?;
         let backend = match database_url {
             Some(url) => format!("PostgreSQL ({})", redact(url)),
             None => "SQLite (file in a temporary directory)".to_string(),
@@ -229,12 +253,15 @@ impl Sandbox {
             contract,
             directory,
             holder,
+            bare,
+            bare_url,
             backend,
         })
     }
 
     pub async fn shutdown(self) {
-        self.holder.listener.shutdown().await;
+        self.holder.shutdown().await;
+        self.bare.shutdown().await;
         self.directory.shutdown().await;
     }
 
@@ -340,6 +367,12 @@ impl Sandbox {
             .to_string();
         Ok(tpp)
     }
+}
+
+/// The bare handler: what poem and TLS cost without any check, for the data scenarios' ratio.
+#[poem::handler]
+fn bare_handler() -> poem::web::Json<Value> {
+    poem::web::Json(json!({ "data": [], "links": { "self": "bare" }, "meta": {} }))
 }
 
 /// A database URL without its password.
@@ -626,6 +659,106 @@ impl Scenario for Introspection {
     }
 }
 
+/// A GET of a data API with the customer's token and a fresh interaction id.
+async fn get_data(client: &reqwest::Client, url: &str, token: &str) -> Result<()> {
+    let resp = client
+        .get(url)
+        .bearer_auth(token)
+        .header(
+            "x-fapi-interaction-id",
+            uuid::Uuid::new_v4().hyphenated().to_string(),
+        )
+        .send()
+        .await?;
+    let resp = expect(resp, 200, url).await?;
+    let body = resp.bytes().await?;
+    ensure!(
+        contains(&body, b"\"data\""),
+        "{url}: an answer without data"
+    );
+    Ok(())
+}
+
+/// The pool of a scenario whose requests need no signing.
+fn unit_job(_: &Tpp) -> Result<()> {
+    Ok(())
+}
+
+/// A data read with every check: token, certificate binding, consent, permissions, resource.
+struct DataRead {
+    url: String,
+    token: String,
+}
+
+struct AccountsList(DataRead);
+
+impl Scenario for AccountsList {
+    type Job = ();
+    const NAME: &'static str = "GET accounts (every check)";
+    const SERVER_SIGNS: u32 = 0;
+    const SERVER_VERIFIES: u32 = 0;
+    const HTTP_REQUESTS: usize = 1;
+
+    fn job(&self, tpp: &Tpp) -> Result<()> {
+        unit_job(tpp)
+    }
+
+    async fn run(
+        self: Arc<Self>,
+        client: reqwest::Client,
+        _: Arc<Vec<()>>,
+        _: usize,
+    ) -> Result<()> {
+        get_data(&client, &self.0.url, &self.0.token).await
+    }
+}
+
+struct TransactionsPage(DataRead);
+
+impl Scenario for TransactionsPage {
+    type Job = ();
+    const NAME: &'static str = "GET transactions, page of 25 (every check)";
+    const SERVER_SIGNS: u32 = 0;
+    const SERVER_VERIFIES: u32 = 0;
+    const HTTP_REQUESTS: usize = 1;
+
+    fn job(&self, tpp: &Tpp) -> Result<()> {
+        unit_job(tpp)
+    }
+
+    async fn run(
+        self: Arc<Self>,
+        client: reqwest::Client,
+        _: Arc<Vec<()>>,
+        _: usize,
+    ) -> Result<()> {
+        get_data(&client, &self.0.url, &self.0.token).await
+    }
+}
+
+struct BareHandler(DataRead);
+
+impl Scenario for BareHandler {
+    type Job = ();
+    const NAME: &'static str = "bare poem handler, same TLS (no checks)";
+    const SERVER_SIGNS: u32 = 0;
+    const SERVER_VERIFIES: u32 = 0;
+    const HTTP_REQUESTS: usize = 1;
+
+    fn job(&self, tpp: &Tpp) -> Result<()> {
+        unit_job(tpp)
+    }
+
+    async fn run(
+        self: Arc<Self>,
+        client: reqwest::Client,
+        _: Arc<Vec<()>>,
+        _: usize,
+    ) -> Result<()> {
+        get_data(&client, &self.0.url, &self.0.token).await
+    }
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -655,6 +788,21 @@ impl Scenario for AuthorizationFlow {
     const HTTP_REQUESTS: usize = FLOW_REQUESTS;
 
     fn job(&self, tpp: &Tpp) -> Result<FlowJob> {
+        self.job_with_scope(tpp, "openid accounts")
+    }
+
+    async fn run(
+        self: Arc<Self>,
+        client: reqwest::Client,
+        jobs: Arc<Vec<FlowJob>>,
+        i: usize,
+    ) -> Result<()> {
+        self.authorise(&client, &jobs[i]).await.map(drop)
+    }
+}
+
+impl AuthorizationFlow {
+    fn job_with_scope(&self, tpp: &Tpp, scope: &str) -> Result<FlowJob> {
         let verifier = format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),
@@ -666,7 +814,7 @@ impl Scenario for AuthorizationFlow {
             "client_id": tpp.client_id,
             "response_type": "code id_token",
             "redirect_uri": tpp.redirect_uri,
-            "scope": "openid accounts",
+            "scope": scope,
             "state": uuid::Uuid::new_v4().to_string(),
             "nonce": uuid::Uuid::new_v4().to_string(),
             "code_challenge": b64(&sha2::Sha256::digest(verifier.as_bytes())),
@@ -687,15 +835,10 @@ impl Scenario for AuthorizationFlow {
         })
     }
 
-    async fn run(
-        self: Arc<Self>,
-        client: reqwest::Client,
-        jobs: Arc<Vec<FlowJob>>,
-        i: usize,
-    ) -> Result<()> {
-        let job = &jobs[i];
+    /// One flow; returns the access token.
+    async fn authorise(&self, client: &reqwest::Client, job: &FlowJob) -> Result<String> {
         let base = &self.issuer;
-        let resp = post_form(&client, &format!("{base}/par"), job.par.clone(), 201).await?;
+        let resp = post_form(client, &format!("{base}/par"), job.par.clone(), 201).await?;
         let par: Value = resp.json().await?;
         let request_uri = par["request_uri"]
             .as_str()
@@ -719,9 +862,9 @@ impl Scenario for AuthorizationFlow {
             ("username", self.user.0.as_str()),
             ("password", self.user.1.as_str()),
         ])?;
-        post_form(&client, &format!("{base}/portal/login"), form, 303).await?;
+        post_form(client, &format!("{base}/portal/login"), form, 303).await?;
         let form = serde_urlencoded::to_string([("session", session.as_str()), ("approve", "1")])?;
-        let resp = post_form(&client, &format!("{base}/portal/consent"), form, 303).await?;
+        let resp = post_form(client, &format!("{base}/portal/consent"), form, 303).await?;
         let target = location(&resp)?;
         let fragment = target
             .strip_prefix(self.redirect_uri.as_str())
@@ -740,13 +883,16 @@ impl Scenario for AuthorizationFlow {
             ("client_assertion_type", JWT_BEARER),
             ("client_assertion", job.token_assertion.as_str()),
         ])?;
-        let resp = post_form(&client, &format!("{base}/token"), form, 200).await?;
-        let body = resp.bytes().await?;
+        let resp = post_form(client, &format!("{base}/token"), form, 200).await?;
+        let body: Value = resp.json().await?;
         ensure!(
-            contains(&body, b"\"id_token\""),
+            body.get("id_token").is_some(),
             "code exchange without id_token"
         );
-        Ok(())
+        body["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("code exchange without access_token")
     }
 }
 
@@ -833,6 +979,68 @@ async fn scenario<S: Scenario>(
     })
 }
 
+/// Creates a consent for every account permission through consents v3, authorises it through
+/// the portal as the first test user, and returns the access token and an account id.
+async fn data_access(tpp: &Tpp, client: &reqwest::Client) -> Result<(String, String)> {
+    let resp = post_form(
+        client,
+        &tpp.url("/token"),
+        tpp.with_assertion(vec![
+            ("grant_type", "client_credentials".into()),
+            ("scope", "consents".into()),
+        ])?,
+        200,
+    )
+    .await?;
+    let body: Value = resp.json().await?;
+    let cc = body["access_token"].as_str().context("no access_token")?;
+    let expires = (chrono::Utc::now() + chrono::Duration::days(30))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let resp = client
+        .post(tpp.url("/open-banking/consents/v3/consents"))
+        .bearer_auth(cc)
+        .header("x-fapi-interaction-id", uuid::Uuid::new_v4().to_string())
+        .json(&json!({ "data": {
+            "loggedUser": { "document": { "identification": tpp.user.0, "rel": "CPF" } },
+            "permissions": ["ACCOUNTS_READ", "ACCOUNTS_BALANCES_READ",
+                "ACCOUNTS_TRANSACTIONS_READ", "ACCOUNTS_OVERDRAFT_LIMITS_READ", "RESOURCES_READ"],
+            "expirationDateTime": expires,
+        }}))
+        .send()
+        .await?;
+    let resp = expect(resp, 201, "POST consents").await?;
+    let body: Value = resp.json().await?;
+    let consent_id = body["data"]["consentId"]
+        .as_str()
+        .context("a consent without consentId")?
+        .to_string();
+    let flow = Arc::new(AuthorizationFlow {
+        issuer: tpp.issuer.clone(),
+        client_id: tpp.client_id.clone(),
+        redirect_uri: tpp.redirect_uri.clone(),
+        user: tpp.user.clone(),
+    });
+    let job = flow.job_with_scope(
+        tpp,
+        &format!("openid accounts resources consent:{consent_id}"),
+    )?;
+    let token = flow.authorise(client, &job).await?;
+    let resp = client
+        .get(tpp.url("/open-banking/accounts/v2/accounts"))
+        .bearer_auth(&token)
+        .header("x-fapi-interaction-id", uuid::Uuid::new_v4().to_string())
+        .send()
+        .await?;
+    let resp = expect(resp, 200, "GET accounts").await?;
+    let body: Value = resp.json().await?;
+    let account_id = body["data"][0]["accountId"]
+        .as_str()
+        .context("the consent has no account")?
+        .to_string();
+    Ok((token, account_id))
+}
+
 /// Runs everything: the crypto rates, the sandbox, DCR and the three scenarios. `quiet`
 /// silences the progress lines.
 pub async fn run(opts: &Options, quiet: bool) -> Result<Report> {
@@ -892,6 +1100,50 @@ pub async fn run(opts: &Options, quiet: bool) -> Result<Report> {
         token,
     });
     scenarios.push(scenario(introspection, &tpp, &clients, opts, quiet).await?);
+
+    progress(quiet, "creating and authorising a data-sharing consent");
+    let (token, account_id) = data_access(&tpp, &clients[0]).await?;
+    let accounts_url = tpp.url("/open-banking/accounts/v2/accounts");
+    let transactions_url = format!("{accounts_url}/{account_id}/transactions?page-size=25");
+    scenarios.push(
+        scenario(
+            Arc::new(AccountsList(DataRead {
+                url: accounts_url,
+                token: token.clone(),
+            })),
+            &tpp,
+            &clients,
+            opts,
+            quiet,
+        )
+        .await?,
+    );
+    scenarios.push(
+        scenario(
+            Arc::new(TransactionsPage(DataRead {
+                url: transactions_url,
+                token: token.clone(),
+            })),
+            &tpp,
+            &clients,
+            opts,
+            quiet,
+        )
+        .await?,
+    );
+    scenarios.push(
+        scenario(
+            Arc::new(BareHandler(DataRead {
+                url: sandbox.bare_url.clone(),
+                token,
+            })),
+            &tpp,
+            &clients,
+            opts,
+            quiet,
+        )
+        .await?,
+    );
 
     let backend = sandbox.backend.clone();
     drop(clients);

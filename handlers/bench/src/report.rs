@@ -93,7 +93,7 @@ impl Report {
     pub fn markdown(&self, command: &str) -> String {
         let c = &self.crypto;
         let mut out = String::new();
-        let _ = writeln!(out, "## Authorization server load run\n");
+        let _ = writeln!(out, "## Account holder load run\n");
         let _ = writeln!(out, "Command: {command}\n");
         let _ = writeln!(
             out,
@@ -145,6 +145,24 @@ impl Report {
                 ms(s.p50),
                 ms(s.p99)
             );
+        }
+        if let Some(bare) = self.scenarios.iter().find(|s| s.name.starts_with("bare")) {
+            let _ = writeln!(
+                out,
+                "\nData reads against the bare handler behind the same TLS:\n"
+            );
+            for s in self
+                .scenarios
+                .iter()
+                .filter(|s| s.name.contains("every check"))
+            {
+                let _ = writeln!(
+                    out,
+                    "- {}: {} of the bare handler's rate",
+                    s.name,
+                    pct(s.per_second() / bare.per_second().max(1e-9))
+                );
+            }
         }
         let _ = writeln!(out, "\nAgainst the crypto limit measured above:\n");
         let _ = writeln!(

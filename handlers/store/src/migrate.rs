@@ -38,7 +38,14 @@ pub async fn run(db: &DatabaseConnection) -> Result<()> {
     if current < 2 {
         let schema = Schema::new(backend);
         create(&txn, &schema, outbox::Entity).await?;
-        index(&txn, "idx_event_outbox_topic", outbox::Entity, &["topic", "id"], false).await?;
+        index(
+            &txn,
+            "idx_event_outbox_topic",
+            outbox::Entity,
+            &["topic", "id"],
+            false,
+        )
+        .await?;
     }
     if current < SCHEMA_VERSION {
         txn.execute(

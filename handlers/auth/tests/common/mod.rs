@@ -46,12 +46,35 @@ pub fn postgres_url() -> String {
     })
 }
 
-pub struct Sandbox {
+/// The ecosystem a test runs in: a data directory, its contract and the directory simulator.
+/// An account holder joins it on the listener [`prepare`] returns.
+pub struct Env {
     pub dir: tempfile::TempDir,
     pub contract: SandboxJson,
     pub directory: MtlsServer,
-    pub holder: SandboxHolder,
     pub backend: Backend,
+}
+
+/// The ecosystem with the authorization server alone (its consents from `DbConsents`).
+pub struct Sandbox {
+    pub env: Env,
+    pub holder: SandboxHolder,
+}
+
+impl std::ops::Deref for Sandbox {
+    type Target = Env;
+
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
+
+/// The database URL the account holder of `backend` uses (`None`: the SQLite default).
+pub fn database_url(backend: Backend) -> Option<String> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(postgres_url()),
+    }
 }
 
 /// A prepared data directory (PKI, registry, seed) made once per test build under the target
@@ -96,6 +119,22 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Starts the directory and the account holder on free loopback ports.
 pub async fn start(backend: Backend) -> Sandbox {
+    let (env, holder_listener) = prepare(backend).await;
+    let url = database_url(backend);
+    let holder = aberta_auth::sandbox::start(
+        env.dir.path(),
+        &env.contract,
+        holder_listener,
+        url.as_deref(),
+    )
+    .await
+    .unwrap();
+    Sandbox { env, holder }
+}
+
+/// A data directory on free loopback ports with the directory running, and the listener the
+/// account holder is to serve on.
+pub async fn prepare(backend: Backend) -> (Env, TcpListener) {
     install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_path_buf();
@@ -120,21 +159,13 @@ pub async fn start(backend: Backend) -> Sandbox {
         &contract.directory.base_url,
     )
     .unwrap();
-    let url = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => Some(postgres_url()),
-    };
-    let holder =
-        aberta_auth::sandbox::start(dir.path(), &contract, holder_listener, url.as_deref())
-            .await
-            .unwrap();
-    Sandbox {
+    let env = Env {
         dir,
         contract,
         directory,
-        holder,
         backend,
-    }
+    };
+    (env, holder_listener)
 }
 
 fn client_builder(contract: &SandboxJson) -> reqwest::ClientBuilder {
@@ -182,7 +213,7 @@ pub struct Tpp {
     pub rat: Option<String>,
 }
 
-impl Sandbox {
+impl Env {
     pub fn issuer(&self) -> &str {
         &self.contract.issuer
     }
@@ -281,6 +312,13 @@ impl Sandbox {
         body
     }
 
+    pub fn user(&self) -> (String, String) {
+        let user = &self.contract.users[0];
+        (user.cpf.clone(), user.password.clone())
+    }
+}
+
+impl Sandbox {
     /// Creates a data-sharing consent for `cpf`, awaiting authorisation, owned by `tpp`.
     pub async fn consent(&self, tpp: &Tpp, cpf: &str) -> String {
         let consent_id = format!("urn:aberta:{}", uuid::Uuid::new_v4());
@@ -305,11 +343,6 @@ impl Sandbox {
             .await
             .unwrap();
         consent_id
-    }
-
-    pub fn user(&self) -> (String, String) {
-        let user = &self.contract.users[0];
-        (user.cpf.clone(), user.password.clone())
     }
 }
 
@@ -476,7 +509,7 @@ impl Tpp {
 /// Follows the portal as a user: authorize -> login -> consent -> approve/reject. Returns the
 /// final redirect's fragment.
 pub async fn authorize_as_user(
-    sandbox: &Sandbox,
+    sandbox: &Env,
     tpp: &Tpp,
     request_uri: &str,
     (cpf, password): (&str, &str),
@@ -521,24 +554,19 @@ pub async fn authorize_as_user(
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("name=\"approve\"") && html.contains("name=\"reject\""));
-    let account = html
+    // Every offered account stays selected, as the page preselects them.
+    let accounts: Vec<&str> = html
         .split("<option value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_default()
-        .to_string();
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
     let decision = if approve { "approve" } else { "reject" };
+    let mut fields = vec![("session", session.as_str()), (decision, "1")];
+    fields.extend(accounts.iter().map(|a| ("account", *a)));
     let resp = browser
         .post(format!("{base}/portal/consent"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(
-            serde_urlencoded::to_string([
-                ("session", session.as_str()),
-                (decision, "1"),
-                ("account", account.as_str()),
-            ])
-            .unwrap(),
-        )
+        .body(serde_urlencoded::to_string(&fields).unwrap())
         .send()
         .await
         .unwrap();
@@ -596,7 +624,7 @@ pub fn verifier() -> String {
 }
 
 /// PAR, login and approval as the sandbox's first user; returns (code, verifier, fragment).
-pub async fn authorised_code(sandbox: &Sandbox, tpp: &Tpp) -> (String, String, Fragment) {
+pub async fn authorised_code(sandbox: &Env, tpp: &Tpp) -> (String, String, Fragment) {
     let verifier = verifier();
     let (status, par) = tpp
         .par(tpp.request_claims("openid accounts", &verifier))

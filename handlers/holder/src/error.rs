@@ -1,0 +1,19 @@
+//! The one error type of the composition.
+
+#[derive(Debug, thiserror::Error)]
+pub enum HolderError {
+    #[error(transparent)]
+    Auth(#[from] aberta_auth::AuthError),
+    #[error(transparent)]
+    Ecosystem(#[from] aberta_ecosystem::EcosystemError),
+    #[error(transparent)]
+    Store(#[from] aberta_store::StoreError),
+    #[error(transparent)]
+    Consents(#[from] aberta_consents::ConsentsError),
+    #[error(transparent)]
+    Data(#[from] aberta_data::DataError),
+    #[error(transparent)]
+    Bank(#[from] aberta_demo_bank::DemoError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,11 @@
+//! The account holder assembled: the FAPI-BR authorization server, consents v3, the data APIs
+//! and a bank connector (the embedded demo bank by default) sharing one database and one
+//! mutual-TLS listener, and the internal listener for the bank's own channels.
+
+mod error;
+mod gate;
+pub mod internal;
+pub mod sandbox;
+
+pub use error::HolderError;
+pub use gate::ConsentsGate;
