@@ -275,9 +275,15 @@ fn sign_method(op: &Operation, response: &proc_macro2::Ident) -> TokenStream {
     }
 }
 
-/// Maps a request refused before the handler (bad parameter, body, signature or media type)
-/// to the operation's own error variants. Emitted when the operation's 400 body can be built
-/// from the OFB error body without failing; otherwise the composition root's fallback applies.
+/// Maps an OFB error ([`Rejection`](aberta_runtime::error_body::Rejection)) to the operation's
+/// own error variants, through a generated `From<Rejection>`: handlers refuse with it, and the
+/// bad-request handler uses it for requests refused before the handler (bad parameter, body,
+/// signature or media type). Emitted when the operation's 400 body can be built from the OFB
+/// error body without failing; otherwise the composition root's fallback applies.
+///
+/// A status the operation declares goes to its variant; any other goes to `Default` when the
+/// operation has one (a handler's refusal keeps its status), else to 400. Requests refused
+/// before the handler with an undeclared status answer 400, as the spec lists no other.
 fn rejection_handler(
     api: &Api,
     op: &Operation,
@@ -294,34 +300,66 @@ fn rejection_handler(
     };
     let fallback_payload = payload_ctor(content, build);
     let fallback_headers = headers_none(bad_request);
-    let arms = op.responses.iter().filter_map(|r| {
-        let status = r.status?;
-        if status <= 400 {
-            return None;
-        }
-        let c = r.content.as_ref().filter(|c| !c.signed)?;
-        let variant = ident(&r.variant);
-        let s = Literal::u16_unsuffixed(status);
-        let payload = payload_ctor(c, quote! { body });
-        let headers = headers_none(r);
-        Some(quote! {
-            #s => if let Some(body) = rejection.body_as() { return #response::#variant(#payload #headers); },
+    let mut armed = vec![Literal::u16_unsuffixed(400)];
+    let arms: Vec<TokenStream> = op
+        .responses
+        .iter()
+        .filter_map(|r| {
+            let status = r.status?;
+            if status <= 400 {
+                return None;
+            }
+            let c = r.content.as_ref().filter(|c| !c.signed)?;
+            let variant = ident(&r.variant);
+            let s = Literal::u16_unsuffixed(status);
+            armed.push(s.clone());
+            let payload = payload_ctor(c, quote! { body });
+            let headers = headers_none(r);
+            Some(quote! {
+                #s => if let Some(body) = rejection.body_as() { return #response::#variant(#payload #headers); },
+            })
         })
-    });
+        .collect();
+    let default_arm = op
+        .responses
+        .iter()
+        .find(|r| r.status.is_none())
+        .and_then(|r| {
+            let c = r.content.as_ref().filter(|c| !c.signed)?;
+            let variant = ident(&r.variant);
+            let payload = payload_ctor(c, quote! { body });
+            let headers = headers_none(r);
+            Some(quote! {
+                if rejection.status != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST {
+                    if let Some(body) = rejection.body_as() {
+                        return #response::#variant(rejection.status, #payload #headers);
+                    }
+                }
+            })
+        });
     let fn_name = ident(&format!("{}_rejected", op.ident));
     let declares_422 = op.declares(422);
     let bad_variant = ident(&bad_request.variant);
     Some(quote! {
-        #[allow(unused_variables)]
-        fn #fn_name(err: ::aberta_runtime::reexport::poem::Error) -> #response {
-            let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, #declares_422);
-            #[allow(clippy::single_match)]
-            match rejection.status.as_u16() {
-                #(#arms)*
-                _ => {}
+        impl ::core::convert::From<::aberta_runtime::error_body::Rejection> for #response {
+            #[allow(unused_variables)]
+            fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+                #[allow(clippy::single_match)]
+                match rejection.status.as_u16() {
+                    #(#arms)*
+                    _ => {}
+                }
+                #default_arm
+                let body = rejection.body;
+                #response::#bad_variant(#fallback_payload #fallback_headers)
             }
-            let body = rejection.body;
-            #response::#bad_variant(#fallback_payload #fallback_headers)
+        }
+        fn #fn_name(err: ::aberta_runtime::reexport::poem::Error) -> #response {
+            let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, #declares_422);
+            if !matches!(rejection.status.as_u16(), #(#armed)|*) {
+                rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
+            }
+            rejection.into()
         }
     })
 }

@@ -144,84 +144,105 @@ pub enum AutomaticPaymentsPostRecurringConsentsResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AutomaticPaymentsPostRecurringConsentsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostRecurringConsentsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostRecurringConsentsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostRecurringConsentsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostRecurringConsentsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostRecurringConsentsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostRecurringConsentsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostRecurringConsentsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostRecurringConsentsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AutomaticPaymentsPostRecurringConsentsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AutomaticPaymentsPostRecurringConsentsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn automatic_payments_post_recurring_consents_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AutomaticPaymentsPostRecurringConsentsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostRecurringConsentsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostRecurringConsentsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostRecurringConsentsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostRecurringConsentsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostRecurringConsentsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostRecurringConsentsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostRecurringConsentsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostRecurringConsentsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AutomaticPaymentsPostRecurringConsentsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl AutomaticPaymentsPostRecurringConsentsResponse {
     fn sign_with(
@@ -326,84 +347,105 @@ pub enum AutomaticPaymentsGetRecurringConsentsConsentIdResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AutomaticPaymentsGetRecurringConsentsConsentIdResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AutomaticPaymentsGetRecurringConsentsConsentIdResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn automatic_payments_get_recurring_consents_consent_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AutomaticPaymentsGetRecurringConsentsConsentIdResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetRecurringConsentsConsentIdResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AutomaticPaymentsGetRecurringConsentsConsentIdResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl AutomaticPaymentsGetRecurringConsentsConsentIdResponse {
     fn sign_with(
@@ -518,84 +560,105 @@ pub enum AutomaticPaymentsPatchRecurringConsentsConsentIdResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AutomaticPaymentsPatchRecurringConsentsConsentIdResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn automatic_payments_patch_recurring_consents_consent_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AutomaticPaymentsPatchRecurringConsentsConsentIdResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl AutomaticPaymentsPatchRecurringConsentsConsentIdResponse {
     fn sign_with(
@@ -704,84 +767,105 @@ pub enum AutomaticPaymentsGetPixRecurringPaymentsResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AutomaticPaymentsGetPixRecurringPaymentsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AutomaticPaymentsGetPixRecurringPaymentsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AutomaticPaymentsGetPixRecurringPaymentsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn automatic_payments_get_pix_recurring_payments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AutomaticPaymentsGetPixRecurringPaymentsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AutomaticPaymentsGetPixRecurringPaymentsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl AutomaticPaymentsGetPixRecurringPaymentsResponse {
     fn sign_with(
@@ -892,84 +976,105 @@ pub enum AutomaticPaymentsPostPixRecurringPaymentsResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AutomaticPaymentsPostPixRecurringPaymentsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostPixRecurringPaymentsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostPixRecurringPaymentsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostPixRecurringPaymentsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostPixRecurringPaymentsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostPixRecurringPaymentsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostPixRecurringPaymentsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostPixRecurringPaymentsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPostPixRecurringPaymentsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AutomaticPaymentsPostPixRecurringPaymentsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AutomaticPaymentsPostPixRecurringPaymentsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn automatic_payments_post_pix_recurring_payments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AutomaticPaymentsPostPixRecurringPaymentsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostPixRecurringPaymentsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostPixRecurringPaymentsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostPixRecurringPaymentsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostPixRecurringPaymentsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostPixRecurringPaymentsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostPixRecurringPaymentsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostPixRecurringPaymentsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPostPixRecurringPaymentsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AutomaticPaymentsPostPixRecurringPaymentsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl AutomaticPaymentsPostPixRecurringPaymentsResponse {
     fn sign_with(
@@ -1074,84 +1179,105 @@ pub enum AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn automatic_payments_get_pix_recurring_payments_payment_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse {
     fn sign_with(
@@ -1266,84 +1392,105 @@ pub enum AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn automatic_payments_patch_pix_recurring_payments_payment_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse {
     fn sign_with(

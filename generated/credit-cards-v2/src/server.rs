@@ -113,107 +113,129 @@ pub enum CreditCardsGetAccountsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CreditCardsGetAccountsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CreditCardsGetAccountsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CreditCardsGetAccountsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
+                errors: body
+                    .errors
+                    .into_iter()
+                    .map(|e| crate::models::ResponseErrorErrors {
+                        code: e.code,
+                        title: e.title,
+                        detail: e.detail,
+                    })
+                    .collect(),
+                meta: None,
+            }),
+        )
+    }
+}
 fn credit_cards_get_accounts_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditCardsGetAccountsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CreditCardsGetAccountsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
-            errors: body
-                .errors
-                .into_iter()
-                .map(|e| crate::models::ResponseErrorErrors {
-                    code: e.code,
-                    title: e.title,
-                    detail: e.detail,
-                })
-                .collect(),
-            meta: None,
-        }),
-    )
+    rejection.into()
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}/get` `creditCardsGetAccountsCreditCardAccountId`
 #[derive(Debug)]
@@ -276,107 +298,129 @@ pub enum CreditCardsGetAccountsCreditCardAccountIdResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CreditCardsGetAccountsCreditCardAccountIdResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CreditCardsGetAccountsCreditCardAccountIdResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CreditCardsGetAccountsCreditCardAccountIdResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
+                errors: body
+                    .errors
+                    .into_iter()
+                    .map(|e| crate::models::ResponseErrorErrors {
+                        code: e.code,
+                        title: e.title,
+                        detail: e.detail,
+                    })
+                    .collect(),
+                meta: None,
+            }),
+        )
+    }
+}
 fn credit_cards_get_accounts_credit_card_account_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditCardsGetAccountsCreditCardAccountIdResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CreditCardsGetAccountsCreditCardAccountIdResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
-            errors: body
-                .errors
-                .into_iter()
-                .map(|e| crate::models::ResponseErrorErrors {
-                    code: e.code,
-                    title: e.title,
-                    detail: e.detail,
-                })
-                .collect(),
-            meta: None,
-        }),
-    )
+    rejection.into()
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}~1bills/get` `creditCardsGetAccountsCreditCardAccountIdBills`
 #[derive(Debug)]
@@ -449,107 +493,129 @@ pub enum CreditCardsGetAccountsCreditCardAccountIdBillsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CreditCardsGetAccountsCreditCardAccountIdBillsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CreditCardsGetAccountsCreditCardAccountIdBillsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
+                errors: body
+                    .errors
+                    .into_iter()
+                    .map(|e| crate::models::ResponseErrorErrors {
+                        code: e.code,
+                        title: e.title,
+                        detail: e.detail,
+                    })
+                    .collect(),
+                meta: None,
+            }),
+        )
+    }
+}
 fn credit_cards_get_accounts_credit_card_account_id_bills_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditCardsGetAccountsCreditCardAccountIdBillsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CreditCardsGetAccountsCreditCardAccountIdBillsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
-            errors: body
-                .errors
-                .into_iter()
-                .map(|e| crate::models::ResponseErrorErrors {
-                    code: e.code,
-                    title: e.title,
-                    detail: e.detail,
-                })
-                .collect(),
-            meta: None,
-        }),
-    )
+    rejection.into()
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}~1bills~1{billId}~1transactions/get` `creditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactions`
 #[derive(Debug)]
@@ -630,107 +696,129 @@ pub enum CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsRespons
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
+                errors: body
+                    .errors
+                    .into_iter()
+                    .map(|e| crate::models::ResponseErrorErrors {
+                        code: e.code,
+                        title: e.title,
+                        detail: e.detail,
+                    })
+                    .collect(),
+                meta: None,
+            }),
+        )
+    }
+}
 fn credit_cards_get_accounts_credit_card_account_id_bills_bill_id_transactions_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
-            errors: body
-                .errors
-                .into_iter()
-                .map(|e| crate::models::ResponseErrorErrors {
-                    code: e.code,
-                    title: e.title,
-                    detail: e.detail,
-                })
-                .collect(),
-            meta: None,
-        }),
-    )
+    rejection.into()
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}~1limits/get` `creditCardsGetAccountsCreditCardAccountIdLimits`
 #[derive(Debug)]
@@ -793,107 +881,129 @@ pub enum CreditCardsGetAccountsCreditCardAccountIdLimitsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CreditCardsGetAccountsCreditCardAccountIdLimitsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
+                errors: body
+                    .errors
+                    .into_iter()
+                    .map(|e| crate::models::ResponseErrorErrors {
+                        code: e.code,
+                        title: e.title,
+                        detail: e.detail,
+                    })
+                    .collect(),
+                meta: None,
+            }),
+        )
+    }
+}
 fn credit_cards_get_accounts_credit_card_account_id_limits_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditCardsGetAccountsCreditCardAccountIdLimitsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
-            errors: body
-                .errors
-                .into_iter()
-                .map(|e| crate::models::ResponseErrorErrors {
-                    code: e.code,
-                    title: e.title,
-                    detail: e.detail,
-                })
-                .collect(),
-            meta: None,
-        }),
-    )
+    rejection.into()
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}~1transactions/get` `creditCardsGetAccountsCreditCardAccountIdTransactions`
 #[derive(Debug)]
@@ -990,96 +1100,118 @@ pub enum CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseErrorMetaSingle>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn credit_cards_get_accounts_credit_card_account_id_transactions_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}~1transactions-current/get` `creditCardsGetAccountsCreditCardAccountIdTransactionsCurrent`
 #[derive(Debug)]
@@ -1176,96 +1308,118 @@ pub enum CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseErrorMetaSingle>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn credit_cards_get_accounts_credit_card_account_id_transactions_current_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct CreditCardsRoutes {

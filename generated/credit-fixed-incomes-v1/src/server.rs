@@ -123,96 +123,118 @@ pub enum CreditFixedIncomesGetInvestmentsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseErrorMetaSingle>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CreditFixedIncomesGetInvestmentsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CreditFixedIncomesGetInvestmentsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CreditFixedIncomesGetInvestmentsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn credit_fixed_incomes_get_investments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditFixedIncomesGetInvestmentsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CreditFixedIncomesGetInvestmentsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}/get` `creditFixedIncomesGetInvestmentsInvestmentId`
 #[derive(Debug)]
@@ -297,96 +319,118 @@ pub enum CreditFixedIncomesGetInvestmentsInvestmentIdResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseErrorMetaSingle>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CreditFixedIncomesGetInvestmentsInvestmentIdResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CreditFixedIncomesGetInvestmentsInvestmentIdResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn credit_fixed_incomes_get_investments_investment_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditFixedIncomesGetInvestmentsInvestmentIdResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CreditFixedIncomesGetInvestmentsInvestmentIdResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1balances/get` `creditFixedIncomesGetInvestmentsInvestmentIdBalances`
 #[derive(Debug)]
@@ -471,96 +515,118 @@ pub enum CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseErrorMetaSingle>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn credit_fixed_incomes_get_investments_investment_id_balances_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions/get` `creditFixedIncomesGetInvestmentsInvestmentIdTransactions`
 #[derive(Debug)]
@@ -655,96 +721,118 @@ pub enum CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseErrorMetaSingle>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn credit_fixed_incomes_get_investments_investment_id_transactions_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get` `creditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrent`
 #[derive(Debug)]
@@ -839,96 +927,118 @@ pub enum CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseErrorMetaSingle>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn credit_fixed_incomes_get_investments_investment_id_transactions_current_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct CreditFixedIncomesRoutes {

@@ -109,96 +109,118 @@ pub enum CustomersGetPersonalIdentificationsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CustomersGetPersonalIdentificationsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalIdentificationsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalIdentificationsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalIdentificationsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalIdentificationsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalIdentificationsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalIdentificationsResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalIdentificationsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalIdentificationsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalIdentificationsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalIdentificationsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalIdentificationsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CustomersGetPersonalIdentificationsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CustomersGetPersonalIdentificationsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn customers_get_personal_identifications_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CustomersGetPersonalIdentificationsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalIdentificationsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalIdentificationsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalIdentificationsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalIdentificationsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalIdentificationsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalIdentificationsResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalIdentificationsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalIdentificationsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalIdentificationsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalIdentificationsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalIdentificationsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CustomersGetPersonalIdentificationsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// `customers` 2.2.1 `#/paths/~1personal~1qualifications/get` `customersGetPersonalQualifications`
 #[derive(Debug)]
@@ -255,89 +277,111 @@ pub enum CustomersGetPersonalQualificationsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CustomersGetPersonalQualificationsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalQualificationsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalQualificationsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalQualificationsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalQualificationsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalQualificationsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalQualificationsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalQualificationsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalQualificationsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalQualificationsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalQualificationsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CustomersGetPersonalQualificationsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CustomersGetPersonalQualificationsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn customers_get_personal_qualifications_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CustomersGetPersonalQualificationsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalQualificationsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalQualificationsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalQualificationsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalQualificationsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalQualificationsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalQualificationsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalQualificationsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalQualificationsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalQualificationsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalQualificationsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 423 | 429 | 500 |
+        504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CustomersGetPersonalQualificationsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// `customers` 2.2.1 `#/paths/~1personal~1financial-relations/get` `customersGetPersonalFinancialRelations`
 #[derive(Debug)]
@@ -394,89 +438,111 @@ pub enum CustomersGetPersonalFinancialRelationsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CustomersGetPersonalFinancialRelationsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalFinancialRelationsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalFinancialRelationsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalFinancialRelationsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalFinancialRelationsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalFinancialRelationsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalFinancialRelationsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalFinancialRelationsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalFinancialRelationsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalFinancialRelationsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetPersonalFinancialRelationsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CustomersGetPersonalFinancialRelationsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CustomersGetPersonalFinancialRelationsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn customers_get_personal_financial_relations_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CustomersGetPersonalFinancialRelationsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalFinancialRelationsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalFinancialRelationsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalFinancialRelationsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalFinancialRelationsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalFinancialRelationsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalFinancialRelationsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalFinancialRelationsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalFinancialRelationsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalFinancialRelationsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetPersonalFinancialRelationsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 423 | 429 | 500 |
+        504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CustomersGetPersonalFinancialRelationsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// `customers` 2.2.1 `#/paths/~1business~1identifications/get` `customersGetBusinessIdentifications`
 #[derive(Debug)]
@@ -543,96 +609,118 @@ pub enum CustomersGetBusinessIdentificationsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CustomersGetBusinessIdentificationsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessIdentificationsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessIdentificationsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessIdentificationsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessIdentificationsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessIdentificationsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessIdentificationsResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessIdentificationsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessIdentificationsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessIdentificationsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessIdentificationsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessIdentificationsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CustomersGetBusinessIdentificationsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CustomersGetBusinessIdentificationsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn customers_get_business_identifications_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CustomersGetBusinessIdentificationsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessIdentificationsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessIdentificationsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessIdentificationsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessIdentificationsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessIdentificationsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessIdentificationsResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessIdentificationsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessIdentificationsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessIdentificationsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessIdentificationsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessIdentificationsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CustomersGetBusinessIdentificationsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// `customers` 2.2.1 `#/paths/~1business~1qualifications/get` `customersGetBusinessQualifications`
 #[derive(Debug)]
@@ -689,89 +777,111 @@ pub enum CustomersGetBusinessQualificationsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CustomersGetBusinessQualificationsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessQualificationsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessQualificationsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessQualificationsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessQualificationsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessQualificationsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessQualificationsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessQualificationsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessQualificationsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessQualificationsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessQualificationsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CustomersGetBusinessQualificationsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CustomersGetBusinessQualificationsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn customers_get_business_qualifications_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CustomersGetBusinessQualificationsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessQualificationsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessQualificationsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessQualificationsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessQualificationsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessQualificationsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessQualificationsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessQualificationsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessQualificationsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessQualificationsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessQualificationsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 423 | 429 | 500 |
+        504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CustomersGetBusinessQualificationsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// `customers` 2.2.1 `#/paths/~1business~1financial-relations/get` `customersGetBusinessFinancialRelations`
 #[derive(Debug)]
@@ -828,89 +938,111 @@ pub enum CustomersGetBusinessFinancialRelationsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for CustomersGetBusinessFinancialRelationsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessFinancialRelationsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessFinancialRelationsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessFinancialRelationsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessFinancialRelationsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessFinancialRelationsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessFinancialRelationsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessFinancialRelationsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessFinancialRelationsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessFinancialRelationsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return CustomersGetBusinessFinancialRelationsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return CustomersGetBusinessFinancialRelationsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        CustomersGetBusinessFinancialRelationsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn customers_get_business_financial_relations_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CustomersGetBusinessFinancialRelationsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessFinancialRelationsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessFinancialRelationsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessFinancialRelationsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessFinancialRelationsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessFinancialRelationsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessFinancialRelationsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessFinancialRelationsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessFinancialRelationsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessFinancialRelationsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return CustomersGetBusinessFinancialRelationsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 423 | 429 | 500 |
+        504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    CustomersGetBusinessFinancialRelationsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct CustomersRoutes {

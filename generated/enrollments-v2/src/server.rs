@@ -142,79 +142,103 @@ pub enum PostEnrollmentsResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for PostEnrollmentsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return PostEnrollmentsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return PostEnrollmentsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return PostEnrollmentsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return PostEnrollmentsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return PostEnrollmentsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return PostEnrollmentsResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return PostEnrollmentsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return PostEnrollmentsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return PostEnrollmentsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        PostEnrollmentsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn post_enrollments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PostEnrollmentsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return PostEnrollmentsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return PostEnrollmentsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return PostEnrollmentsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return PostEnrollmentsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return PostEnrollmentsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return PostEnrollmentsResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return PostEnrollmentsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return PostEnrollmentsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    PostEnrollmentsResponse::BadRequest(::aberta_runtime::payload::JsonUtf8(body), None)
+    rejection.into()
 }
 impl PostEnrollmentsResponse {
     fn sign_with(
@@ -303,71 +327,95 @@ pub enum GetEnrollmentResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for GetEnrollmentResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetEnrollmentResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetEnrollmentResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetEnrollmentResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetEnrollmentResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetEnrollmentResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetEnrollmentResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetEnrollmentResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return GetEnrollmentResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        GetEnrollmentResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn get_enrollment_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> GetEnrollmentResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return GetEnrollmentResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return GetEnrollmentResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return GetEnrollmentResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return GetEnrollmentResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return GetEnrollmentResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return GetEnrollmentResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return GetEnrollmentResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    GetEnrollmentResponse::BadRequest(::aberta_runtime::payload::JsonUtf8(body), None)
+    rejection.into()
 }
 impl GetEnrollmentResponse {
     fn sign_with(
@@ -460,71 +508,95 @@ pub enum DeleteEnrollmentResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for DeleteEnrollmentResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return DeleteEnrollmentResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return DeleteEnrollmentResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return DeleteEnrollmentResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return DeleteEnrollmentResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return DeleteEnrollmentResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return DeleteEnrollmentResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return DeleteEnrollmentResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return DeleteEnrollmentResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        DeleteEnrollmentResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn delete_enrollment_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> DeleteEnrollmentResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return DeleteEnrollmentResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return DeleteEnrollmentResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return DeleteEnrollmentResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return DeleteEnrollmentResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return DeleteEnrollmentResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return DeleteEnrollmentResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return DeleteEnrollmentResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    DeleteEnrollmentResponse::BadRequest(::aberta_runtime::payload::JsonUtf8(body), None)
+    rejection.into()
 }
 impl DeleteEnrollmentResponse {
     fn sign_with(
@@ -629,82 +701,103 @@ pub enum EnrollmentCreateFidoRegistrationOptionsResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for EnrollmentCreateFidoRegistrationOptionsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoRegistrationOptionsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoRegistrationOptionsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoRegistrationOptionsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoRegistrationOptionsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoRegistrationOptionsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoRegistrationOptionsResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoRegistrationOptionsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoRegistrationOptionsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return EnrollmentCreateFidoRegistrationOptionsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        EnrollmentCreateFidoRegistrationOptionsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn enrollment_create_fido_registration_options_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> EnrollmentCreateFidoRegistrationOptionsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoRegistrationOptionsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoRegistrationOptionsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoRegistrationOptionsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoRegistrationOptionsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoRegistrationOptionsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoRegistrationOptionsResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoRegistrationOptionsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoRegistrationOptionsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    EnrollmentCreateFidoRegistrationOptionsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl EnrollmentCreateFidoRegistrationOptionsResponse {
     fn sign_with(
@@ -804,82 +897,103 @@ pub enum EnrollmentRegisterFidoCredentialResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for EnrollmentRegisterFidoCredentialResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentRegisterFidoCredentialResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentRegisterFidoCredentialResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentRegisterFidoCredentialResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentRegisterFidoCredentialResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentRegisterFidoCredentialResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentRegisterFidoCredentialResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentRegisterFidoCredentialResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentRegisterFidoCredentialResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return EnrollmentRegisterFidoCredentialResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        EnrollmentRegisterFidoCredentialResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn enrollment_register_fido_credential_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> EnrollmentRegisterFidoCredentialResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentRegisterFidoCredentialResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentRegisterFidoCredentialResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentRegisterFidoCredentialResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentRegisterFidoCredentialResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentRegisterFidoCredentialResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentRegisterFidoCredentialResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentRegisterFidoCredentialResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentRegisterFidoCredentialResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    EnrollmentRegisterFidoCredentialResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl EnrollmentRegisterFidoCredentialResponse {
     fn sign_with(
@@ -982,82 +1096,103 @@ pub enum EnrollmentCreateFidoSigningOptionsResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for EnrollmentCreateFidoSigningOptionsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoSigningOptionsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoSigningOptionsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoSigningOptionsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoSigningOptionsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoSigningOptionsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoSigningOptionsResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoSigningOptionsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return EnrollmentCreateFidoSigningOptionsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return EnrollmentCreateFidoSigningOptionsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        EnrollmentCreateFidoSigningOptionsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn enrollment_create_fido_signing_options_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> EnrollmentCreateFidoSigningOptionsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoSigningOptionsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoSigningOptionsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoSigningOptionsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoSigningOptionsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoSigningOptionsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoSigningOptionsResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoSigningOptionsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return EnrollmentCreateFidoSigningOptionsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    EnrollmentCreateFidoSigningOptionsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl EnrollmentCreateFidoSigningOptionsResponse {
     fn sign_with(
@@ -1157,79 +1292,100 @@ pub enum RiskSignalsResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for RiskSignalsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return RiskSignalsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return RiskSignalsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return RiskSignalsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return RiskSignalsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return RiskSignalsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return RiskSignalsResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return RiskSignalsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return RiskSignalsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return RiskSignalsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        RiskSignalsResponse::BadRequest(::aberta_runtime::payload::JsonUtf8(body), None)
+    }
+}
 fn risk_signals_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> RiskSignalsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return RiskSignalsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return RiskSignalsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return RiskSignalsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return RiskSignalsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return RiskSignalsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return RiskSignalsResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return RiskSignalsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return RiskSignalsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    RiskSignalsResponse::BadRequest(::aberta_runtime::payload::JsonUtf8(body), None)
+    rejection.into()
 }
 impl RiskSignalsResponse {
     fn sign_with(
@@ -1330,79 +1486,103 @@ pub enum AuthorizeConsentResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AuthorizeConsentResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AuthorizeConsentResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AuthorizeConsentResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return AuthorizeConsentResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return AuthorizeConsentResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AuthorizeConsentResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return AuthorizeConsentResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return AuthorizeConsentResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return AuthorizeConsentResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AuthorizeConsentResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AuthorizeConsentResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn authorize_consent_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AuthorizeConsentResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AuthorizeConsentResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AuthorizeConsentResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return AuthorizeConsentResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return AuthorizeConsentResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AuthorizeConsentResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return AuthorizeConsentResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return AuthorizeConsentResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return AuthorizeConsentResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AuthorizeConsentResponse::BadRequest(::aberta_runtime::payload::JsonUtf8(body), None)
+    rejection.into()
 }
 impl AuthorizeConsentResponse {
     fn sign_with(

@@ -131,94 +131,118 @@ pub enum ExchangesGetOperationsResponse {
         >,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for ExchangesGetOperationsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return ExchangesGetOperationsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        ExchangesGetOperationsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn exchanges_get_operations_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> ExchangesGetOperationsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    ExchangesGetOperationsResponse::BadRequest(::aberta_runtime::payload::JsonUtf8(body))
+    rejection.into()
 }
 /// `exchanges` 1.0.0 `#/paths/~1operations~1{operationId}/get` `exchangesGetOperationsOperationId`
 #[derive(Debug)]
@@ -321,96 +345,118 @@ pub enum ExchangesGetOperationsOperationIdResponse {
         >,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for ExchangesGetOperationsOperationIdResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return ExchangesGetOperationsOperationIdResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        ExchangesGetOperationsOperationIdResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn exchanges_get_operations_operation_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> ExchangesGetOperationsOperationIdResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    ExchangesGetOperationsOperationIdResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// `exchanges` 1.0.0 `#/paths/~1operations~1{operationId}~1events/get` `exchangesGetOperationsOperationIdEvents`
 #[derive(Debug)]
@@ -519,96 +565,118 @@ pub enum ExchangesGetOperationsOperationIdEventsResponse {
         >,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for ExchangesGetOperationsOperationIdEventsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdEventsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdEventsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdEventsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdEventsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdEventsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdEventsResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdEventsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdEventsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdEventsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdEventsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return ExchangesGetOperationsOperationIdEventsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return ExchangesGetOperationsOperationIdEventsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        ExchangesGetOperationsOperationIdEventsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn exchanges_get_operations_operation_id_events_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> ExchangesGetOperationsOperationIdEventsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdEventsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdEventsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdEventsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdEventsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdEventsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdEventsResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdEventsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdEventsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdEventsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdEventsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return ExchangesGetOperationsOperationIdEventsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    ExchangesGetOperationsOperationIdEventsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct ExchangesRoutes {

@@ -149,94 +149,116 @@ pub enum LoansGetContractsResponse {
         >,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for LoansGetContractsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return LoansGetContractsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        LoansGetContractsResponse::BadRequest(::aberta_runtime::payload::JsonUtf8(body))
+    }
+}
 fn loans_get_contracts_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> LoansGetContractsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    LoansGetContractsResponse::BadRequest(::aberta_runtime::payload::JsonUtf8(body))
+    rejection.into()
 }
 /// `loans` 2.5.0 `#/paths/~1contracts~1{contractId}/get` `loansGetContractsContractId`
 #[derive(Debug)]
@@ -345,96 +367,118 @@ pub enum LoansGetContractsContractIdResponse {
         >,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for LoansGetContractsContractIdResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return LoansGetContractsContractIdResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        LoansGetContractsContractIdResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn loans_get_contracts_contract_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> LoansGetContractsContractIdResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    LoansGetContractsContractIdResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// `loans` 2.5.0 `#/paths/~1contracts~1{contractId}~1warranties/get` `loansGetContractsContractIdWarranties`
 #[derive(Debug)]
@@ -549,96 +593,118 @@ pub enum LoansGetContractsContractIdWarrantiesResponse {
         >,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for LoansGetContractsContractIdWarrantiesResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdWarrantiesResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdWarrantiesResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdWarrantiesResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdWarrantiesResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdWarrantiesResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdWarrantiesResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdWarrantiesResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdWarrantiesResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdWarrantiesResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdWarrantiesResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdWarrantiesResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return LoansGetContractsContractIdWarrantiesResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        LoansGetContractsContractIdWarrantiesResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn loans_get_contracts_contract_id_warranties_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> LoansGetContractsContractIdWarrantiesResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdWarrantiesResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdWarrantiesResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdWarrantiesResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdWarrantiesResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdWarrantiesResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdWarrantiesResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdWarrantiesResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdWarrantiesResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdWarrantiesResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdWarrantiesResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdWarrantiesResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    LoansGetContractsContractIdWarrantiesResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// `loans` 2.5.0 `#/paths/~1contracts~1{contractId}~1scheduled-instalments/get` `loansGetContractsContractIdScheduledInstalments`
 #[derive(Debug)]
@@ -749,96 +815,118 @@ pub enum LoansGetContractsContractIdScheduledInstalmentsResponse {
         >,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for LoansGetContractsContractIdScheduledInstalmentsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdScheduledInstalmentsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdScheduledInstalmentsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdScheduledInstalmentsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdScheduledInstalmentsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdScheduledInstalmentsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdScheduledInstalmentsResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdScheduledInstalmentsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdScheduledInstalmentsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdScheduledInstalmentsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdScheduledInstalmentsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdScheduledInstalmentsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return LoansGetContractsContractIdScheduledInstalmentsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        LoansGetContractsContractIdScheduledInstalmentsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn loans_get_contracts_contract_id_scheduled_instalments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> LoansGetContractsContractIdScheduledInstalmentsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdScheduledInstalmentsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdScheduledInstalmentsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdScheduledInstalmentsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdScheduledInstalmentsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdScheduledInstalmentsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdScheduledInstalmentsResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdScheduledInstalmentsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdScheduledInstalmentsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdScheduledInstalmentsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdScheduledInstalmentsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdScheduledInstalmentsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    LoansGetContractsContractIdScheduledInstalmentsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// `loans` 2.5.0 `#/paths/~1contracts~1{contractId}~1payments/get` `loansGetContractsContractIdPayments`
 #[derive(Debug)]
@@ -947,96 +1035,118 @@ pub enum LoansGetContractsContractIdPaymentsResponse {
         >,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for LoansGetContractsContractIdPaymentsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdPaymentsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdPaymentsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdPaymentsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdPaymentsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdPaymentsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdPaymentsResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            423 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdPaymentsResponse::Locked(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdPaymentsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdPaymentsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdPaymentsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return LoansGetContractsContractIdPaymentsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return LoansGetContractsContractIdPaymentsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        LoansGetContractsContractIdPaymentsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
 fn loans_get_contracts_contract_id_payments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> LoansGetContractsContractIdPaymentsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdPaymentsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdPaymentsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdPaymentsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdPaymentsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdPaymentsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        422 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdPaymentsResponse::UnprocessableEntity(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        423 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdPaymentsResponse::Locked(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdPaymentsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdPaymentsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdPaymentsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return LoansGetContractsContractIdPaymentsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    LoansGetContractsContractIdPaymentsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-    )
+    rejection.into()
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct LoansRoutes {

@@ -57,72 +57,91 @@ pub enum GetPersonalCreditCardsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for GetPersonalCreditCardsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalCreditCardsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalCreditCardsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalCreditCardsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalCreditCardsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalCreditCardsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalCreditCardsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return GetPersonalCreditCardsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        GetPersonalCreditCardsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
+                errors: body
+                    .errors
+                    .into_iter()
+                    .map(|e| crate::models::ResponseErrorErrors {
+                        code: e.code,
+                        title: e.title,
+                        detail: e.detail,
+                    })
+                    .collect(),
+                meta: None,
+            }),
+        )
+    }
+}
 fn get_personal_credit_cards_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> GetPersonalCreditCardsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalCreditCardsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalCreditCardsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalCreditCardsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalCreditCardsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalCreditCardsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalCreditCardsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400 | 404 | 405 | 429 | 500 | 504 | 529) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    GetPersonalCreditCardsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
-            errors: body
-                .errors
-                .into_iter()
-                .map(|e| crate::models::ResponseErrorErrors {
-                    code: e.code,
-                    title: e.title,
-                    detail: e.detail,
-                })
-                .collect(),
-            meta: None,
-        }),
-    )
+    rejection.into()
 }
 /// `opendata-creditcards` 1.0.1 `#/paths/~1business-credit-cards/get` `getBusinessCreditCards`
 #[derive(Debug)]
@@ -161,72 +180,91 @@ pub enum GetBusinessCreditCardsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for GetBusinessCreditCardsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessCreditCardsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessCreditCardsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessCreditCardsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessCreditCardsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessCreditCardsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessCreditCardsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return GetBusinessCreditCardsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        GetBusinessCreditCardsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
+                errors: body
+                    .errors
+                    .into_iter()
+                    .map(|e| crate::models::ResponseErrorErrors {
+                        code: e.code,
+                        title: e.title,
+                        detail: e.detail,
+                    })
+                    .collect(),
+                meta: None,
+            }),
+        )
+    }
+}
 fn get_business_credit_cards_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> GetBusinessCreditCardsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessCreditCardsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessCreditCardsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessCreditCardsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessCreditCardsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessCreditCardsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessCreditCardsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400 | 404 | 405 | 429 | 500 | 504 | 529) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    GetBusinessCreditCardsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
-            errors: body
-                .errors
-                .into_iter()
-                .map(|e| crate::models::ResponseErrorErrors {
-                    code: e.code,
-                    title: e.title,
-                    detail: e.detail,
-                })
-                .collect(),
-            meta: None,
-        }),
-    )
+    rejection.into()
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct OpendataCreditcardsRoutes {

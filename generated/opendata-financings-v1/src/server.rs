@@ -57,72 +57,91 @@ pub enum GetPersonalFinancingsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for GetPersonalFinancingsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalFinancingsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalFinancingsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalFinancingsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalFinancingsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalFinancingsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalFinancingsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return GetPersonalFinancingsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        GetPersonalFinancingsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
+                errors: body
+                    .errors
+                    .into_iter()
+                    .map(|e| crate::models::ResponseErrorErrors {
+                        code: e.code,
+                        title: e.title,
+                        detail: e.detail,
+                    })
+                    .collect(),
+                meta: None,
+            }),
+        )
+    }
+}
 fn get_personal_financings_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> GetPersonalFinancingsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalFinancingsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalFinancingsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalFinancingsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalFinancingsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalFinancingsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalFinancingsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400 | 404 | 405 | 429 | 500 | 504 | 529) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    GetPersonalFinancingsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
-            errors: body
-                .errors
-                .into_iter()
-                .map(|e| crate::models::ResponseErrorErrors {
-                    code: e.code,
-                    title: e.title,
-                    detail: e.detail,
-                })
-                .collect(),
-            meta: None,
-        }),
-    )
+    rejection.into()
 }
 /// `opendata-financings` 1.0.1 `#/paths/~1business-financings/get` `getBusinessFinancings`
 #[derive(Debug)]
@@ -161,72 +180,91 @@ pub enum GetBusinessFinancingsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for GetBusinessFinancingsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessFinancingsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessFinancingsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessFinancingsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessFinancingsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessFinancingsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessFinancingsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return GetBusinessFinancingsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        GetBusinessFinancingsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
+                errors: body
+                    .errors
+                    .into_iter()
+                    .map(|e| crate::models::ResponseErrorErrors {
+                        code: e.code,
+                        title: e.title,
+                        detail: e.detail,
+                    })
+                    .collect(),
+                meta: None,
+            }),
+        )
+    }
+}
 fn get_business_financings_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> GetBusinessFinancingsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessFinancingsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessFinancingsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessFinancingsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessFinancingsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessFinancingsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessFinancingsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400 | 404 | 405 | 429 | 500 | 504 | 529) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    GetBusinessFinancingsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
-            errors: body
-                .errors
-                .into_iter()
-                .map(|e| crate::models::ResponseErrorErrors {
-                    code: e.code,
-                    title: e.title,
-                    detail: e.detail,
-                })
-                .collect(),
-            meta: None,
-        }),
-    )
+    rejection.into()
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct OpendataFinancingsRoutes {

@@ -59,72 +59,91 @@ pub enum GetPersonalInvoiceFinancingsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for GetPersonalInvoiceFinancingsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalInvoiceFinancingsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalInvoiceFinancingsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalInvoiceFinancingsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalInvoiceFinancingsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalInvoiceFinancingsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetPersonalInvoiceFinancingsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return GetPersonalInvoiceFinancingsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        GetPersonalInvoiceFinancingsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
+                errors: body
+                    .errors
+                    .into_iter()
+                    .map(|e| crate::models::ResponseErrorErrors {
+                        code: e.code,
+                        title: e.title,
+                        detail: e.detail,
+                    })
+                    .collect(),
+                meta: None,
+            }),
+        )
+    }
+}
 fn get_personal_invoice_financings_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> GetPersonalInvoiceFinancingsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalInvoiceFinancingsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalInvoiceFinancingsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalInvoiceFinancingsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalInvoiceFinancingsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalInvoiceFinancingsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return GetPersonalInvoiceFinancingsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400 | 404 | 405 | 429 | 500 | 504 | 529) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    GetPersonalInvoiceFinancingsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
-            errors: body
-                .errors
-                .into_iter()
-                .map(|e| crate::models::ResponseErrorErrors {
-                    code: e.code,
-                    title: e.title,
-                    detail: e.detail,
-                })
-                .collect(),
-            meta: None,
-        }),
-    )
+    rejection.into()
 }
 /// `opendata-invoicefinancings` 1.0.1 `#/paths/~1business-invoice-financings/get` `getBusinessInvoiceFinancings`
 #[derive(Debug)]
@@ -165,72 +184,91 @@ pub enum GetBusinessInvoiceFinancingsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for GetBusinessInvoiceFinancingsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessInvoiceFinancingsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessInvoiceFinancingsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessInvoiceFinancingsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessInvoiceFinancingsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            504 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessInvoiceFinancingsResponse::GatewayTimeout(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return GetBusinessInvoiceFinancingsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return GetBusinessInvoiceFinancingsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::JsonUtf8(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        GetBusinessInvoiceFinancingsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
+                errors: body
+                    .errors
+                    .into_iter()
+                    .map(|e| crate::models::ResponseErrorErrors {
+                        code: e.code,
+                        title: e.title,
+                        detail: e.detail,
+                    })
+                    .collect(),
+                meta: None,
+            }),
+        )
+    }
+}
 fn get_business_invoice_financings_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> GetBusinessInvoiceFinancingsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessInvoiceFinancingsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessInvoiceFinancingsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessInvoiceFinancingsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessInvoiceFinancingsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        504 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessInvoiceFinancingsResponse::GatewayTimeout(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return GetBusinessInvoiceFinancingsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400 | 404 | 405 | 429 | 500 | 504 | 529) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    GetBusinessInvoiceFinancingsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
-            errors: body
-                .errors
-                .into_iter()
-                .map(|e| crate::models::ResponseErrorErrors {
-                    code: e.code,
-                    title: e.title,
-                    detail: e.detail,
-                })
-                .collect(),
-            meta: None,
-        }),
-    )
+    rejection.into()
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct OpendataInvoicefinancingsRoutes {

@@ -132,83 +132,104 @@ pub enum PaymentsPostConsentsResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for PaymentsPostConsentsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostConsentsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostConsentsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostConsentsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostConsentsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostConsentsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostConsentsResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostConsentsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostConsentsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return PaymentsPostConsentsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        PaymentsPostConsentsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn payments_post_consents_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PaymentsPostConsentsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostConsentsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostConsentsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostConsentsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostConsentsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostConsentsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostConsentsResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostConsentsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostConsentsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    PaymentsPostConsentsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl PaymentsPostConsentsResponse {
     fn sign_with(
@@ -299,75 +320,96 @@ pub enum PaymentsGetConsentsConsentIdResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for PaymentsGetConsentsConsentIdResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsGetConsentsConsentIdResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsGetConsentsConsentIdResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsGetConsentsConsentIdResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsGetConsentsConsentIdResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsGetConsentsConsentIdResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsGetConsentsConsentIdResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsGetConsentsConsentIdResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return PaymentsGetConsentsConsentIdResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        PaymentsGetConsentsConsentIdResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn payments_get_consents_consent_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PaymentsGetConsentsConsentIdResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsGetConsentsConsentIdResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsGetConsentsConsentIdResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsGetConsentsConsentIdResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsGetConsentsConsentIdResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsGetConsentsConsentIdResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsGetConsentsConsentIdResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsGetConsentsConsentIdResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    PaymentsGetConsentsConsentIdResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl PaymentsGetConsentsConsentIdResponse {
     fn sign_with(
@@ -472,83 +514,104 @@ pub enum PaymentsPostPixPaymentsResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for PaymentsPostPixPaymentsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostPixPaymentsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostPixPaymentsResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostPixPaymentsResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostPixPaymentsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostPixPaymentsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostPixPaymentsResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostPixPaymentsResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPostPixPaymentsResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return PaymentsPostPixPaymentsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        PaymentsPostPixPaymentsResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn payments_post_pix_payments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PaymentsPostPixPaymentsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostPixPaymentsResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostPixPaymentsResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostPixPaymentsResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostPixPaymentsResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostPixPaymentsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostPixPaymentsResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostPixPaymentsResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPostPixPaymentsResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    PaymentsPostPixPaymentsResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl PaymentsPostPixPaymentsResponse {
     fn sign_with(
@@ -639,75 +702,96 @@ pub enum PaymentsGetPixPaymentsPaymentIdResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for PaymentsGetPixPaymentsPaymentIdResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsGetPixPaymentsPaymentIdResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsGetPixPaymentsPaymentIdResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsGetPixPaymentsPaymentIdResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsGetPixPaymentsPaymentIdResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsGetPixPaymentsPaymentIdResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsGetPixPaymentsPaymentIdResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsGetPixPaymentsPaymentIdResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return PaymentsGetPixPaymentsPaymentIdResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        PaymentsGetPixPaymentsPaymentIdResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn payments_get_pix_payments_payment_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PaymentsGetPixPaymentsPaymentIdResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsGetPixPaymentsPaymentIdResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsGetPixPaymentsPaymentIdResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsGetPixPaymentsPaymentIdResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsGetPixPaymentsPaymentIdResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsGetPixPaymentsPaymentIdResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsGetPixPaymentsPaymentIdResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsGetPixPaymentsPaymentIdResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    PaymentsGetPixPaymentsPaymentIdResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl PaymentsGetPixPaymentsPaymentIdResponse {
     fn sign_with(
@@ -804,75 +888,96 @@ pub enum PaymentsPatchPixPaymentsPaymentIdResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for PaymentsPatchPixPaymentsPaymentIdResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPatchPixPaymentsPaymentIdResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPatchPixPaymentsPaymentIdResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPatchPixPaymentsPaymentIdResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPatchPixPaymentsPaymentIdResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPatchPixPaymentsPaymentIdResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPatchPixPaymentsPaymentIdResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPatchPixPaymentsPaymentIdResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return PaymentsPatchPixPaymentsPaymentIdResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        PaymentsPatchPixPaymentsPaymentIdResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn payments_patch_pix_payments_payment_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PaymentsPatchPixPaymentsPaymentIdResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPatchPixPaymentsPaymentIdResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPatchPixPaymentsPaymentIdResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPatchPixPaymentsPaymentIdResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPatchPixPaymentsPaymentIdResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPatchPixPaymentsPaymentIdResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPatchPixPaymentsPaymentIdResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPatchPixPaymentsPaymentIdResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    PaymentsPatchPixPaymentsPaymentIdResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl PaymentsPatchPixPaymentsPaymentIdResponse {
     fn sign_with(
@@ -972,75 +1077,96 @@ pub enum PaymentsPatchPixPaymentsConsentIdResponse {
         ::aberta_runtime::payload::Json<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for PaymentsPatchPixPaymentsConsentIdResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPatchPixPaymentsConsentIdResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPatchPixPaymentsConsentIdResponse::Forbidden(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPatchPixPaymentsConsentIdResponse::NotFound(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPatchPixPaymentsConsentIdResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPatchPixPaymentsConsentIdResponse::NotAcceptable(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            500 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPatchPixPaymentsConsentIdResponse::InternalServerError(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                        None,
+                    );
+                }
+            }
+            529 => {
+                if let Some(body) = rejection.body_as() {
+                    return PaymentsPatchPixPaymentsConsentIdResponse::SiteIsOverloaded(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return PaymentsPatchPixPaymentsConsentIdResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        PaymentsPatchPixPaymentsConsentIdResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+            None,
+        )
+    }
+}
 fn payments_patch_pix_payments_consent_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PaymentsPatchPixPaymentsConsentIdResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPatchPixPaymentsConsentIdResponse::Unauthorized(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPatchPixPaymentsConsentIdResponse::Forbidden(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPatchPixPaymentsConsentIdResponse::NotFound(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        405 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPatchPixPaymentsConsentIdResponse::MethodNotAllowed(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPatchPixPaymentsConsentIdResponse::NotAcceptable(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        500 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPatchPixPaymentsConsentIdResponse::InternalServerError(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                    None,
-                );
-            }
-        }
-        529 => {
-            if let Some(body) = rejection.body_as() {
-                return PaymentsPatchPixPaymentsConsentIdResponse::SiteIsOverloaded(
-                    ::aberta_runtime::payload::JsonUtf8(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
+    ) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    PaymentsPatchPixPaymentsConsentIdResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(body),
-        None,
-    )
+    rejection.into()
 }
 impl PaymentsPatchPixPaymentsConsentIdResponse {
     fn sign_with(

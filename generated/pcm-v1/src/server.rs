@@ -100,63 +100,82 @@ pub enum AddReportsResponse {
         ::aberta_runtime::payload::Json<crate::models::GenericError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AddReportsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsResponse::Unauthorized(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsResponse::Forbidden(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            413 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsResponse::PayloadTooLarge(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AddReportsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AddReportsResponse::BadRequest(
+            ::aberta_runtime::payload::Json(crate::models::GenericError {
+                message: body.errors.first().map(|e| e.detail.clone()),
+            }),
+        )
+    }
+}
 fn add_reports_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddReportsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsResponse::Unauthorized(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsResponse::Forbidden(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        413 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsResponse::PayloadTooLarge(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 413 | 415 | 429) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AddReportsResponse::BadRequest(
-        ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: body.errors.first().map(|e| e.detail.clone()),
-        }),
-    )
+    rejection.into()
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v2~1hybrid-flow~1client~1redirect-to-server/post` `add-reports-client-redirect-to-server`
 #[derive(Debug)]
@@ -186,56 +205,75 @@ pub enum AddReportsClientRedirectToServerResponse {
         ::aberta_runtime::payload::Json<crate::models::GenericError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AddReportsClientRedirectToServerResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsClientRedirectToServerResponse::Unauthorized(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsClientRedirectToServerResponse::Forbidden(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsClientRedirectToServerResponse::NotAcceptable(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsClientRedirectToServerResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsClientRedirectToServerResponse::TooManyRequests(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AddReportsClientRedirectToServerResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AddReportsClientRedirectToServerResponse::BadRequest(
+            ::aberta_runtime::payload::Json(crate::models::GenericError {
+                message: body.errors.first().map(|e| e.detail.clone()),
+            }),
+        )
+    }
+}
 fn add_reports_client_redirect_to_server_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddReportsClientRedirectToServerResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsClientRedirectToServerResponse::Unauthorized(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsClientRedirectToServerResponse::Forbidden(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsClientRedirectToServerResponse::NotAcceptable(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsClientRedirectToServerResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsClientRedirectToServerResponse::TooManyRequests(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AddReportsClientRedirectToServerResponse::BadRequest(
-        ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: body.errors.first().map(|e| e.detail.clone()),
-        }),
-    )
+    rejection.into()
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v2~1hybrid-flow~1server~1redirect-target/post` `add-reports-server-redirect-target`
 #[derive(Debug)]
@@ -265,56 +303,75 @@ pub enum AddReportsServerRedirectTargetResponse {
         ::aberta_runtime::payload::Json<crate::models::GenericError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AddReportsServerRedirectTargetResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsServerRedirectTargetResponse::Unauthorized(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsServerRedirectTargetResponse::Forbidden(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsServerRedirectTargetResponse::NotAcceptable(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsServerRedirectTargetResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsServerRedirectTargetResponse::TooManyRequests(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AddReportsServerRedirectTargetResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AddReportsServerRedirectTargetResponse::BadRequest(
+            ::aberta_runtime::payload::Json(crate::models::GenericError {
+                message: body.errors.first().map(|e| e.detail.clone()),
+            }),
+        )
+    }
+}
 fn add_reports_server_redirect_target_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddReportsServerRedirectTargetResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsServerRedirectTargetResponse::Unauthorized(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsServerRedirectTargetResponse::Forbidden(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsServerRedirectTargetResponse::NotAcceptable(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsServerRedirectTargetResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsServerRedirectTargetResponse::TooManyRequests(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AddReportsServerRedirectTargetResponse::BadRequest(
-        ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: body.errors.first().map(|e| e.detail.clone()),
-        }),
-    )
+    rejection.into()
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v2~1hybrid-flow~1server~1authenticated/post` `add-reports-server-authenticated`
 #[derive(Debug)]
@@ -344,56 +401,75 @@ pub enum AddReportsServerAuthenticatedResponse {
         ::aberta_runtime::payload::Json<crate::models::GenericError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AddReportsServerAuthenticatedResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsServerAuthenticatedResponse::Unauthorized(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsServerAuthenticatedResponse::Forbidden(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsServerAuthenticatedResponse::NotAcceptable(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsServerAuthenticatedResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsServerAuthenticatedResponse::TooManyRequests(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AddReportsServerAuthenticatedResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AddReportsServerAuthenticatedResponse::BadRequest(
+            ::aberta_runtime::payload::Json(crate::models::GenericError {
+                message: body.errors.first().map(|e| e.detail.clone()),
+            }),
+        )
+    }
+}
 fn add_reports_server_authenticated_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddReportsServerAuthenticatedResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsServerAuthenticatedResponse::Unauthorized(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsServerAuthenticatedResponse::Forbidden(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsServerAuthenticatedResponse::NotAcceptable(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsServerAuthenticatedResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsServerAuthenticatedResponse::TooManyRequests(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AddReportsServerAuthenticatedResponse::BadRequest(
-        ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: body.errors.first().map(|e| e.detail.clone()),
-        }),
-    )
+    rejection.into()
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v2~1hybrid-flow~1server~1redirect-to-client/post` `add-reports-server-redirect-to-client`
 #[derive(Debug)]
@@ -423,56 +499,75 @@ pub enum AddReportsServerRedirectToClientResponse {
         ::aberta_runtime::payload::Json<crate::models::GenericError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AddReportsServerRedirectToClientResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsServerRedirectToClientResponse::Unauthorized(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsServerRedirectToClientResponse::Forbidden(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsServerRedirectToClientResponse::NotAcceptable(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsServerRedirectToClientResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsServerRedirectToClientResponse::TooManyRequests(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AddReportsServerRedirectToClientResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AddReportsServerRedirectToClientResponse::BadRequest(
+            ::aberta_runtime::payload::Json(crate::models::GenericError {
+                message: body.errors.first().map(|e| e.detail.clone()),
+            }),
+        )
+    }
+}
 fn add_reports_server_redirect_to_client_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddReportsServerRedirectToClientResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsServerRedirectToClientResponse::Unauthorized(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsServerRedirectToClientResponse::Forbidden(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsServerRedirectToClientResponse::NotAcceptable(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsServerRedirectToClientResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsServerRedirectToClientResponse::TooManyRequests(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AddReportsServerRedirectToClientResponse::BadRequest(
-        ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: body.errors.first().map(|e| e.detail.clone()),
-        }),
-    )
+    rejection.into()
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v2~1hybrid-flow~1client~1redirect-target-with-errors/post` `add-reports-client-redirect-target-with-errors`
 #[derive(Debug)]
@@ -502,56 +597,75 @@ pub enum AddReportsClientRedirectTargetWithErrorsResponse {
         ::aberta_runtime::payload::Json<crate::models::GenericError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AddReportsClientRedirectTargetWithErrorsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsClientRedirectTargetWithErrorsResponse::Unauthorized(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsClientRedirectTargetWithErrorsResponse::Forbidden(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsClientRedirectTargetWithErrorsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsClientRedirectTargetWithErrorsResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsClientRedirectTargetWithErrorsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AddReportsClientRedirectTargetWithErrorsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AddReportsClientRedirectTargetWithErrorsResponse::BadRequest(
+            ::aberta_runtime::payload::Json(crate::models::GenericError {
+                message: body.errors.first().map(|e| e.detail.clone()),
+            }),
+        )
+    }
+}
 fn add_reports_client_redirect_target_with_errors_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddReportsClientRedirectTargetWithErrorsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsClientRedirectTargetWithErrorsResponse::Unauthorized(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsClientRedirectTargetWithErrorsResponse::Forbidden(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsClientRedirectTargetWithErrorsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsClientRedirectTargetWithErrorsResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsClientRedirectTargetWithErrorsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AddReportsClientRedirectTargetWithErrorsResponse::BadRequest(
-        ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: body.errors.first().map(|e| e.detail.clone()),
-        }),
-    )
+    rejection.into()
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v2~1hybrid-flow~1client~1redirect-target-without-errors/post` `add-reports-client-redirect-target-without-errors`
 #[derive(Debug)]
@@ -583,56 +697,75 @@ pub enum AddReportsClientRedirectTargetWithoutErrorsResponse {
         ::aberta_runtime::payload::Json<crate::models::GenericError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AddReportsClientRedirectTargetWithoutErrorsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsClientRedirectTargetWithoutErrorsResponse::Unauthorized(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsClientRedirectTargetWithoutErrorsResponse::Forbidden(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsClientRedirectTargetWithoutErrorsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsClientRedirectTargetWithoutErrorsResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddReportsClientRedirectTargetWithoutErrorsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AddReportsClientRedirectTargetWithoutErrorsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AddReportsClientRedirectTargetWithoutErrorsResponse::BadRequest(
+            ::aberta_runtime::payload::Json(crate::models::GenericError {
+                message: body.errors.first().map(|e| e.detail.clone()),
+            }),
+        )
+    }
+}
 fn add_reports_client_redirect_target_without_errors_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddReportsClientRedirectTargetWithoutErrorsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsClientRedirectTargetWithoutErrorsResponse::Unauthorized(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsClientRedirectTargetWithoutErrorsResponse::Forbidden(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsClientRedirectTargetWithoutErrorsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsClientRedirectTargetWithoutErrorsResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return AddReportsClientRedirectTargetWithoutErrorsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AddReportsClientRedirectTargetWithoutErrorsResponse::BadRequest(
-        ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: body.errors.first().map(|e| e.detail.clone()),
-        }),
-    )
+    rejection.into()
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v1~1private~1report~1{reportId}/get` `report-by-id`
 #[derive(Debug)]
@@ -690,56 +823,75 @@ pub enum PutReportByIdResponse {
         ::aberta_runtime::payload::Json<crate::models::GenericError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for PutReportByIdResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return PutReportByIdResponse::Unauthorized(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return PutReportByIdResponse::Forbidden(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            404 => {
+                if let Some(body) = rejection.body_as() {
+                    return PutReportByIdResponse::NotFound(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return PutReportByIdResponse::NotAcceptable(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return PutReportByIdResponse::TooManyRequests(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return PutReportByIdResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        PutReportByIdResponse::BadRequest(
+            ::aberta_runtime::payload::Json(crate::models::GenericError {
+                message: body.errors.first().map(|e| e.detail.clone()),
+            }),
+        )
+    }
+}
 fn put_report_by_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PutReportByIdResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return PutReportByIdResponse::Unauthorized(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return PutReportByIdResponse::Forbidden(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        404 => {
-            if let Some(body) = rejection.body_as() {
-                return PutReportByIdResponse::NotFound(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return PutReportByIdResponse::NotAcceptable(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return PutReportByIdResponse::TooManyRequests(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 404 | 406 | 429) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    PutReportByIdResponse::BadRequest(
-        ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: body.errors.first().map(|e| e.detail.clone()),
-        }),
-    )
+    rejection.into()
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v1~1opendata~1report/post` `add-opendata-reports`
 #[derive(Debug)]
@@ -773,63 +925,82 @@ pub enum AddOpendataReportsResponse {
         ::aberta_runtime::payload::Json<crate::models::GenericError>,
     ),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for AddOpendataReportsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddOpendataReportsResponse::Unauthorized(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            403 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddOpendataReportsResponse::Forbidden(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            406 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddOpendataReportsResponse::NotAcceptable(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            413 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddOpendataReportsResponse::PayloadTooLarge(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            415 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddOpendataReportsResponse::UnsupportedMediaType(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            429 => {
+                if let Some(body) = rejection.body_as() {
+                    return AddOpendataReportsResponse::TooManyRequests(
+                        ::aberta_runtime::payload::Json(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
+            if let Some(body) = rejection.body_as() {
+                return AddOpendataReportsResponse::Default(
+                    rejection.status,
+                    ::aberta_runtime::payload::Json(body),
+                );
+            }
+        }
+        let body = rejection.body;
+        AddOpendataReportsResponse::BadRequest(
+            ::aberta_runtime::payload::Json(crate::models::GenericError {
+                message: body.errors.first().map(|e| e.detail.clone()),
+            }),
+        )
+    }
+}
 fn add_opendata_reports_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddOpendataReportsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        401 => {
-            if let Some(body) = rejection.body_as() {
-                return AddOpendataReportsResponse::Unauthorized(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        403 => {
-            if let Some(body) = rejection.body_as() {
-                return AddOpendataReportsResponse::Forbidden(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        406 => {
-            if let Some(body) = rejection.body_as() {
-                return AddOpendataReportsResponse::NotAcceptable(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        413 => {
-            if let Some(body) = rejection.body_as() {
-                return AddOpendataReportsResponse::PayloadTooLarge(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        415 => {
-            if let Some(body) = rejection.body_as() {
-                return AddOpendataReportsResponse::UnsupportedMediaType(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        429 => {
-            if let Some(body) = rejection.body_as() {
-                return AddOpendataReportsResponse::TooManyRequests(
-                    ::aberta_runtime::payload::Json(body),
-                );
-            }
-        }
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 413 | 415 | 429) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    AddOpendataReportsResponse::BadRequest(
-        ::aberta_runtime::payload::Json(crate::models::GenericError {
-            message: body.errors.first().map(|e| e.detail.clone()),
-        }),
-    )
+    rejection.into()
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct PcmRoutes {

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use aberta_auth::{AuthServer, TokenInfo};
 use aberta_runtime::RequestContext;
-use aberta_runtime::payload::{Json, JsonUtf8};
-use aberta_runtime::shared::{ErrorItem, MetaSingle, ResponseError};
+use aberta_runtime::error_body::Rejection;
+use aberta_runtime::payload::Json;
+use aberta_runtime::reexport::poem::http::StatusCode;
 use async_trait::async_trait;
 use ofb_consents_v3::models::{
     self, LinksConsents, ResponseConsent, ResponseConsentData, ResponseConsentExtensions,
@@ -82,28 +83,6 @@ fn invalid_expiry() -> Refused {
     )
 }
 
-fn request_time() -> String {
-    aberta_runtime::error_body::now()
-}
-
-fn error_body(code: &str, title: &str, detail: &str) -> ResponseError {
-    ResponseError {
-        errors: vec![ErrorItem {
-            code: code.to_string(),
-            title: title.to_string(),
-            detail: detail.to_string(),
-        }],
-        meta: Some(MetaSingle {
-            request_date_time: request_time(),
-        }),
-    }
-}
-
-/// An operation's own 422 body type, built through its JSON form (its `code` is an enum).
-fn typed_error<T: DeserializeOwned>(code: &str, title: &str, detail: &str) -> Option<T> {
-    serde_json::from_value(serde_json::to_value(error_body(code, title, detail)).ok()?).ok()
-}
-
 /// A spec enum from its wire name.
 fn wire<T: DeserializeOwned>(value: &str) -> Option<T> {
     serde_json::from_value(serde_json::Value::String(value.to_string())).ok()
@@ -113,38 +92,38 @@ fn wire_all<T: DeserializeOwned>(values: &[String]) -> Vec<T> {
     values.iter().filter_map(|v| wire(v)).collect()
 }
 
-/// Maps a refusal onto an operation's response enum; `$unprocessable` builds its 422.
-macro_rules! respond {
-    ($resp:ident, $refused:expr, $unprocessable:expr) => {
-        match $refused {
-            Refused::Unauthorized(detail) => $resp::Unauthorized(JsonUtf8(error_body(
+/// The OFB error each operation's generated `From<Rejection>` puts on its declared variant.
+impl From<Refused> for Rejection {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Unauthorized(detail) => Rejection::new(
+                StatusCode::UNAUTHORIZED,
                 "UNAUTHORIZED",
                 "Não autorizado",
                 detail,
-            ))),
+            ),
             Refused::Forbidden(detail) => {
-                $resp::Forbidden(JsonUtf8(error_body("FORBIDDEN", "Acesso negado", detail)))
+                Rejection::new(StatusCode::FORBIDDEN, "FORBIDDEN", "Acesso negado", detail)
             }
-            Refused::NotFound => $resp::NotFound(JsonUtf8(error_body(
+            Refused::NotFound => Rejection::new(
+                StatusCode::NOT_FOUND,
                 "NOT_FOUND",
                 "Consentimento não encontrado",
                 "no consent with this id",
-            ))),
-            Refused::Internal => $resp::InternalServerError(JsonUtf8(error_body(
+            ),
+            Refused::Internal => Rejection::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
                 "INTERNAL_SERVER_ERROR",
                 "Erro interno",
                 "internal error",
-            ))),
+            ),
             Refused::Unprocessable {
                 code,
                 title,
                 detail,
-            } => {
-                let build: &dyn Fn(&str, &str, &str) -> $resp = &$unprocessable;
-                build(code, title, &detail)
-            }
+            } => Rejection::new(StatusCode::UNPROCESSABLE_ENTITY, code, title, detail),
         }
-    };
+    }
 }
 
 impl ConsentsService {
@@ -245,7 +224,7 @@ impl ConsentsService {
                 self_: consent_url(ctx, &record.consent_id),
             }),
             meta: Some(models::Meta {
-                request_date_time: request_time(),
+                request_date_time: aberta_runtime::error_body::now(),
             }),
         })
     }
@@ -342,7 +321,7 @@ impl ConsentsService {
             meta: Some(models::MetaExtensions {
                 total_records: i32::try_from(total).unwrap_or(i32::MAX),
                 total_pages: i32::try_from(total_pages).unwrap_or(i32::MAX),
-                request_date_time: request_time(),
+                request_date_time: aberta_runtime::error_body::now(),
             }),
         })
     }
@@ -422,7 +401,7 @@ impl ConsentsService {
                 self_: consent_url(ctx, &record.consent_id),
             }),
             meta: Some(models::Meta {
-                request_date_time: request_time(),
+                request_date_time: aberta_runtime::error_body::now(),
             }),
         })
     }
@@ -473,19 +452,9 @@ fn read_body(ctx: &RequestContext, record: &ConsentRecord) -> Result<ResponseCon
             self_: consent_url(ctx, &record.consent_id),
         }),
         meta: Some(models::Meta {
-            request_date_time: request_time(),
+            request_date_time: aberta_runtime::error_body::now(),
         }),
     })
-}
-
-fn internal_500<T>(wrap: impl Fn(JsonUtf8<ResponseError>) -> T) -> impl Fn(&str, &str, &str) -> T {
-    move |_, _, _| {
-        wrap(JsonUtf8(error_body(
-            "INTERNAL_SERVER_ERROR",
-            "Erro interno",
-            "internal error",
-        )))
-    }
 }
 
 #[async_trait]
@@ -498,12 +467,7 @@ impl ConsentsApi for ConsentsService {
         use ConsentsPostConsentsResponse as R;
         match self.create(&ctx, request).await {
             Ok(body) => R::Created(Json(body), None, None),
-            Err(refused) => respond!(R, refused, |code: &str, title: &str, detail: &str| {
-                match typed_error(code, title, detail) {
-                    Some(body) => R::UnprocessableEntity(JsonUtf8(body)),
-                    None => internal_500(R::InternalServerError)(code, title, detail),
-                }
-            }),
+            Err(refused) => Rejection::from(refused).into(),
         }
     }
 
@@ -515,7 +479,7 @@ impl ConsentsApi for ConsentsService {
         use ConsentsGetConsentsConsentIdResponse as R;
         match self.read(&ctx, &request.consent_id.0).await {
             Ok(body) => R::Ok(Json(body), None, None),
-            Err(refused) => respond!(R, refused, internal_500(R::InternalServerError)),
+            Err(refused) => Rejection::from(refused).into(),
         }
     }
 
@@ -527,12 +491,7 @@ impl ConsentsApi for ConsentsService {
         use ConsentsDeleteConsentsConsentIdResponse as R;
         match self.delete(&ctx, &request.consent_id.0).await {
             Ok(()) => R::NoContent(None, None),
-            Err(refused) => respond!(R, refused, |code: &str, title: &str, detail: &str| {
-                match typed_error(code, title, detail) {
-                    Some(body) => R::UnprocessableEntity(JsonUtf8(body)),
-                    None => internal_500(R::InternalServerError)(code, title, detail),
-                }
-            }),
+            Err(refused) => Rejection::from(refused).into(),
         }
     }
 
@@ -544,7 +503,7 @@ impl ConsentsApi for ConsentsService {
         use ConsentsGetConsentsConsentIdExtensionsResponse as R;
         match self.extensions(&ctx, request).await {
             Ok(body) => R::Ok(Json(body), None, None),
-            Err(refused) => respond!(R, refused, internal_500(R::InternalServerError)),
+            Err(refused) => Rejection::from(refused).into(),
         }
     }
 
@@ -556,12 +515,7 @@ impl ConsentsApi for ConsentsService {
         use ConsentsPostConsentsConsentIdExtendsResponse as R;
         match self.extend(&ctx, request).await {
             Ok(body) => R::Created(Json(body), None, None),
-            Err(refused) => respond!(R, refused, |code: &str, title: &str, detail: &str| {
-                match typed_error(code, title, detail) {
-                    Some(body) => R::UnprocessableEntity(JsonUtf8(body)),
-                    None => internal_500(R::InternalServerError)(code, title, detail),
-                }
-            }),
+            Err(refused) => Rejection::from(refused).into(),
         }
     }
 }

@@ -6,17 +6,13 @@ use std::fmt::Write;
 
 use aberta_runtime::RequestContext;
 use aberta_runtime::connector::PageRequest;
+use aberta_runtime::error_body::now;
 use aberta_runtime::shared::{Links, Meta, MetaSingle};
 
 use crate::refusal::Refusal;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 25;
 pub const MAX_PAGE_SIZE: u32 = 1000;
-
-/// `requestDateTime`: UTC to the second.
-pub fn now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
 
 /// The page coordinates of a request; out-of-range values answer 422.
 pub fn page_request(page: Option<i32>, page_size: Option<i32>) -> Result<PageRequest, Refusal> {

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use aberta_runtime::connector::ConnectorError;
-use aberta_runtime::shared::{ErrorItem, MetaSingle, ResponseError};
+use aberta_runtime::error_body::Rejection;
 
 /// Why a request gets no data: the status, the OFB code and a title/detail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,94 +140,18 @@ impl Refusal {
             ConnectorError::Backend(_) => Self::internal("the backend failed"),
         }
     }
+}
 
-    fn items(&self) -> (String, String, String) {
-        (
-            self.code.to_string(),
-            self.title.to_string(),
-            self.detail.clone(),
+/// The OFB error the generated response enums are built from (`From<Rejection>`), so each
+/// refusal lands on the operation's declared variant with its own error body type.
+impl From<Refusal> for Rejection {
+    fn from(refusal: Refusal) -> Self {
+        Rejection::new(
+            poem::http::StatusCode::from_u16(refusal.status)
+                .unwrap_or(poem::http::StatusCode::INTERNAL_SERVER_ERROR),
+            &refusal.code,
+            refusal.title,
+            refusal.detail,
         )
     }
 }
-
-/// An error body type of a generated crate, built from a refusal.
-pub trait ErrorBody: Sized {
-    fn from_refusal(refusal: &Refusal) -> Self;
-}
-
-impl ErrorBody for ResponseError {
-    fn from_refusal(refusal: &Refusal) -> Self {
-        let (code, title, detail) = refusal.items();
-        ResponseError {
-            errors: vec![ErrorItem {
-                code,
-                title,
-                detail,
-            }],
-            meta: Some(MetaSingle {
-                request_date_time: crate::pagination::now(),
-            }),
-        }
-    }
-}
-
-/// Generated error bodies whose `meta` is the paginated one (accounts, credit-cards).
-macro_rules! paginated_error_body {
-    ($($module:ident),*) => {$(
-        impl ErrorBody for $module::models::ResponseError {
-            fn from_refusal(refusal: &Refusal) -> Self {
-                let (code, title, detail) = refusal.items();
-                Self {
-                    errors: vec![$module::models::ResponseErrorErrors { code, title, detail }],
-                    meta: Some(aberta_runtime::shared::Meta {
-                        total_records: 1,
-                        total_pages: 1,
-                        request_date_time: crate::pagination::now(),
-                    }),
-                }
-            }
-        }
-    )*};
-}
-
-paginated_error_body!(ofb_accounts_v2, ofb_credit_cards_v2);
-
-/// Implements `From<Refusal>` for a generated response enum: each status goes to its
-/// declared variant, an undeclared one to `Default`.
-macro_rules! refusal_into {
-    ($body:ty => $resp:ty ; [$($status:literal => $variant:ident),+ $(,)?]) => {
-        impl From<$crate::refusal::Refusal> for $resp {
-            fn from(refusal: $crate::refusal::Refusal) -> Self {
-                let body = aberta_runtime::payload::JsonUtf8(
-                    <$body as $crate::refusal::ErrorBody>::from_refusal(&refusal),
-                );
-                match refusal.status {
-                    $($status => Self::$variant(body),)+
-                    other => Self::Default(
-                        poem::http::StatusCode::from_u16(other)
-                            .unwrap_or(poem::http::StatusCode::INTERNAL_SERVER_ERROR),
-                        body,
-                    ),
-                }
-            }
-        }
-    };
-}
-pub(crate) use refusal_into;
-
-/// The variants every data API declares besides 2xx.
-macro_rules! standard_refusals {
-    ($body:ty => $($resp:ty),+ $(,)?) => {$(
-        $crate::refusal::refusal_into!($body => $resp ; [
-            400 => BadRequest,
-            401 => Unauthorized,
-            403 => Forbidden,
-            404 => NotFound,
-            422 => UnprocessableEntity,
-            423 => Locked,
-            500 => InternalServerError,
-            504 => GatewayTimeout,
-        ]);
-    )+};
-}
-pub(crate) use standard_refusals;

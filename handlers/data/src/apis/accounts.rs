@@ -16,18 +16,6 @@ use crate::dates::{self, Window};
 use crate::endpoints::{self as ep, resource_type::ACCOUNT};
 use crate::guard::ResourceGuard;
 use crate::pagination::{self, FromLinks, LinkBase};
-use crate::refusal::standard_refusals;
-
-standard_refusals!(ofb_accounts_v2::models::ResponseError =>
-    AccountsGetAccountsResponse,
-    AccountsGetAccountsAccountIdResponse,
-    AccountsGetAccountsAccountIdBalancesResponse,
-    AccountsGetAccountsAccountIdOverdraftLimitsResponse,
-);
-standard_refusals!(ResponseErrorMetaSingle =>
-    AccountsGetAccountsAccountIdTransactionsResponse,
-    AccountsGetAccountsAccountIdTransactionsCurrentResponse,
-);
 
 pub struct AccountsService {
     guard: Arc<ResourceGuard>,

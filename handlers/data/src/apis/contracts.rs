@@ -23,20 +23,18 @@ macro_rules! contracts_api {
         use aberta_runtime::RequestContext;
         use aberta_runtime::payload::Json;
         use async_trait::async_trait;
-        use $krate::connector::{$connector, $list_in, $one_in, $war_in, $ins_in, $pay_in};
-        use $krate::models::{$list_body, $one_body, $war_body, $ins_body, $pay_body, Links, $single_links};
+        use $krate::connector::{$connector, $ins_in, $list_in, $one_in, $pay_in, $war_in};
+        use $krate::models::{
+            Links, $ins_body, $list_body, $one_body, $pay_body, $single_links, $war_body,
+        };
         use $krate::server::{
-            $api, $list_req, $list_resp, $one_req, $one_resp, $war_req, $war_resp, $ins_req,
-            $ins_resp, $pay_req, $pay_resp, BASE_PATH,
+            BASE_PATH, $api, $ins_req, $ins_resp, $list_req, $list_resp, $one_req, $one_resp,
+            $pay_req, $pay_resp, $war_req, $war_resp,
         };
 
         use $crate::apis::{answer, echo, fetch_all, refuse};
         use $crate::guard::ResourceGuard;
         use $crate::pagination::{self, FromLinks, LinkBase};
-        use $crate::refusal::standard_refusals;
-
-        standard_refusals!(aberta_runtime::shared::ResponseError =>
-            $list_resp, $one_resp, $war_resp, $ins_resp, $pay_resp);
 
         pub struct $service {
             guard: Arc<ResourceGuard>,
@@ -50,7 +48,12 @@ macro_rules! contracts_api {
         }
 
         fn single(ctx: &RequestContext, path: &str) -> $single_links {
-            let link = LinkBase { base_path: BASE_PATH, path, query: &[] }.self_link(ctx);
+            let link = LinkBase {
+                base_path: BASE_PATH,
+                path,
+                query: &[],
+            }
+            .self_link(ctx);
             $single_links { self_: link }
         }
 
@@ -64,15 +67,25 @@ macro_rules! contracts_api {
                 let recall = request.pagination_key.is_some();
                 let access = refuse!(self.guard.check(&ctx, &$list_ep, None, recall).await);
                 let outcome = fetch_all(|page| {
-                    self.bank.$list(&access.connector, $list_in { pagination_key: None, page })
+                    self.bank.$list(
+                        &access.connector,
+                        $list_in {
+                            pagination_key: None,
+                            page,
+                        },
+                    )
                 })
                 .await;
                 let mut items = refuse!(answer(&self.guard, &access, outcome).await);
                 items.retain(|c| access.consent.is_available($rtype, &c.contract_id));
                 let total = items.len() as u64;
                 let query = [("pagination-key", request.pagination_key.map(|k| k.0))];
-                let links = LinkBase { base_path: BASE_PATH, path: "/contracts", query: &query }
-                    .links(&ctx, page, total);
+                let links = LinkBase {
+                    base_path: BASE_PATH,
+                    path: "/contracts",
+                    query: &query,
+                }
+                .links(&ctx, page, total);
                 $list_resp::Ok(
                     Json($list_body {
                         data: pagination::slice(items, page),
@@ -88,7 +101,10 @@ macro_rules! contracts_api {
                 let id = request.contract_id;
                 let access = refuse!(self.guard.check(&ctx, &$one_ep, Some(&id.0), false).await);
                 let path = format!("/contracts/{}", id.0);
-                let outcome = self.bank.$one(&access.connector, $one_in { contract_id: id }).await;
+                let outcome = self
+                    .bank
+                    .$one(&access.connector, $one_in { contract_id: id })
+                    .await;
                 let data = refuse!(answer(&self.guard, &access, outcome).await);
                 $one_resp::Ok(
                     Json($one_body {
@@ -118,12 +134,20 @@ macro_rules! contracts_api {
                     .bank
                     .$war(
                         &access.connector,
-                        $war_in { contract_id: id, pagination_key: request.pagination_key, page },
+                        $war_in {
+                            contract_id: id,
+                            pagination_key: request.pagination_key,
+                            page,
+                        },
                     )
                     .await;
                 let got = refuse!(answer(&self.guard, &access, outcome).await);
-                let links = LinkBase { base_path: BASE_PATH, path: &path, query: &query }
-                    .links(&ctx, page, got.total_records);
+                let links = LinkBase {
+                    base_path: BASE_PATH,
+                    path: &path,
+                    query: &query,
+                }
+                .links(&ctx, page, got.total_records);
                 $war_resp::Ok(
                     Json($war_body {
                         data: got.items,
@@ -139,7 +163,10 @@ macro_rules! contracts_api {
                 let id = request.contract_id;
                 let access = refuse!(self.guard.check(&ctx, &$ins_ep, Some(&id.0), false).await);
                 let path = format!("/contracts/{}/scheduled-instalments", id.0);
-                let outcome = self.bank.$ins(&access.connector, $ins_in { contract_id: id }).await;
+                let outcome = self
+                    .bank
+                    .$ins(&access.connector, $ins_in { contract_id: id })
+                    .await;
                 let data = refuse!(answer(&self.guard, &access, outcome).await);
                 $ins_resp::Ok(
                     Json($ins_body {
@@ -156,7 +183,10 @@ macro_rules! contracts_api {
                 let id = request.contract_id;
                 let access = refuse!(self.guard.check(&ctx, &$pay_ep, Some(&id.0), false).await);
                 let path = format!("/contracts/{}/payments", id.0);
-                let outcome = self.bank.$pay(&access.connector, $pay_in { contract_id: id }).await;
+                let outcome = self
+                    .bank
+                    .$pay(&access.connector, $pay_in { contract_id: id })
+                    .await;
                 let data = refuse!(answer(&self.guard, &access, outcome).await);
                 $pay_resp::Ok(
                     Json($pay_body {

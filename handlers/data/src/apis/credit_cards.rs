@@ -16,19 +16,7 @@ use crate::dates::{self, Window};
 use crate::endpoints::{self as ep, resource_type::CREDIT_CARD_ACCOUNT};
 use crate::guard::ResourceGuard;
 use crate::pagination::{self, FromLinks, LinkBase};
-use crate::refusal::{Refusal, standard_refusals};
-
-standard_refusals!(ofb_credit_cards_v2::models::ResponseError =>
-    CreditCardsGetAccountsResponse,
-    CreditCardsGetAccountsCreditCardAccountIdResponse,
-    CreditCardsGetAccountsCreditCardAccountIdBillsResponse,
-    CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse,
-    CreditCardsGetAccountsCreditCardAccountIdLimitsResponse,
-);
-standard_refusals!(ResponseErrorMetaSingle =>
-    CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse,
-    CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse,
-);
+use crate::refusal::Refusal;
 
 pub struct CreditCardsService {
     guard: Arc<ResourceGuard>,

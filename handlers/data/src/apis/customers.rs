@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use aberta_runtime::RequestContext;
 use aberta_runtime::payload::Json;
-use aberta_runtime::shared::{Links, ResponseError};
+use aberta_runtime::shared::Links;
 use async_trait::async_trait;
 use ofb_customers_v2::connector::*;
 use ofb_customers_v2::models::*;
@@ -15,34 +15,6 @@ use super::{answer, echo, refuse};
 use crate::endpoints as ep;
 use crate::guard::ResourceGuard;
 use crate::pagination::{self, LinkBase};
-use crate::refusal::{refusal_into, standard_refusals};
-
-standard_refusals!(ResponseError =>
-    CustomersGetPersonalIdentificationsResponse,
-    CustomersGetBusinessIdentificationsResponse,
-);
-
-/// The operations that declare no 422.
-macro_rules! without_422 {
-    ($($resp:ty),+) => {$(
-        refusal_into!(ResponseError => $resp ; [
-            400 => BadRequest,
-            401 => Unauthorized,
-            403 => Forbidden,
-            404 => NotFound,
-            423 => Locked,
-            500 => InternalServerError,
-            504 => GatewayTimeout,
-        ]);
-    )+};
-}
-
-without_422!(
-    CustomersGetPersonalQualificationsResponse,
-    CustomersGetPersonalFinancialRelationsResponse,
-    CustomersGetBusinessQualificationsResponse,
-    CustomersGetBusinessFinancialRelationsResponse
-);
 
 pub struct CustomersService {
     guard: Arc<ResourceGuard>,

@@ -121,7 +121,12 @@ macro_rules! refuse {
     ($result:expr) => {
         match $result {
             Ok(value) => value,
-            Err(refusal) => return $crate::refusal::Refusal::from(refusal).into(),
+            Err(refusal) => {
+                return aberta_runtime::error_body::Rejection::from(
+                    $crate::refusal::Refusal::from(refusal),
+                )
+                .into();
+            }
         }
     };
 }

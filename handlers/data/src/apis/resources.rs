@@ -16,17 +16,6 @@ use crate::consent::DataConsent;
 use crate::endpoints::{self as ep, list_permission};
 use crate::guard::ResourceGuard;
 use crate::pagination::{self, FromMeta, LinkBase};
-use crate::refusal::refusal_into;
-
-refusal_into!(ResponseErrorWithAbleAdditionalProperties => ResourcesGetResourcesResponse ; [
-    400 => BadRequest,
-    401 => Unauthorized,
-    403 => Forbidden,
-    404 => NotFound,
-    422 => UnprocessableEntity,
-    500 => InternalServerError,
-    504 => GatewayTimeout,
-]);
 
 pub struct ResourcesService {
     guard: Arc<ResourceGuard>,

@@ -28,27 +28,36 @@ pub enum SignedPostOrdersResponse {
     #[oai(status = 400)]
     BadRequest(::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for SignedPostOrdersResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            _ => {}
+        }
+        let body = rejection.body;
+        SignedPostOrdersResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
+                errors: body
+                    .errors
+                    .into_iter()
+                    .map(|e| crate::models::ResponseErrorErrors {
+                        code: e.code,
+                    })
+                    .collect(),
+            }),
+        )
+    }
+}
 fn signed_post_orders_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> SignedPostOrdersResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    SignedPostOrdersResponse::BadRequest(
-        ::aberta_runtime::payload::JsonUtf8(crate::models::ResponseError {
-            errors: body
-                .errors
-                .into_iter()
-                .map(|e| crate::models::ResponseErrorErrors {
-                    code: e.code,
-                })
-                .collect(),
-        }),
-    )
+    rejection.into()
 }
 impl SignedPostOrdersResponse {
     fn sign_with(

@@ -47,17 +47,26 @@ pub enum WidgetsGetWidgetsResponse {
     #[oai(status = 400)]
     BadRequest(::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>),
 }
-#[allow(unused_variables)]
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for WidgetsGetWidgetsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            _ => {}
+        }
+        let body = rejection.body;
+        WidgetsGetWidgetsResponse::BadRequest(::aberta_runtime::payload::JsonUtf8(body))
+    }
+}
 fn widgets_get_widgets_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> WidgetsGetWidgetsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        _ => {}
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    if !matches!(rejection.status.as_u16(), 400) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
-    let body = rejection.body;
-    WidgetsGetWidgetsResponse::BadRequest(::aberta_runtime::payload::JsonUtf8(body))
+    rejection.into()
 }
 /// `widgets` 1.0.0 `#/paths/~1widgets/post` `widgetsPostWidgets`
 #[derive(Debug)]
@@ -89,24 +98,43 @@ pub enum WidgetsPostWidgetsResponse {
         ::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>,
     ),
 }
-#[allow(unused_variables)]
-fn widgets_post_widgets_rejected(
-    err: ::aberta_runtime::reexport::poem::Error,
-) -> WidgetsPostWidgetsResponse {
-    let rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    #[allow(clippy::single_match)]
-    match rejection.status.as_u16() {
-        422 => {
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for WidgetsPostWidgetsResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return WidgetsPostWidgetsResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if rejection.status
+            != ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST
+        {
             if let Some(body) = rejection.body_as() {
-                return WidgetsPostWidgetsResponse::UnprocessableEntity(
+                return WidgetsPostWidgetsResponse::Default(
+                    rejection.status,
                     ::aberta_runtime::payload::JsonUtf8(body),
                 );
             }
         }
-        _ => {}
+        let body = rejection.body;
+        WidgetsPostWidgetsResponse::BadRequest(::aberta_runtime::payload::JsonUtf8(body))
     }
-    let body = rejection.body;
-    WidgetsPostWidgetsResponse::BadRequest(::aberta_runtime::payload::JsonUtf8(body))
+}
+fn widgets_post_widgets_rejected(
+    err: ::aberta_runtime::reexport::poem::Error,
+) -> WidgetsPostWidgetsResponse {
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    if !matches!(rejection.status.as_u16(), 400 | 422) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
+    }
+    rejection.into()
 }
 /// `widgets` 1.0.0 `#/paths/~1widgets~1{widgetId}/delete` `widgetsDeleteWidgetsWidgetId`
 #[derive(Debug)]
