@@ -542,7 +542,7 @@ where
 /// A scenario: how to pre-sign one job and how to run it.
 trait Scenario: Send + Sync + 'static {
     type Job: Send + Sync + 'static;
-    const NAME: &'static str;
+    fn name(&self) -> &'static str;
     /// What the server does per job, for the report.
     const SERVER_SIGNS: u32;
     const SERVER_VERIFIES: u32;
@@ -599,7 +599,9 @@ struct ClientCredentials {
 
 impl Scenario for ClientCredentials {
     type Job = String;
-    const NAME: &'static str = "client_credentials (private_key_jwt)";
+    fn name(&self) -> &'static str {
+        "client_credentials (private_key_jwt)"
+    }
     const SERVER_SIGNS: u32 = 0;
     const SERVER_VERIFIES: u32 = 1;
     const HTTP_REQUESTS: usize = 1;
@@ -634,7 +636,9 @@ struct Introspection {
 
 impl Scenario for Introspection {
     type Job = String;
-    const NAME: &'static str = "introspection (valid token)";
+    fn name(&self) -> &'static str {
+        "introspection (valid token)"
+    }
     const SERVER_SIGNS: u32 = 0;
     const SERVER_VERIFIES: u32 = 1;
     const HTTP_REQUESTS: usize = 1;
@@ -679,28 +683,26 @@ async fn get_data(client: &reqwest::Client, url: &str, token: &str) -> Result<()
     Ok(())
 }
 
-/// The pool of a scenario whose requests need no signing.
-fn unit_job(_: &Tpp) -> Result<()> {
-    Ok(())
-}
-
-/// A data read with every check: token, certificate binding, consent, permissions, resource.
+/// A GET with the customer's token: a data read with every check (token, certificate binding,
+/// consent, permissions, resource), or the bare handler for comparison.
 struct DataRead {
+    name: &'static str,
     url: String,
     token: String,
 }
 
-struct AccountsList(DataRead);
-
-impl Scenario for AccountsList {
+impl Scenario for DataRead {
     type Job = ();
-    const NAME: &'static str = "GET accounts (every check)";
     const SERVER_SIGNS: u32 = 0;
     const SERVER_VERIFIES: u32 = 0;
     const HTTP_REQUESTS: usize = 1;
 
-    fn job(&self, tpp: &Tpp) -> Result<()> {
-        unit_job(tpp)
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn job(&self, _: &Tpp) -> Result<()> {
+        Ok(())
     }
 
     async fn run(
@@ -709,53 +711,7 @@ impl Scenario for AccountsList {
         _: Arc<Vec<()>>,
         _: usize,
     ) -> Result<()> {
-        get_data(&client, &self.0.url, &self.0.token).await
-    }
-}
-
-struct TransactionsPage(DataRead);
-
-impl Scenario for TransactionsPage {
-    type Job = ();
-    const NAME: &'static str = "GET transactions, page of 25 (every check)";
-    const SERVER_SIGNS: u32 = 0;
-    const SERVER_VERIFIES: u32 = 0;
-    const HTTP_REQUESTS: usize = 1;
-
-    fn job(&self, tpp: &Tpp) -> Result<()> {
-        unit_job(tpp)
-    }
-
-    async fn run(
-        self: Arc<Self>,
-        client: reqwest::Client,
-        _: Arc<Vec<()>>,
-        _: usize,
-    ) -> Result<()> {
-        get_data(&client, &self.0.url, &self.0.token).await
-    }
-}
-
-struct BareHandler(DataRead);
-
-impl Scenario for BareHandler {
-    type Job = ();
-    const NAME: &'static str = "bare poem handler, same TLS (no checks)";
-    const SERVER_SIGNS: u32 = 0;
-    const SERVER_VERIFIES: u32 = 0;
-    const HTTP_REQUESTS: usize = 1;
-
-    fn job(&self, tpp: &Tpp) -> Result<()> {
-        unit_job(tpp)
-    }
-
-    async fn run(
-        self: Arc<Self>,
-        client: reqwest::Client,
-        _: Arc<Vec<()>>,
-        _: usize,
-    ) -> Result<()> {
-        get_data(&client, &self.0.url, &self.0.token).await
+        get_data(&client, &self.url, &self.token).await
     }
 }
 
@@ -780,7 +736,9 @@ struct AuthorizationFlow {
 
 impl Scenario for AuthorizationFlow {
     type Job = FlowJob;
-    const NAME: &'static str = "PAR -> authorize -> login -> approve -> token";
+    fn name(&self) -> &'static str {
+        "PAR -> authorize -> login -> approve -> token"
+    }
     /// The front-channel id_token and the token endpoint's id_token.
     const SERVER_SIGNS: u32 = 2;
     /// Two client assertions and the request object.
@@ -922,12 +880,12 @@ async fn scenario<S: Scenario>(
     // The warm-up stops early when its pool runs out; its rate is all we need from it.
     let per_second = if S::HTTP_REQUESTS > 1 { 300.0 } else { 3000.0 };
     let warm_pool = clients.len() * 4 + (per_second * opts.warmup.as_secs_f64()) as usize;
-    progress(quiet, &format!("{}: warming up", S::NAME));
+    progress(quiet, &format!("{}: warming up", s.name()));
     let warm = drive(clients, sign(warm_pool).await?, opts.warmup, runner.clone()).await;
     if warm.failures > 0 {
         bail!(
             "{}: {} of the warm-up requests failed; first error: {}",
-            S::NAME,
+            s.name(),
             warm.failures,
             warm.first_error.unwrap_or_default()
         );
@@ -951,18 +909,18 @@ async fn scenario<S: Scenario>(
         quiet,
         &format!(
             "{}: warm-up ran {rate:.0}/s; pre-signing {pool} jobs",
-            S::NAME
+            s.name()
         ),
     );
     let signing = Instant::now();
     let jobs = sign(pool).await?;
     let presign_time = signing.elapsed();
-    progress(quiet, &format!("{}: timed run", S::NAME));
+    progress(quiet, &format!("{}: timed run", s.name()));
     let run = drive(clients, jobs, opts.duration, runner).await;
     let mut latencies = run.latencies;
     latencies.sort_unstable();
     Ok(ScenarioResult {
-        name: S::NAME,
+        name: s.name(),
         connections: clients.len(),
         http_requests: S::HTTP_REQUESTS,
         server_signs: S::SERVER_SIGNS,
@@ -1105,45 +1063,25 @@ pub async fn run(opts: &Options, quiet: bool) -> Result<Report> {
     let (token, account_id) = data_access(&tpp, &clients[0]).await?;
     let accounts_url = tpp.url("/open-banking/accounts/v2/accounts");
     let transactions_url = format!("{accounts_url}/{account_id}/transactions?page-size=25");
-    scenarios.push(
-        scenario(
-            Arc::new(AccountsList(DataRead {
-                url: accounts_url,
-                token: token.clone(),
-            })),
-            &tpp,
-            &clients,
-            opts,
-            quiet,
-        )
-        .await?,
-    );
-    scenarios.push(
-        scenario(
-            Arc::new(TransactionsPage(DataRead {
-                url: transactions_url,
-                token: token.clone(),
-            })),
-            &tpp,
-            &clients,
-            opts,
-            quiet,
-        )
-        .await?,
-    );
-    scenarios.push(
-        scenario(
-            Arc::new(BareHandler(DataRead {
-                url: sandbox.bare_url.clone(),
-                token,
-            })),
-            &tpp,
-            &clients,
-            opts,
-            quiet,
-        )
-        .await?,
-    );
+    let reads = [
+        ("GET accounts (every check)", accounts_url),
+        (
+            "GET transactions, page of 25 (every check)",
+            transactions_url,
+        ),
+        (
+            "bare poem handler, same TLS (no checks)",
+            sandbox.bare_url.clone(),
+        ),
+    ];
+    for (name, url) in reads {
+        let read = Arc::new(DataRead {
+            name,
+            url,
+            token: token.clone(),
+        });
+        scenarios.push(scenario(read, &tpp, &clients, opts, quiet).await?);
+    }
 
     let backend = sandbox.backend.clone();
     drop(clients);

@@ -48,11 +48,6 @@ impl Holder {
     }
 }
 
-/// The default database: a SQLite file in the data directory.
-pub fn default_database_url(data_dir: &Path) -> String {
-    aberta_auth::sandbox::default_database_url(data_dir)
-}
-
 /// The internal listener's token, made on first start and kept in the data directory.
 fn internal_token(data_dir: &Path) -> Result<String, HolderError> {
     let path = data_dir.join("internal-token");
@@ -81,7 +76,7 @@ pub async fn start(
 ) -> Result<Holder, HolderError> {
     let url = database_url
         .map(str::to_owned)
-        .unwrap_or_else(|| default_database_url(data_dir));
+        .unwrap_or_else(|| aberta_auth::sandbox::default_database_url(data_dir));
     let store = Store::connect(&url).await?;
     let keyring = Arc::new(KeyRing::from_env_or_file(&data_dir.join("keyring.json"))?);
     let bank = DemoBank::open(&store, keyring.clone()).await?;
@@ -172,11 +167,7 @@ async fn sweep_consents(consents: Arc<Consents>) {
     let mut every = tokio::time::interval(SWEEP_EVERY);
     loop {
         every.tick().await;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default();
-        match consents.sweep_expired(now).await {
+        match consents.sweep_expired(consents.now()).await {
             Ok(0) => {}
             Ok(swept) => tracing::info!(swept, "expired consents rejected"),
             Err(err) => tracing::warn!(%err, "sweeping expired consents failed"),
