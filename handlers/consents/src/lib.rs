@@ -1,6 +1,6 @@
 //! Data-sharing consents of Open Finance Brasil (consents v3.3.1): storage with a pure state
 //! machine ([`state`]), the authorization server's consent store, the grant the resource
-//! servers check ([`Consents::grant_view`]), the regulated API ([`consents_api`]) and the
+//! servers check ([`Consents::grant_view`], served as the data crate's `ConsentGate`), the regulated API ([`consents_api`]) and the
 //! bank's own management API ([`management_routes`]).
 
 mod api;
@@ -9,6 +9,7 @@ mod config;
 mod core;
 mod entity;
 mod error;
+mod gate;
 mod management;
 pub mod permissions;
 mod records;

@@ -115,39 +115,6 @@ pub struct HistoryRecord {
     pub at: i64,
 }
 
-/// What a resource server needs to serve a data call under a consent.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ConsentGrant {
-    pub consent_id: String,
-    pub client_id: String,
-    pub status: String,
-    /// Unix seconds; `None`: no end date.
-    pub expires_at: Option<i64>,
-    pub permissions: Vec<String>,
-    pub customer_cpf: String,
-    pub business_cnpj: Option<String>,
-    pub resources: Vec<LinkedResource>,
-}
-
-impl std::fmt::Debug for ConsentGrant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConsentGrant")
-            .field("consent_id", &self.consent_id)
-            .field("client_id", &self.client_id)
-            .field("status", &self.status)
-            .field("expires_at", &self.expires_at)
-            .field("permissions", &self.permissions)
-            .field("resources", &self.resources)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A resource linked to a consent at authorisation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkedResource {
-    pub resource_id: String,
-    /// resources v3 `type` (`ACCOUNT`, `CREDIT_CARD_ACCOUNT`, …).
-    pub resource_type: String,
-    /// resources v3 `status` (`AVAILABLE`, …).
-    pub status: String,
-}
+/// What a resource server needs to serve a data call under a consent: the data crate's view,
+/// which [`Consents`](crate::Consents) serves through its `ConsentGate`.
+pub use aberta_data::consent::{DataConsent as ConsentGrant, LinkedResource};

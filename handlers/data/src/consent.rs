@@ -1,5 +1,5 @@
 //! The seam to the consents module: what the resource servers need to know about a
-//! data-sharing consent. The composition root adapts the consents crate to [`ConsentGate`].
+//! data-sharing consent. The consents crate implements [`ConsentGate`].
 
 use async_trait::async_trait;
 

@@ -3,9 +3,7 @@
 //! mutual-TLS listener, and the internal listener for the bank's own channels.
 
 mod error;
-mod gate;
 pub mod internal;
 pub mod sandbox;
 
 pub use error::HolderError;
-pub use gate::ConsentsGate;

@@ -19,7 +19,6 @@ use poem::Route;
 use tokio::net::TcpListener;
 
 use crate::error::HolderError;
-use crate::gate::ConsentsGate;
 use crate::internal::{CONSENTS_PATH, InternalServer};
 
 /// How often expired consents and rows are swept.
@@ -103,7 +102,7 @@ pub async fn start(
     let guard = Arc::new(
         ResourceGuard::new(
             auth.clone(),
-            Arc::new(ConsentsGate(consents.clone())),
+            consents.clone(),
             OperationalLimits::disabled(),
             &store,
         )
