@@ -1,10 +1,9 @@
 //! `x-fapi-interaction-id`: echoed (or minted) on every response and carried by the request's
 //! tracing span. Also fills `Host` from the HTTP/2 authority so the brand can be resolved.
 
+use aberta_runtime::fapi_headers::{INTERACTION_ID as HEADER, is_interaction_id};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
-
-const HEADER: &str = "x-fapi-interaction-id";
 
 /// Wraps an endpoint so every response carries the interaction id.
 pub async fn around<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
@@ -21,7 +20,7 @@ pub async fn around<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Resp
         .headers()
         .get(HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| uuid::Uuid::parse_str(v).is_ok())
+        .filter(|v| is_interaction_id(v))
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let span =

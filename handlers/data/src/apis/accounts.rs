@@ -11,7 +11,7 @@ use ofb_accounts_v2::models::*;
 use ofb_accounts_v2::params::{FromBookingDate, ToBookingDate};
 use ofb_accounts_v2::server::*;
 
-use super::{answer, echo, fetch_all, refuse};
+use super::{answer, fetch_all, refuse};
 use crate::dates::{self, Window};
 use crate::endpoints::{self as ep, resource_type::ACCOUNT};
 use crate::guard::ResourceGuard;
@@ -107,7 +107,7 @@ impl AccountsApi for AccountsService {
                 links,
                 meta: pagination::meta(total, page.page_size),
             }),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -137,7 +137,7 @@ impl AccountsApi for AccountsService {
                 links: self.single_links(&ctx, &path),
                 meta: pagination::meta_one(),
             }),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -167,7 +167,7 @@ impl AccountsApi for AccountsService {
                 links: self.single_links(&ctx, &path),
                 meta: pagination::meta_one(),
             }),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -232,7 +232,7 @@ impl AccountsApi for AccountsService {
                 links: TransactionsLinks::from_links(links),
                 meta: pagination::meta_single(),
             }),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -297,7 +297,7 @@ impl AccountsApi for AccountsService {
                 links: TransactionsLinks::from_links(links),
                 meta: pagination::meta_single(),
             }),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -327,7 +327,7 @@ impl AccountsApi for AccountsService {
                 links: self.single_links(&ctx, &path),
                 meta: pagination::meta_one(),
             }),
-            echo(&ctx),
+            None,
         )
     }
 }

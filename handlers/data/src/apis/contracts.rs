@@ -32,7 +32,7 @@ macro_rules! contracts_api {
             $pay_req, $pay_resp, $war_req, $war_resp,
         };
 
-        use $crate::apis::{answer, echo, fetch_all, refuse};
+        use $crate::apis::{answer, fetch_all, refuse};
         use $crate::guard::ResourceGuard;
         use $crate::pagination::{self, FromLinks, LinkBase};
 
@@ -92,7 +92,7 @@ macro_rules! contracts_api {
                         links: Links::from_links(links),
                         meta: pagination::meta(total, page.page_size),
                     }),
-                    echo(&ctx),
+                    None,
                     None,
                 )
             }
@@ -112,7 +112,7 @@ macro_rules! contracts_api {
                         links: single(&ctx, &path),
                         meta: pagination::meta_single(),
                     }),
-                    echo(&ctx),
+                    None,
                     None,
                 )
             }
@@ -154,7 +154,7 @@ macro_rules! contracts_api {
                         links: Links::from_links(links),
                         meta: pagination::meta(got.total_records, page.page_size),
                     }),
-                    echo(&ctx),
+                    None,
                     None,
                 )
             }
@@ -174,7 +174,7 @@ macro_rules! contracts_api {
                         links: single(&ctx, &path),
                         meta: pagination::meta_single(),
                     }),
-                    echo(&ctx),
+                    None,
                     None,
                 )
             }
@@ -194,7 +194,7 @@ macro_rules! contracts_api {
                         links: single(&ctx, &path),
                         meta: pagination::meta_single(),
                     }),
-                    echo(&ctx),
+                    None,
                     None,
                 )
             }

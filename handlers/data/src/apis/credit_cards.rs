@@ -11,7 +11,7 @@ use ofb_credit_cards_v2::models::*;
 use ofb_credit_cards_v2::params::{FromTransactionDate, ToTransactionDate};
 use ofb_credit_cards_v2::server::*;
 
-use super::{answer, echo, fetch_all, refuse};
+use super::{answer, fetch_all, refuse};
 use crate::dates::{self, Window};
 use crate::endpoints::{self as ep, resource_type::CREDIT_CARD_ACCOUNT};
 use crate::guard::ResourceGuard;
@@ -154,7 +154,7 @@ impl CreditCardsApi for CreditCardsService {
                 links: Links::from_links(links),
                 meta: pagination::meta(total, page.page_size),
             }),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -186,7 +186,7 @@ impl CreditCardsApi for CreditCardsService {
                 links: single_links(&ctx, &path),
                 meta: pagination::meta_one(),
             }),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -252,7 +252,7 @@ impl CreditCardsApi for CreditCardsService {
                 links: Links::from_links(links),
                 meta: pagination::meta(got.total_records, page.page_size),
             }),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -324,7 +324,7 @@ impl CreditCardsApi for CreditCardsService {
                     meta: pagination::meta(got.total_records, page.page_size),
                 },
             ),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -357,7 +357,7 @@ impl CreditCardsApi for CreditCardsService {
                 links: single_links(&ctx, &path),
                 meta: pagination::meta(total, total.max(1) as u32),
             }),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -418,7 +418,7 @@ impl CreditCardsApi for CreditCardsService {
                 links: TransactionsLinks::from_links(links),
                 meta: pagination::meta_single(),
             }),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -484,7 +484,7 @@ impl CreditCardsApi for CreditCardsService {
                 links: TransactionsLinks::from_links(links),
                 meta: pagination::meta_single(),
             }),
-            echo(&ctx),
+            None,
         )
     }
 }

@@ -11,7 +11,7 @@ use ofb_customers_v2::connector::*;
 use ofb_customers_v2::models::*;
 use ofb_customers_v2::server::*;
 
-use super::{answer, echo, refuse};
+use super::{answer, refuse};
 use crate::endpoints as ep;
 use crate::guard::ResourceGuard;
 use crate::pagination::{self, LinkBase};
@@ -86,7 +86,7 @@ impl CustomersApi for CustomersService {
                 links,
                 meta: pagination::meta_single(),
             }),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -114,7 +114,7 @@ impl CustomersApi for CustomersService {
                 links: single(&ctx, "/personal/qualifications"),
                 meta: pagination::meta_single(),
             }),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -142,7 +142,7 @@ impl CustomersApi for CustomersService {
                 links: single(&ctx, "/personal/financial-relations"),
                 meta: pagination::meta_single(),
             }),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -188,7 +188,7 @@ impl CustomersApi for CustomersService {
                 links,
                 meta: pagination::meta_single(),
             }),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -216,7 +216,7 @@ impl CustomersApi for CustomersService {
                 links: single(&ctx, "/business/qualifications"),
                 meta: pagination::meta_single(),
             }),
-            echo(&ctx),
+            None,
         )
     }
 
@@ -244,7 +244,7 @@ impl CustomersApi for CustomersService {
                 links: single(&ctx, "/business/financial-relations"),
                 meta: pagination::meta_single(),
             }),
-            echo(&ctx),
+            None,
         )
     }
 }

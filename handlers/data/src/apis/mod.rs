@@ -13,7 +13,6 @@ mod unarranged;
 use std::future::Future;
 use std::sync::Arc;
 
-use aberta_runtime::RequestContext;
 use aberta_runtime::connector::{ConnectorError, Page, PageRequest};
 
 use crate::guard::{Access, ResourceGuard};
@@ -131,12 +130,6 @@ macro_rules! refuse {
     };
 }
 pub(crate) use refuse;
-
-/// The caller's interaction id, echoed on 200s.
-pub(crate) fn echo(ctx: &RequestContext) -> Option<String> {
-    ctx.header(aberta_runtime::fapi_headers::INTERACTION_ID)
-        .map(str::to_owned)
-}
 
 /// The bank's answer as the caller sees it; a failed call gives back its limit unit.
 pub(crate) async fn answer<T>(

@@ -11,7 +11,7 @@ use ofb_resources_v3::connector::*;
 use ofb_resources_v3::models::*;
 use ofb_resources_v3::server::*;
 
-use super::{echo, fetch_all, refuse};
+use super::{fetch_all, refuse};
 use crate::consent::DataConsent;
 use crate::endpoints::{self as ep, list_permission};
 use crate::guard::ResourceGuard;
@@ -116,7 +116,7 @@ impl ResourcesApi for ResourcesService {
                 links,
                 meta: MetaResponse::from_meta(pagination::meta(total, page.page_size)),
             }),
-            echo(&ctx),
+            None,
             None,
         )
     }
