@@ -43,6 +43,11 @@ pub enum ConnectorError {
     /// The backend did not answer in time.
     #[error("backend timed out")]
     Timeout,
+    /// The backend took the request and is still preparing the answer: the caller should ask
+    /// again. Resources answers `202 Accepted`; operations that declare no 202 answer as for
+    /// [`ConnectorError::Timeout`].
+    #[error("backend still preparing the answer")]
+    Pending,
     /// The backend failed.
     #[error("backend failure: {0}")]
     Backend(String),

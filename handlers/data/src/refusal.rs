@@ -131,7 +131,7 @@ impl Refusal {
                 title: "Requisição recusada",
                 detail: detail.clone(),
             },
-            ConnectorError::Timeout => Self::new(
+            ConnectorError::Timeout | ConnectorError::Pending => Self::new(
                 504,
                 code::GATEWAY_TIMEOUT,
                 "Tempo esgotado",

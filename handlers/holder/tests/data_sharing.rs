@@ -175,15 +175,62 @@ fn consent_body(cpf: &str, permissions: &[&str]) -> Value {
     })
 }
 
+/// The company the fourth demo user represents, and what a business consent asks.
+const COMPANY: &str = "45678901000175";
+const BUSINESS_PERMISSIONS: &[&str] = &[
+    "RESOURCES_READ",
+    "CUSTOMERS_BUSINESS_IDENTIFICATIONS_READ",
+    "CUSTOMERS_BUSINESS_ADITTIONALINFO_READ",
+    "ACCOUNTS_READ",
+    "ACCOUNTS_BALANCES_READ",
+    "ACCOUNTS_TRANSACTIONS_READ",
+    "ACCOUNTS_OVERDRAFT_LIMITS_READ",
+    "CREDIT_CARDS_ACCOUNTS_READ",
+    "CREDIT_CARDS_ACCOUNTS_BILLS_READ",
+    "CREDIT_CARDS_ACCOUNTS_BILLS_TRANSACTIONS_READ",
+    "CREDIT_CARDS_ACCOUNTS_LIMITS_READ",
+    "CREDIT_CARDS_ACCOUNTS_TRANSACTIONS_READ",
+    "LOANS_READ",
+    "LOANS_WARRANTIES_READ",
+    "LOANS_SCHEDULED_INSTALMENTS_READ",
+    "LOANS_PAYMENTS_READ",
+    "FINANCINGS_READ",
+    "FINANCINGS_WARRANTIES_READ",
+    "FINANCINGS_SCHEDULED_INSTALMENTS_READ",
+    "FINANCINGS_PAYMENTS_READ",
+    "UNARRANGED_ACCOUNTS_OVERDRAFT_READ",
+    "UNARRANGED_ACCOUNTS_OVERDRAFT_WARRANTIES_READ",
+    "UNARRANGED_ACCOUNTS_OVERDRAFT_SCHEDULED_INSTALMENTS_READ",
+    "UNARRANGED_ACCOUNTS_OVERDRAFT_PAYMENTS_READ",
+    "INVOICE_FINANCINGS_READ",
+    "INVOICE_FINANCINGS_WARRANTIES_READ",
+    "INVOICE_FINANCINGS_SCHEDULED_INSTALMENTS_READ",
+    "INVOICE_FINANCINGS_PAYMENTS_READ",
+];
+
+/// Every data scope the journey's tokens ask for.
+const DATA_SCOPES: &str = "accounts credit-cards-accounts customers loans financings invoice-financings unarranged-accounts-overdraft resources";
+
+fn business_body(cpf: &str, cnpj: &str, permissions: &[&str]) -> Value {
+    let mut body = consent_body(cpf, permissions);
+    body["data"]["businessEntity"] =
+        json!({ "document": { "identification": cnpj, "rel": "CNPJ" } });
+    body
+}
+
 async fn create_consent(world: &World, tpp: &Tpp, permissions: &[&str]) -> String {
-    let token = client_token(tpp, "consents").await;
     let (cpf, _) = world.env.user();
+    create_consent_for(world, tpp, consent_body(&cpf, permissions)).await
+}
+
+async fn create_consent_for(world: &World, tpp: &Tpp, body: Value) -> String {
+    let token = client_token(tpp, "consents").await;
     let answer = call(
         tpp,
         reqwest::Method::POST,
         &format!("{}{CONSENTS}", world.env.issuer()),
         &token,
-        Some(&consent_body(&cpf, permissions)),
+        Some(&body),
         &[("x-fapi-interaction-id", interaction_id())],
     )
     .await;
@@ -198,17 +245,28 @@ async fn create_consent(world: &World, tpp: &Tpp, permissions: &[&str]) -> Strin
 
 /// Authorises `consent_id` through the portal and exchanges the code: (access, refresh).
 async fn authorise(world: &World, tpp: &Tpp, consent_id: &str, scope: &str) -> (String, String) {
+    let (cpf, password) = world.env.user();
+    authorise_as(world, tpp, consent_id, scope, (&cpf, &password)).await
+}
+
+/// Authorises `consent_id` as `user` (CPF, password) through the portal.
+async fn authorise_as(
+    world: &World,
+    tpp: &Tpp,
+    consent_id: &str,
+    scope: &str,
+    (cpf, password): (&str, &str),
+) -> (String, String) {
     let verifier = common::verifier();
     let (status, par) = tpp
         .par(tpp.request_claims(&format!("openid {scope} consent:{consent_id}"), &verifier))
         .await;
     assert_eq!(status, 201, "PAR: {par}");
-    let (cpf, password) = world.env.user();
     let fragment = common::authorize_as_user(
         &world.env,
         tpp,
         par["request_uri"].as_str().unwrap(),
-        (&cpf, &password),
+        (cpf, password),
         true,
     )
     .await;
@@ -220,9 +278,33 @@ async fn authorise(world: &World, tpp: &Tpp, consent_id: &str, scope: &str) -> (
     )
 }
 
+/// The body as a production host would have written it. Some specs pattern `links` after a
+/// DNS name with a top-level domain, which a sandbox on a loopback address has not: every link
+/// must start with the sandbox's own origin, and that origin alone is swapped for a public one
+/// before the body meets the spec's patterns.
+fn as_on_a_public_host(body: &Value) -> Value {
+    let mut body = body.clone();
+    if let Some(links) = body.get_mut("links").and_then(Value::as_object_mut) {
+        for link in links.values_mut() {
+            let Some(url) = link.as_str() else { continue };
+            let rest = url
+                .strip_prefix("https://")
+                .and_then(|u| u.split_once('/'))
+                .map(|(host, path)| (host.to_string(), path.to_string()));
+            let (host, path) = rest.unwrap_or_else(|| panic!("link not absolute https: {url}"));
+            assert!(
+                host.starts_with("127.0.0.1:") || host.starts_with("localhost:"),
+                "link on a foreign host: {url}"
+            );
+            *link = json!(format!("https://api.banco.com.br/{path}"));
+        }
+    }
+    body
+}
+
 /// Parses a body into the generated model and checks it against the spec's constraints.
 fn valid<T: serde::de::DeserializeOwned + aberta_runtime::Validate>(what: &str, body: &Value) {
-    let parsed: T = serde_json::from_value(body.clone())
+    let parsed: T = serde_json::from_value(as_on_a_public_host(body))
         .unwrap_or_else(|e| panic!("{what}: does not parse as the spec's model: {e}\n{body}"));
     let mut v = aberta_runtime::Validator::new();
     parsed.validate(&mut v);
@@ -239,19 +321,250 @@ async fn ready_tpp(world: &World) -> Tpp {
     tpp
 }
 
+/// Today as the data APIs count it (Brasília, UTC-3), and the first day of a year back.
+fn last_year() -> (chrono::NaiveDate, chrono::NaiveDate) {
+    let today = (chrono::Utc::now() - chrono::Duration::hours(3)).date_naive();
+    (today - chrono::Duration::days(360), today)
+}
+
+/// GET that must answer 200 with a body that is the spec's `T`; returns the body.
+async fn read<T>(tpp: &Tpp, base: &str, path: &str, token: &str) -> Value
+where
+    T: serde::de::DeserializeOwned + aberta_runtime::Validate,
+{
+    let answer = get(tpp, base, path, token).await;
+    assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+    valid::<T>(path, &answer.body);
+    answer.body
+}
+
+/// The ids a list's `data[]` carries under `field`.
+fn ids(list: &Value, field: &str) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[field].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Reads every endpoint of one credit-operation API (loans, financings, invoice financings,
+/// unarranged overdraft) for each contract its list gives, each body against its model.
+macro_rules! crawl_contracts {
+    ($tpp:expr, $base:expr, $token:expr, $prefix:literal, $api:ident, $list:ident, $one:ident, $warranties:ident, $instalments:ident, $payments:ident) => {{
+        use $api::models as m;
+        let list = read::<m::$list>($tpp, $base, concat!($prefix, "/contracts"), $token).await;
+        let contracts = ids(&list, "contractId");
+        for id in &contracts {
+            let one = format!("{}/contracts/{id}", $prefix);
+            read::<m::$one>($tpp, $base, &one, $token).await;
+            read::<m::$warranties>($tpp, $base, &format!("{one}/warranties"), $token).await;
+            read::<m::$instalments>($tpp, $base, &format!("{one}/scheduled-instalments"), $token)
+                .await;
+            read::<m::$payments>($tpp, $base, &format!("{one}/payments"), $token).await;
+        }
+        1 + 4 * contracts.len()
+    }};
+}
+
+/// Walks every data API the consent reaches from its lists down to each product's last
+/// sub-resource, checking every body against the generated model of the official schema.
+/// Returns how many bodies were checked.
+async fn crawl(tpp: &Tpp, base: &str, token: &str, personal: bool) -> usize {
+    let (from, today) = last_year();
+    let mut checked = 0;
+
+    let customers = if personal { "personal" } else { "business" };
+    for part in ["identifications", "qualifications", "financial-relations"] {
+        let path = format!("/open-banking/customers/v2/{customers}/{part}");
+        use ofb_customers_v2::models as m;
+        match (personal, part) {
+            (true, "identifications") => {
+                read::<m::ResponsePersonalCustomersIdentification>(tpp, base, &path, token).await
+            }
+            (true, "qualifications") => {
+                read::<m::ResponsePersonalCustomersQualification>(tpp, base, &path, token).await
+            }
+            (true, _) => {
+                read::<m::ResponsePersonalCustomersFinancialRelation>(tpp, base, &path, token).await
+            }
+            (false, "identifications") => {
+                read::<m::ResponseBusinessCustomersIdentification>(tpp, base, &path, token).await
+            }
+            (false, "qualifications") => {
+                read::<m::ResponseBusinessCustomersQualification>(tpp, base, &path, token).await
+            }
+            (false, _) => {
+                read::<m::ResponseBusinessCustomersFinancialRelation>(tpp, base, &path, token).await
+            }
+        };
+        checked += 1;
+    }
+
+    {
+        use ofb_accounts_v2::models as m;
+        let list = read::<m::ResponseAccountList>(tpp, base, ACCOUNTS, token).await;
+        let accounts = ids(&list, "accountId");
+        assert!(!accounts.is_empty(), "the demo seeds accounts");
+        for id in &accounts {
+            let one = format!("{ACCOUNTS}/{id}");
+            read::<m::ResponseAccountIdentification>(tpp, base, &one, token).await;
+            read::<m::ResponseAccountBalances>(tpp, base, &format!("{one}/balances"), token).await;
+            read::<m::ResponseAccountOverdraftLimits>(
+                tpp,
+                base,
+                &format!("{one}/overdraft-limits"),
+                token,
+            )
+            .await;
+            read::<m::ResponseAccountTransactions>(
+                tpp,
+                base,
+                &format!(
+                    "{one}/transactions?fromBookingDate={from}&toBookingDate={today}&page-size=1000"
+                ),
+                token,
+            )
+            .await;
+            read::<m::ResponseAccountTransactions>(
+                tpp,
+                base,
+                &format!("{one}/transactions-current"),
+                token,
+            )
+            .await;
+        }
+        checked += 1 + 5 * accounts.len();
+    }
+
+    {
+        use ofb_credit_cards_v2::models as m;
+        const CARDS: &str = "/open-banking/credit-cards-accounts/v2/accounts";
+        let list = read::<m::ResponseCreditCardAccountsList>(tpp, base, CARDS, token).await;
+        let cards = ids(&list, "creditCardAccountId");
+        checked += 1;
+        for id in &cards {
+            let one = format!("{CARDS}/{id}");
+            read::<m::ResponseCreditCardAccountsIdentification>(tpp, base, &one, token).await;
+            read::<m::ResponseCreditCardAccountsLimits>(tpp, base, &format!("{one}/limits"), token)
+                .await;
+            read::<m::ResponseCreditCardAccountsTransactions>(
+                tpp,
+                base,
+                &format!(
+                    "{one}/transactions?fromTransactionDate={from}&toTransactionDate={today}&page-size=1000"
+                ),
+                token,
+            )
+            .await;
+            read::<m::ResponseCreditCardAccountsTransactions>(
+                tpp,
+                base,
+                &format!("{one}/transactions-current"),
+                token,
+            )
+            .await;
+            let bills = read::<m::ResponseCreditCardAccountsBills>(
+                tpp,
+                base,
+                &format!("{one}/bills?fromDueDate={from}&toDueDate={today}"),
+                token,
+            )
+            .await;
+            let bill_ids = ids(&bills, "billId");
+            for bill in &bill_ids {
+                read::<m::ResponseCreditCardAccountsTransactions>(
+                    tpp,
+                    base,
+                    &format!("{one}/bills/{bill}/transactions"),
+                    token,
+                )
+                .await;
+            }
+            checked += 5 + bill_ids.len();
+        }
+    }
+
+    checked += crawl_contracts!(
+        tpp,
+        base,
+        token,
+        "/open-banking/loans/v2",
+        ofb_loans_v2,
+        ResponseLoansContractList,
+        ResponseLoansContract,
+        ResponseLoansWarranties,
+        ResponseLoansInstalments,
+        ResponseLoansPayments
+    );
+    checked += crawl_contracts!(
+        tpp,
+        base,
+        token,
+        "/open-banking/financings/v2",
+        ofb_financings_v2,
+        ResponseFinancingsContractList,
+        ResponseFinancingsContract,
+        ResponseFinancingsWarranties,
+        ResponseFinancingsInstalments,
+        ResponseFinancingsPayments
+    );
+    checked += crawl_contracts!(
+        tpp,
+        base,
+        token,
+        "/open-banking/invoice-financings/v2",
+        ofb_invoice_financings_v2,
+        ResponseInvoiceFinancingsContractList,
+        ResponseInvoiceFinancingsContract,
+        ResponseInvoiceFinancingsWarranties,
+        ResponseInvoiceFinancingsInstalments,
+        ResponseInvoiceFinancingsPayments
+    );
+    checked += crawl_contracts!(
+        tpp,
+        base,
+        token,
+        "/open-banking/unarranged-accounts-overdraft/v2",
+        ofb_unarranged_accounts_overdraft_v2,
+        ResponseUnarrangedAccountOverdraftContractList,
+        ResponseUnarrangedAccountOverdraftContract,
+        ResponseUnarrangedAccountOverdraftWarranties,
+        ResponseUnarrangedAccountOverdraftInstalments,
+        ResponseUnarrangedAccountOverdraftPayments
+    );
+    checked
+}
+
+/// An error answer: the status, the spec's error body, and the code wanted.
+fn refused(what: &str, answer: &Answer, status: u16, code: Option<&str>) {
+    assert_eq!(answer.status, status, "{what}: {}", answer.body);
+    valid::<aberta_runtime::shared::ResponseError>(what, &answer.body);
+    if let Some(code) = code {
+        assert_eq!(answer.error_codes(), [code], "{what}");
+    }
+}
+
+/// Resources, polling while the bank is still assembling the list (`202 Accepted`).
+async fn poll_resources(tpp: &Tpp, base: &str, token: &str) -> Answer {
+    for _ in 0..20 {
+        let answer = get(tpp, base, RESOURCES, token).await;
+        if answer.status != 202 {
+            return answer;
+        }
+        assert_eq!(answer.header("x-v"), "3.1.0");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("resources still 202 after 5 s");
+}
+
 async fn journey(backend: Backend) {
     let world = start(backend).await;
     let base = world.env.issuer().to_string();
     let tpp = ready_tpp(&world).await;
     let consent_id = create_consent(&world, &tpp, PF_PERMISSIONS).await;
     let consents_token = client_token(&tpp, "consents").await;
-    let (token, refresh) = authorise(
-        &world,
-        &tpp,
-        &consent_id,
-        "accounts credit-cards-accounts customers loans financings invoice-financings unarranged-accounts-overdraft resources",
-    )
-    .await;
+    let (token, refresh) = authorise(&world, &tpp, &consent_id, DATA_SCOPES).await;
 
     // The consent is authorised.
     let read = get(
@@ -266,7 +579,7 @@ async fn journey(backend: Backend) {
     valid::<ofb_consents_v3::models::ResponseConsentRead>("consent", &read.body);
 
     // Resources: the linked ones, with the unavailable one marked.
-    let resources = get(&tpp, &base, RESOURCES, &token).await;
+    let resources = poll_resources(&tpp, &base, &token).await;
     assert_eq!(resources.status, 200, "{}", resources.body);
     assert_eq!(resources.header("x-v"), "3.1.0");
     valid::<ofb_resources_v3::models::ResponseResourceList>("resources", &resources.body);
@@ -339,29 +652,13 @@ async fn journey(backend: Backend) {
     .await;
     assert_eq!(current.status, 200, "{}", current.body);
 
-    // Cards, credit operations and customer data answer too.
-    let cards = get(
-        &tpp,
-        &base,
-        "/open-banking/credit-cards-accounts/v2/accounts",
-        &token,
-    )
-    .await;
-    assert_eq!(cards.status, 200, "{}", cards.body);
-    let loans = get(&tpp, &base, "/open-banking/loans/v2/contracts", &token).await;
-    assert_eq!(loans.status, 200, "{}", loans.body);
-    let me = get(
-        &tpp,
-        &base,
-        "/open-banking/customers/v2/personal/identifications",
-        &token,
-    )
-    .await;
-    assert_eq!(me.status, 200, "{}", me.body);
+    // Every other endpoint, each body against the spec's model.
+    let checked = crawl(&tpp, &base, &token, true).await;
+    assert!(checked > 40, "only {checked} bodies checked");
 
     // Negative paths.
     let big = get(&tpp, &base, &format!("{ACCOUNTS}?page-size=1001"), &token).await;
-    assert_eq!(big.status, 422, "page-size 1001: {}", big.body);
+    refused("page-size 1001", &big, 422, None);
     let ok_max = get(&tpp, &base, &format!("{ACCOUNTS}?page-size=1000"), &token).await;
     assert_eq!(ok_max.status, 200, "page-size 1000: {}", ok_max.body);
     let no_id = call(
@@ -373,7 +670,11 @@ async fn journey(backend: Backend) {
         &[],
     )
     .await;
-    assert_eq!(no_id.status, 400, "missing interaction id: {}", no_id.body);
+    refused("missing interaction id", &no_id, 400, None);
+    assert!(
+        uuid::Uuid::parse_str(no_id.header("x-fapi-interaction-id")).is_ok(),
+        "one is made up for the answer"
+    );
     if let Some((kind, id)) = unavailable {
         let path = match kind.as_str() {
             "ACCOUNT" => format!("{ACCOUNTS}/{id}"),
@@ -383,12 +684,8 @@ async fn journey(backend: Backend) {
             "LOAN" => format!("/open-banking/loans/v2/contracts/{id}"),
             other => panic!("unexpected unavailable type {other}"),
         };
-        let refused = get(&tpp, &base, &path, &token).await;
-        assert_eq!(
-            refused.status, 403,
-            "unavailable resource: {}",
-            refused.body
-        );
+        let answer = get(&tpp, &base, &path, &token).await;
+        refused("unavailable resource", &answer, 403, None);
     } else {
         panic!("the demo bank seeds an unavailable resource");
     }
@@ -402,18 +699,10 @@ async fn journey(backend: Backend) {
         &other_token,
     )
     .await;
-    assert_eq!(
-        foreign.status, 403,
-        "another client's consent: {}",
-        foreign.body
-    );
+    refused("another client's consent", &foreign, 403, None);
     // Nor use its token (bound to the first client's certificate).
     let stolen = get(&other, &base, ACCOUNTS, &token).await;
-    assert_eq!(
-        stolen.status, 401,
-        "token on another certificate: {}",
-        stolen.body
-    );
+    refused("token on another certificate", &stolen, 401, None);
 
     // The TPP revokes: the next call is 401 and the refresh token is dead.
     let deleted = call(
@@ -427,7 +716,7 @@ async fn journey(backend: Backend) {
     .await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
     let after = get(&tpp, &base, ACCOUNTS, &token).await;
-    assert_eq!(after.status, 401, "after revocation: {}", after.body);
+    refused("after revocation", &after, 401, None);
     let (status, body) = tpp
         .token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
         .await;
@@ -443,20 +732,114 @@ async fn journey(backend: Backend) {
     )
     .await;
     assert_eq!(again.status, 422, "{}", again.body);
+    valid::<ofb_consents_v3::models::ResponseErrorUnprocessableEntityDelete>(
+        "delete twice",
+        &again.body,
+    );
     assert_eq!(again.error_codes(), ["CONSENTIMENTO_EM_STATUS_REJEITADO"]);
 
     // A customer-data-only consent: resources is empty, accounts is forbidden.
     let narrow = create_consent(&world, &tpp, CUSTOMER_ONLY).await;
     let (narrow_token, _) = authorise(&world, &tpp, &narrow, "accounts customers resources").await;
-    let empty = get(&tpp, &base, RESOURCES, &narrow_token).await;
+    let empty = poll_resources(&tpp, &base, &narrow_token).await;
     assert_eq!(empty.status, 200, "{}", empty.body);
     assert_eq!(empty.body["data"], json!([]));
     let forbidden = get(&tpp, &base, ACCOUNTS, &narrow_token).await;
+    refused("wrong permissions", &forbidden, 403, None);
+
+    // A business consent, authorised by the company's representative: the business customer
+    // APIs and the company's products, every body checked.
+    let business = ready_tpp(&world).await;
+    let company = world.env.contract.users[3].clone();
+    let consent_id = create_consent_for(
+        &world,
+        &business,
+        business_body(&company.cpf, COMPANY, BUSINESS_PERMISSIONS),
+    )
+    .await;
+    let (business_token, _) = authorise_as(
+        &world,
+        &business,
+        &consent_id,
+        DATA_SCOPES,
+        (&company.cpf, &company.password),
+    )
+    .await;
+    let listed = poll_resources(&business, &base, &business_token).await;
+    valid::<ofb_resources_v3::models::ResponseResourceList>("business resources", &listed.body);
+    let checked = crawl(&business, &base, &business_token, false).await;
+    assert!(checked > 10, "only {checked} business bodies checked");
+    let personal = get(
+        &business,
+        &base,
+        "/open-banking/customers/v2/personal/identifications",
+        &business_token,
+    )
+    .await;
+    refused("personal data on a business consent", &personal, 403, None);
+
+    world.holder.shutdown().await;
+}
+
+/// A consent that reaches its end date: the next data call is 401, the consent reads
+/// REJECTED by the ASPSP with `CONSENT_MAX_DATE_REACHED`, and revoking it is a 422.
+async fn expired_consent(backend: Backend) {
+    let world = start(backend).await;
+    let base = world.env.issuer().to_string();
+    let tpp = ready_tpp(&world).await;
+    let (cpf, password) = world.env.user();
+    const LIFETIME_S: i64 = 8;
+    let end = chrono::Utc::now() + chrono::Duration::seconds(LIFETIME_S);
+    let mut body = consent_body(&cpf, PF_PERMISSIONS);
+    body["data"]["expirationDateTime"] = json!(end.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    let consent_id = create_consent_for(&world, &tpp, body).await;
+    let (token, refresh) = authorise_as(
+        &world,
+        &tpp,
+        &consent_id,
+        "accounts resources",
+        (&cpf, &password),
+    )
+    .await;
+    let before = get(&tpp, &base, ACCOUNTS, &token).await;
+    assert_eq!(before.status, 200, "before the end date: {}", before.body);
+
+    let wait = (end - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + std::time::Duration::from_secs(2)).await;
+
+    let after = get(&tpp, &base, ACCOUNTS, &token).await;
+    refused("after the end date", &after, 401, None);
+    let consents_token = client_token(&tpp, "consents").await;
+    let read = get(
+        &tpp,
+        &base,
+        &format!("{CONSENTS}/{consent_id}"),
+        &consents_token,
+    )
+    .await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    valid::<ofb_consents_v3::models::ResponseConsentRead>("expired consent", &read.body);
+    assert_eq!(read.body["data"]["status"], "REJECTED");
+    assert_eq!(read.body["data"]["rejection"]["rejectedBy"], "ASPSP");
     assert_eq!(
-        forbidden.status, 403,
-        "wrong permissions: {}",
-        forbidden.body
+        read.body["data"]["rejection"]["reason"]["code"],
+        "CONSENT_MAX_DATE_REACHED"
     );
+    let (status, body) = tpp
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .await;
+    assert_eq!(status, 400, "refresh after the end date: {body}");
+    let delete = call(
+        &tpp,
+        reqwest::Method::DELETE,
+        &format!("{base}{CONSENTS}/{consent_id}"),
+        &consents_token,
+        None,
+        &[("x-fapi-interaction-id", interaction_id())],
+    )
+    .await;
+    assert_eq!(delete.status, 422, "{}", delete.body);
+    assert_eq!(delete.error_codes(), ["CONSENTIMENTO_EM_STATUS_REJEITADO"]);
 
     world.holder.shutdown().await;
 }
@@ -470,4 +853,15 @@ async fn data_sharing_journey_on_sqlite() {
 async fn data_sharing_journey_on_postgres() {
     common::postgres_url();
     journey(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_consent_on_sqlite() {
+    expired_consent(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_consent_on_postgres() {
+    common::postgres_url();
+    expired_consent(Backend::Postgres).await;
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use aberta_runtime::RequestContext;
+use aberta_runtime::connector::ConnectorError;
 use aberta_runtime::payload::Json;
 use async_trait::async_trait;
 use ofb_resources_v3::connector::*;
@@ -68,6 +69,40 @@ fn visible(consent: &DataConsent) -> Vec<ResponseResourceListData> {
         .collect()
 }
 
+#[derive(Debug, PartialEq, Eq)]
+enum Refresh {
+    Done,
+    /// The bank is still assembling the list: `202 Accepted`, the receiver polls.
+    AskAgain,
+}
+
+/// Overlays the bank's current statuses on the consent's list. A bank that cannot answer
+/// leaves the consent's statuses in place; one that is still preparing the list asks for a
+/// poll.
+fn refresh(
+    items: &mut [ResponseResourceListData],
+    current: Result<Vec<ResponseResourceListData>, ConnectorError>,
+) -> Refresh {
+    match current {
+        Ok(current) => {
+            for item in items {
+                if let Some(now) = current
+                    .iter()
+                    .find(|c| c.resource_id == item.resource_id && c.type_ == item.type_)
+                {
+                    item.status = now.status;
+                }
+            }
+            Refresh::Done
+        }
+        Err(ConnectorError::Pending) => Refresh::AskAgain,
+        Err(err) => {
+            tracing::warn!(error = %err, "resource statuses not refreshed; serving the consent's");
+            Refresh::Done
+        }
+    }
+}
+
 #[async_trait]
 impl ResourcesApi for ResourcesService {
     async fn resources_get_resources(
@@ -87,20 +122,8 @@ impl ResourcesApi for ResourcesService {
                     .resources_get_resources(&access.connector, ResourcesGetResourcesInput { page })
             })
             .await;
-            match current {
-                Ok(current) => {
-                    for item in &mut items {
-                        if let Some(now) = current
-                            .iter()
-                            .find(|c| c.resource_id == item.resource_id && c.type_ == item.type_)
-                        {
-                            item.status = now.status;
-                        }
-                    }
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "resource statuses not refreshed; serving the consent's");
-                }
+            if refresh(&mut items, current) == Refresh::AskAgain {
+                return ResourcesGetResourcesResponse::Accepted(None, None);
             }
         }
         let total = items.len() as u64;
@@ -119,5 +142,39 @@ impl ResourcesApi for ResourcesService {
             None,
             None,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, status: ResponseResourceListDataStatus) -> ResponseResourceListData {
+        ResponseResourceListData {
+            resource_id: id.to_string(),
+            type_: ResponseResourceListDataType::Account,
+            status,
+        }
+    }
+
+    #[test]
+    fn the_banks_statuses_win_and_a_pending_bank_asks_for_a_poll() {
+        use ResponseResourceListDataStatus as S;
+        let mut items = vec![item("a", S::Available), item("b", S::Available)];
+        let bank = vec![item("b", S::TemporarilyUnavailable)];
+        assert_eq!(refresh(&mut items, Ok(bank)), Refresh::Done);
+        assert_eq!(items[0].status, S::Available);
+        assert_eq!(items[1].status, S::TemporarilyUnavailable);
+
+        assert_eq!(
+            refresh(&mut items, Err(ConnectorError::Pending)),
+            Refresh::AskAgain
+        );
+        // A failing bank leaves the list as it was.
+        assert_eq!(
+            refresh(&mut items, Err(ConnectorError::Timeout)),
+            Refresh::Done
+        );
+        assert_eq!(items[1].status, S::TemporarilyUnavailable);
     }
 }
