@@ -19,6 +19,7 @@ use crate::consent::{AUTHORISED, ConsentGate, DataConsent};
 use crate::endpoints::Endpoint;
 use crate::error::DataError;
 use crate::limits::{self, CallKey, OperationalLimits};
+use crate::recall::{RecallKeys, RecallScope};
 use crate::refusal::Refusal;
 
 /// What the regulatory budget leaves the bank by default (requirements §4: p95 1.5 s for the
@@ -32,6 +33,7 @@ pub struct ResourceGuard {
     limits: OperationalLimits,
     db: DatabaseConnection,
     budget: Duration,
+    recall: RecallKeys,
 }
 
 /// A call the guard let through: what to tell the connector, and the consent it read.
@@ -40,6 +42,9 @@ pub struct Access {
     pub connector: ConnectorContext,
     pub consent: DataConsent,
     pub client_id: String,
+    /// The `pagination-key` the answer's links carry: the one presented, when it was good,
+    /// or a new one for this client, consent, operation and resource.
+    pub pagination_key: Option<String>,
     counted: Option<CallKey>,
 }
 
@@ -50,12 +55,14 @@ impl ResourceGuard {
         gate: Arc<dyn ConsentGate>,
         limits: OperationalLimits,
         store: &aberta_store::Store,
+        keyring: Arc<aberta_store::KeyRing>,
     ) -> Result<Self, DataError> {
         limits::migrate(store.connection()).await?;
         Ok(Self {
             auth,
             gate,
             limits,
+            recall: RecallKeys::new(keyring),
             db: store.connection().clone(),
             budget: DEFAULT_BUDGET,
         })
@@ -67,14 +74,15 @@ impl ResourceGuard {
         self
     }
 
-    /// Runs every check for `endpoint` (and the path's `resource_id`). `recall` marks a
-    /// re-call with a `pagination-key`, which operational limits do not count.
+    /// Runs every check for `endpoint` (and the path's `resource_id`). A `pagination_key`
+    /// this platform issued for the same client, consent, operation and resource marks a
+    /// re-call, which operational limits do not count; any other is ignored.
     pub async fn check(
         &self,
         ctx: &RequestContext,
         endpoint: &'static Endpoint,
         resource_id: Option<&str>,
-        recall: bool,
+        pagination_key: Option<&str>,
     ) -> Result<Access, Refusal> {
         let token = match self.auth.check_bearer(ctx).await {
             Ok(Ok(token)) => token,
@@ -93,13 +101,28 @@ impl ResourceGuard {
         )
         .await?;
         let connector = self.connector_context(ctx, &token.brand, &consent)?;
+        let now = unix_now();
+        let scope = RecallScope {
+            brand: &token.brand,
+            client_id: &token.client_id,
+            consent_id: &consent.consent_id,
+            operation_id: endpoint.operation_id,
+            resource_id: resource_id.unwrap_or_default(),
+        };
+        let recall = pagination_key.filter(|key| self.recall.verify(key, &scope, now));
+        let pagination_key = match recall {
+            Some(key) => Some(key.to_string()),
+            None if endpoint.limited => Some(self.recall.issue(&scope, now)),
+            None => None,
+        };
         let counted = self
-            .admit(&token, &consent, endpoint, resource_id, recall)
+            .admit(&token, &consent, endpoint, resource_id, recall.is_some())
             .await?;
         Ok(Access {
             connector,
             consent,
             client_id: token.client_id,
+            pagination_key,
             counted,
         })
     }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod guard;
 pub mod limits;
 pub mod pagination;
+pub mod recall;
 pub mod refusal;
 
 pub use apis::{DataApis, DataConnectors};

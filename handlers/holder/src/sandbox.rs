@@ -73,6 +73,26 @@ pub async fn start(
     internal: TcpListener,
     database_url: Option<&str>,
 ) -> Result<Holder, HolderError> {
+    start_with_limits(
+        data_dir,
+        contract,
+        listener,
+        internal,
+        database_url,
+        OperationalLimits::disabled(),
+    )
+    .await
+}
+
+/// [`start`], with operational limits on the data APIs.
+pub async fn start_with_limits(
+    data_dir: &Path,
+    contract: &SandboxJson,
+    listener: TcpListener,
+    internal: TcpListener,
+    database_url: Option<&str>,
+    limits: OperationalLimits,
+) -> Result<Holder, HolderError> {
     let url = database_url
         .map(str::to_owned)
         .unwrap_or_else(|| aberta_auth::sandbox::default_database_url(data_dir));
@@ -81,7 +101,7 @@ pub async fn start(
     let bank = DemoBank::open(&store, keyring.clone()).await?;
     let consents = Consents::new(
         store.clone(),
-        keyring,
+        keyring.clone(),
         bank.clone(),
         ConsentsConfig::default(),
     )
@@ -103,8 +123,9 @@ pub async fn start(
         ResourceGuard::new(
             auth.clone(),
             consents.clone(),
-            OperationalLimits::disabled(),
+            limits,
             &store,
+            keyring.clone(),
         )
         .await?,
     );

@@ -6,6 +6,7 @@
 #[path = "../../auth/tests/common/mod.rs"]
 mod common;
 
+use aberta_data::OperationalLimits;
 use aberta_holder::sandbox::Holder;
 use common::{Backend, Env, Tpp};
 use serde_json::{Value, json};
@@ -60,15 +61,20 @@ struct World {
 }
 
 async fn start(backend: Backend) -> World {
+    start_with_limits(backend, OperationalLimits::disabled()).await
+}
+
+async fn start_with_limits(backend: Backend, limits: OperationalLimits) -> World {
     let (env, listener) = common::prepare(backend).await;
     let internal = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = common::database_url(backend);
-    let holder = aberta_holder::sandbox::start(
+    let holder = aberta_holder::sandbox::start_with_limits(
         env.dir.path(),
         &env.contract,
         listener,
         internal,
         url.as_deref(),
+        limits,
     )
     .await
     .unwrap();
@@ -633,6 +639,11 @@ async fn journey(backend: Backend) {
         "more than 25 transactions, so a next page: {}",
         first.body["links"]
     );
+    assert!(
+        next.as_deref().unwrap().contains("pagination-key="),
+        "the next page is a re-call: {}",
+        first.body["links"]
+    );
     while let Some(url) = next {
         let path = url
             .strip_prefix(&base)
@@ -864,4 +875,76 @@ async fn expired_consent_on_sqlite() {
 async fn expired_consent_on_postgres() {
     common::postgres_url();
     expired_consent(Backend::Postgres).await;
+}
+
+/// With a monthly limit of two calls on transactions: paging through a list with the
+/// `pagination-key` its links carry is free, a third fresh call is 423, a made-up key buys
+/// nothing, and the issued key still pages.
+async fn operational_limits(backend: Backend) {
+    let limits =
+        OperationalLimits::disabled().with_endpoint("accountsGetAccountsAccountIdTransactions", 2);
+    let world = start_with_limits(backend, limits).await;
+    let base = world.env.issuer().to_string();
+    let tpp = ready_tpp(&world).await;
+    let consent_id = create_consent(&world, &tpp, PF_PERMISSIONS).await;
+    let (token, _) = authorise(&world, &tpp, &consent_id, "accounts").await;
+    let accounts = get(&tpp, &base, ACCOUNTS, &token).await;
+    let account_id = accounts.body["data"][0]["accountId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (from, today) = last_year();
+    let fresh = format!(
+        "{ACCOUNTS}/{account_id}/transactions?fromBookingDate={from}&toBookingDate={today}&page-size=5"
+    );
+
+    let first = get(&tpp, &base, &fresh, &token).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let next = first.body["links"]["next"].as_str().unwrap().to_string();
+    let key = next
+        .split("pagination-key=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .expect("the next link carries a pagination-key")
+        .to_string();
+    // Three re-calls: none counted.
+    let mut url = next.clone();
+    for _ in 0..3 {
+        let page = get(&tpp, &base, url.strip_prefix(&base).unwrap(), &token).await;
+        assert_eq!(page.status, 200, "re-call: {}", page.body);
+        url = page.body["links"]["next"].as_str().unwrap().to_string();
+    }
+    let second = get(&tpp, &base, &fresh, &token).await;
+    assert_eq!(second.status, 200, "second counted call: {}", second.body);
+    let third = get(&tpp, &base, &fresh, &token).await;
+    refused("over the limit", &third, 423, None);
+    let forged = get(
+        &tpp,
+        &base,
+        &format!("{fresh}&pagination-key=ffffffff.AAAAAAAAAAAAAAAAAAAAAA"),
+        &token,
+    )
+    .await;
+    refused("a made-up key", &forged, 423, None);
+    let recall = get(
+        &tpp,
+        &base,
+        &format!("{fresh}&pagination-key={key}"),
+        &token,
+    )
+    .await;
+    assert_eq!(recall.status, 200, "the issued key: {}", recall.body);
+
+    world.holder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operational_limits_on_sqlite() {
+    operational_limits(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operational_limits_on_postgres() {
+    common::postgres_url();
+    operational_limits(Backend::Postgres).await;
 }

@@ -74,7 +74,7 @@ impl AccountsApi for AccountsService {
             request.page.map(|p| p.0),
             request.page_size.map(|p| p.0)
         ));
-        let recall = request.pagination_key.is_some();
+        let recall = request.pagination_key.as_ref().map(|k| k.0.as_str());
         let access = refuse!(self.guard.check(&ctx, &ep::ACCOUNTS, None, recall).await);
         let account_type = request.account_type.clone();
         let outcome = fetch_all(|page| {
@@ -93,7 +93,7 @@ impl AccountsApi for AccountsService {
         let total = items.len() as u64;
         let query = [
             ("accountType", request.account_type.map(|t| t.0)),
-            ("pagination-key", request.pagination_key.map(|k| k.0)),
+            ("pagination-key", access.pagination_key.clone()),
         ];
         let links = LinkBase {
             base_path: BASE_PATH,
@@ -119,7 +119,7 @@ impl AccountsApi for AccountsService {
         let id = request.account_id;
         let access = refuse!(
             self.guard
-                .check(&ctx, &ep::ACCOUNT, Some(&id.0), false)
+                .check(&ctx, &ep::ACCOUNT, Some(&id.0), None)
                 .await
         );
         let path = format!("/accounts/{}", id.0);
@@ -149,7 +149,7 @@ impl AccountsApi for AccountsService {
         let id = request.account_id;
         let access = refuse!(
             self.guard
-                .check(&ctx, &ep::ACCOUNT_BALANCES, Some(&id.0), false)
+                .check(&ctx, &ep::ACCOUNT_BALANCES, Some(&id.0), None)
                 .await
         );
         let path = format!("/accounts/{}/balances", id.0);
@@ -186,7 +186,7 @@ impl AccountsApi for AccountsService {
             Window::Year
         ));
         let id = request.account_id;
-        let recall = request.pagination_key.is_some();
+        let recall = request.pagination_key.as_ref().map(|k| k.0.as_str());
         let access = refuse!(
             self.guard
                 .check(&ctx, &ep::ACCOUNT_TRANSACTIONS, Some(&id.0), recall)
@@ -200,10 +200,7 @@ impl AccountsApi for AccountsService {
                 "creditDebitIndicator",
                 request.credit_debit_indicator.as_ref().map(|c| c.0.clone()),
             ),
-            (
-                "pagination-key",
-                request.pagination_key.as_ref().map(|k| k.0.clone()),
-            ),
+            ("pagination-key", access.pagination_key.clone()),
         ];
         let outcome = self
             .bank
@@ -251,7 +248,7 @@ impl AccountsApi for AccountsService {
             Window::Week
         ));
         let id = request.account_id;
-        let recall = request.pagination_key.is_some();
+        let recall = request.pagination_key.as_ref().map(|k| k.0.as_str());
         let access = refuse!(
             self.guard
                 .check(&ctx, &ep::ACCOUNT_TRANSACTIONS_CURRENT, Some(&id.0), recall)
@@ -265,10 +262,7 @@ impl AccountsApi for AccountsService {
                 "creditDebitIndicator",
                 request.credit_debit_indicator.as_ref().map(|c| c.0.clone()),
             ),
-            (
-                "pagination-key",
-                request.pagination_key.as_ref().map(|k| k.0.clone()),
-            ),
+            ("pagination-key", access.pagination_key.clone()),
         ];
         let outcome = self
             .bank
@@ -309,7 +303,7 @@ impl AccountsApi for AccountsService {
         let id = request.account_id;
         let access = refuse!(
             self.guard
-                .check(&ctx, &ep::ACCOUNT_OVERDRAFT_LIMITS, Some(&id.0), false)
+                .check(&ctx, &ep::ACCOUNT_OVERDRAFT_LIMITS, Some(&id.0), None)
                 .await
         );
         let path = format!("/accounts/{}/overdraft-limits", id.0);

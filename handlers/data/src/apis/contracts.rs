@@ -64,7 +64,7 @@ macro_rules! contracts_api {
                     request.page.map(|p| p.0),
                     request.page_size.map(|p| p.0)
                 ));
-                let recall = request.pagination_key.is_some();
+                let recall = request.pagination_key.as_ref().map(|k| k.0.as_str());
                 let access = refuse!(self.guard.check(&ctx, &$list_ep, None, recall).await);
                 let outcome = fetch_all(|page| {
                     self.bank.$list(
@@ -79,7 +79,7 @@ macro_rules! contracts_api {
                 let mut items = refuse!(answer(&self.guard, &access, outcome).await);
                 items.retain(|c| access.consent.is_available($rtype, &c.contract_id));
                 let total = items.len() as u64;
-                let query = [("pagination-key", request.pagination_key.map(|k| k.0))];
+                let query = [("pagination-key", access.pagination_key.clone())];
                 let links = LinkBase {
                     base_path: BASE_PATH,
                     path: "/contracts",
@@ -99,7 +99,7 @@ macro_rules! contracts_api {
 
             async fn $one(&self, ctx: RequestContext, request: $one_req) -> $one_resp {
                 let id = request.contract_id;
-                let access = refuse!(self.guard.check(&ctx, &$one_ep, Some(&id.0), false).await);
+                let access = refuse!(self.guard.check(&ctx, &$one_ep, Some(&id.0), None).await);
                 let path = format!("/contracts/{}", id.0);
                 let outcome = self
                     .bank
@@ -123,13 +123,10 @@ macro_rules! contracts_api {
                     request.page_size.map(|p| p.0)
                 ));
                 let id = request.contract_id;
-                let recall = request.pagination_key.is_some();
+                let recall = request.pagination_key.as_ref().map(|k| k.0.as_str());
                 let access = refuse!(self.guard.check(&ctx, &$war_ep, Some(&id.0), recall).await);
                 let path = format!("/contracts/{}/warranties", id.0);
-                let query = [(
-                    "pagination-key",
-                    request.pagination_key.as_ref().map(|k| k.0.clone()),
-                )];
+                let query = [("pagination-key", access.pagination_key.clone())];
                 let outcome = self
                     .bank
                     .$war(
@@ -161,7 +158,7 @@ macro_rules! contracts_api {
 
             async fn $ins(&self, ctx: RequestContext, request: $ins_req) -> $ins_resp {
                 let id = request.contract_id;
-                let access = refuse!(self.guard.check(&ctx, &$ins_ep, Some(&id.0), false).await);
+                let access = refuse!(self.guard.check(&ctx, &$ins_ep, Some(&id.0), None).await);
                 let path = format!("/contracts/{}/scheduled-instalments", id.0);
                 let outcome = self
                     .bank
@@ -181,7 +178,7 @@ macro_rules! contracts_api {
 
             async fn $pay(&self, ctx: RequestContext, request: $pay_req) -> $pay_resp {
                 let id = request.contract_id;
-                let access = refuse!(self.guard.check(&ctx, &$pay_ep, Some(&id.0), false).await);
+                let access = refuse!(self.guard.check(&ctx, &$pay_ep, Some(&id.0), None).await);
                 let path = format!("/contracts/{}/payments", id.0);
                 let outcome = self
                     .bank

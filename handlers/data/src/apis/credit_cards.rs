@@ -75,7 +75,7 @@ fn transaction_query(
     to: &Option<ToTransactionDate>,
     transaction_type: &Option<ofb_credit_cards_v2::params::TransactionType>,
     payee_mcc: &Option<ofb_credit_cards_v2::params::PayeeMcc>,
-    pagination_key: &Option<ofb_credit_cards_v2::params::PaginationKey>,
+    pagination_key: &Option<String>,
 ) -> [(&'static str, Option<String>); 5] {
     [
         ("fromTransactionDate", from.as_ref().map(|d| d.0.clone())),
@@ -85,10 +85,7 @@ fn transaction_query(
             transaction_type.as_ref().map(|t| t.0.clone()),
         ),
         ("payeeMCC", payee_mcc.as_ref().map(|m| m.0.to_string())),
-        (
-            "pagination-key",
-            pagination_key.as_ref().map(|k| k.0.clone()),
-        ),
+        ("pagination-key", pagination_key.clone()),
     ]
 }
 
@@ -118,7 +115,7 @@ impl CreditCardsApi for CreditCardsService {
             request.page.map(|p| p.0),
             request.page_size.map(|p| p.0)
         ));
-        let recall = request.pagination_key.is_some();
+        let recall = request.pagination_key.as_ref().map(|k| k.0.as_str());
         let access = refuse!(
             self.guard
                 .check(&ctx, &ep::CREDIT_CARDS, None, recall)
@@ -141,7 +138,7 @@ impl CreditCardsApi for CreditCardsService {
                 .is_available(CREDIT_CARD_ACCOUNT, &a.credit_card_account_id)
         });
         let total = items.len() as u64;
-        let query = [("pagination-key", request.pagination_key.map(|k| k.0))];
+        let query = [("pagination-key", access.pagination_key.clone())];
         let links = LinkBase {
             base_path: BASE_PATH,
             path: "/accounts",
@@ -166,7 +163,7 @@ impl CreditCardsApi for CreditCardsService {
         let id = request.credit_card_account_id;
         let access = refuse!(
             self.guard
-                .check(&ctx, &ep::CREDIT_CARD, Some(&id.0), false)
+                .check(&ctx, &ep::CREDIT_CARD, Some(&id.0), None)
                 .await
         );
         let path = format!("/accounts/{}", id.0);
@@ -205,7 +202,7 @@ impl CreditCardsApi for CreditCardsService {
             ("fromDueDate", "toDueDate"),
         ));
         let id = request.credit_card_account_id;
-        let recall = request.pagination_key.is_some();
+        let recall = request.pagination_key.as_ref().map(|k| k.0.as_str());
         let access = refuse!(
             self.guard
                 .check(&ctx, &ep::CREDIT_CARD_BILLS, Some(&id.0), recall)
@@ -221,10 +218,7 @@ impl CreditCardsApi for CreditCardsService {
                 "toDueDate",
                 request.to_due_date.as_ref().map(|d| d.0.clone()),
             ),
-            (
-                "pagination-key",
-                request.pagination_key.as_ref().map(|k| k.0.clone()),
-            ),
+            ("pagination-key", access.pagination_key.clone()),
         ];
         let outcome = self
             .bank
@@ -271,7 +265,7 @@ impl CreditCardsApi for CreditCardsService {
             TRANSACTION_DATES,
         ));
         let id = request.credit_card_account_id;
-        let recall = request.pagination_key.is_some();
+        let recall = request.pagination_key.as_ref().map(|k| k.0.as_str());
         let access = refuse!(
             self.guard
                 .check(
@@ -291,7 +285,7 @@ impl CreditCardsApi for CreditCardsService {
             &request.to_transaction_date,
             &request.transaction_type,
             &request.payee_mcc,
-            &request.pagination_key,
+            &access.pagination_key,
         );
         let outcome = self
             .bank
@@ -336,7 +330,7 @@ impl CreditCardsApi for CreditCardsService {
         let id = request.credit_card_account_id;
         let access = refuse!(
             self.guard
-                .check(&ctx, &ep::CREDIT_CARD_LIMITS, Some(&id.0), false)
+                .check(&ctx, &ep::CREDIT_CARD_LIMITS, Some(&id.0), None)
                 .await
         );
         let path = format!("/accounts/{}/limits", id.0);
@@ -376,7 +370,7 @@ impl CreditCardsApi for CreditCardsService {
             Window::Year
         ));
         let id = request.credit_card_account_id;
-        let recall = request.pagination_key.is_some();
+        let recall = request.pagination_key.as_ref().map(|k| k.0.as_str());
         let access = refuse!(
             self.guard
                 .check(&ctx, &ep::CREDIT_CARD_TRANSACTIONS, Some(&id.0), recall)
@@ -388,7 +382,7 @@ impl CreditCardsApi for CreditCardsService {
             &request.to_transaction_date,
             &request.transaction_type,
             &request.payee_mcc,
-            &request.pagination_key,
+            &access.pagination_key,
         );
         let outcome = self
             .bank
@@ -437,7 +431,7 @@ impl CreditCardsApi for CreditCardsService {
             Window::Week
         ));
         let id = request.credit_card_account_id;
-        let recall = request.pagination_key.is_some();
+        let recall = request.pagination_key.as_ref().map(|k| k.0.as_str());
         let access = refuse!(
             self.guard
                 .check(
@@ -454,7 +448,7 @@ impl CreditCardsApi for CreditCardsService {
             &request.to_transaction_date,
             &request.transaction_type,
             &request.payee_mcc,
-            &request.pagination_key,
+            &access.pagination_key,
         );
         let outcome = self
             .bank

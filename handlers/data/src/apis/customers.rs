@@ -53,16 +53,13 @@ impl CustomersApi for CustomersService {
             request.page.map(|p| p.0),
             request.page_size.map(|p| p.0)
         ));
-        let recall = request.pagination_key.is_some();
+        let recall = request.pagination_key.as_ref().map(|k| k.0.as_str());
         let access = refuse!(
             self.guard
                 .check(&ctx, &ep::PERSONAL_IDENTIFICATIONS, None, recall)
                 .await
         );
-        let query = [(
-            "pagination-key",
-            request.pagination_key.as_ref().map(|k| k.0.clone()),
-        )];
+        let query = [("pagination-key", access.pagination_key.clone())];
         let outcome = self
             .bank
             .customers_get_personal_identifications(
@@ -97,7 +94,7 @@ impl CustomersApi for CustomersService {
     ) -> CustomersGetPersonalQualificationsResponse {
         let access = refuse!(
             self.guard
-                .check(&ctx, &ep::PERSONAL_QUALIFICATIONS, None, false)
+                .check(&ctx, &ep::PERSONAL_QUALIFICATIONS, None, None)
                 .await
         );
         let outcome = self
@@ -125,7 +122,7 @@ impl CustomersApi for CustomersService {
     ) -> CustomersGetPersonalFinancialRelationsResponse {
         let access = refuse!(
             self.guard
-                .check(&ctx, &ep::PERSONAL_FINANCIAL_RELATIONS, None, false)
+                .check(&ctx, &ep::PERSONAL_FINANCIAL_RELATIONS, None, None)
                 .await
         );
         let outcome = self
@@ -155,16 +152,13 @@ impl CustomersApi for CustomersService {
             request.page.map(|p| p.0),
             request.page_size.map(|p| p.0)
         ));
-        let recall = request.pagination_key.is_some();
+        let recall = request.pagination_key.as_ref().map(|k| k.0.as_str());
         let access = refuse!(
             self.guard
                 .check(&ctx, &ep::BUSINESS_IDENTIFICATIONS, None, recall)
                 .await
         );
-        let query = [(
-            "pagination-key",
-            request.pagination_key.as_ref().map(|k| k.0.clone()),
-        )];
+        let query = [("pagination-key", access.pagination_key.clone())];
         let outcome = self
             .bank
             .customers_get_business_identifications(
@@ -199,7 +193,7 @@ impl CustomersApi for CustomersService {
     ) -> CustomersGetBusinessQualificationsResponse {
         let access = refuse!(
             self.guard
-                .check(&ctx, &ep::BUSINESS_QUALIFICATIONS, None, false)
+                .check(&ctx, &ep::BUSINESS_QUALIFICATIONS, None, None)
                 .await
         );
         let outcome = self
@@ -227,7 +221,7 @@ impl CustomersApi for CustomersService {
     ) -> CustomersGetBusinessFinancialRelationsResponse {
         let access = refuse!(
             self.guard
-                .check(&ctx, &ep::BUSINESS_FINANCIAL_RELATIONS, None, false)
+                .check(&ctx, &ep::BUSINESS_FINANCIAL_RELATIONS, None, None)
                 .await
         );
         let outcome = self

@@ -114,7 +114,7 @@ impl ResourcesApi for ResourcesService {
             request.page.map(|p| p.0),
             request.page_size.map(|p| p.0)
         ));
-        let access = refuse!(self.guard.check(&ctx, &ep::RESOURCES, None, false).await);
+        let access = refuse!(self.guard.check(&ctx, &ep::RESOURCES, None, None).await);
         let mut items = visible(&access.consent);
         if !items.is_empty() {
             let current = fetch_all(|page| {
