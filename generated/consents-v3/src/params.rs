@@ -73,10 +73,9 @@
 );
 ::aberta_runtime::parameter!(
     #[doc = " A parameter schema of `consents` 3.3.1."] PageSize(i32),
-    ::aberta_runtime::schema::MetaSchema { format : Some("int32"), minimum : Some(25f64),
-    maximum : Some(1000f64), .. ::aberta_runtime::schema::MetaSchema::new("integer") }, |
-    value, v | { v.minimum(* value as f64, 25f64, false); v.maximum(* value as f64,
-    1000f64, false); }
+    ::aberta_runtime::schema::MetaSchema { format : Some("int32"), maximum :
+    Some(1000f64), .. ::aberta_runtime::schema::MetaSchema::new("integer") }, | value, v
+    | { v.maximum(* value as f64, 1000f64, false); }
 );
 /// Checks `json` against the parameter schema the spec defines at `pointer`; `None` when
 /// no parameter is defined there.
@@ -359,7 +358,6 @@ pub fn check_parameter(
                 >(
                     json,
                     |value, v| {
-                        v.minimum(*value as f64, 25f64, false);
                         v.maximum(*value as f64, 1000f64, false);
                     },
                 ),

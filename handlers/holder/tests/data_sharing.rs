@@ -583,6 +583,24 @@ async fn journey(backend: Backend) {
     assert_eq!(read.status, 200, "{}", read.body);
     assert_eq!(read.body["data"]["status"], "AUTHORISED");
     valid::<ofb_consents_v3::models::ResponseConsentRead>("consent", &read.body);
+    // Renewals: a page-size under 25 is read as 25, as the parameter's description says.
+    let renewals = get(
+        &tpp,
+        &base,
+        &format!("{CONSENTS}/{consent_id}/extensions?page-size=10"),
+        &consents_token,
+    )
+    .await;
+    assert_eq!(renewals.status, 200, "{}", renewals.body);
+    valid::<ofb_consents_v3::models::ResponseConsentReadExtensions>("renewals", &renewals.body);
+    assert!(
+        renewals.body["links"]["self"]
+            .as_str()
+            .unwrap()
+            .contains("page-size=25"),
+        "{}",
+        renewals.body["links"]
+    );
 
     // Resources: the linked ones, with the unavailable one marked.
     let resources = poll_resources(&tpp, &base, &token).await;
