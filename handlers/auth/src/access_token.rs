@@ -85,15 +85,10 @@ impl AuthServer {
         if info.exp <= crate::time::now() {
             return Ok(None);
         }
-        if self.store.is_token_revoked(brand.id(), &info.jti).await? {
-            return Ok(None);
-        }
-        if let Some(grant_id) = &info.grant_id {
-            match self.store.grant(brand.id(), grant_id).await? {
-                Some(grant) if !grant.revoked => {}
-                _ => return Ok(None),
-            }
-        }
-        Ok(Some(info))
+        let stands = self
+            .store
+            .token_stands(brand.id(), &info.jti, info.grant_id.as_deref())
+            .await?;
+        Ok(stands.then_some(info))
     }
 }

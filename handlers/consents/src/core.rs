@@ -13,8 +13,8 @@ use ofb_resources_v3::connector::{ResourcesConnector, ResourcesGetResourcesInput
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    EntityTrait, IntoActiveModel, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    RelationDef, TransactionTrait,
 };
 use serde_json::json;
 
@@ -394,18 +394,37 @@ impl Consents {
         Ok(out)
     }
 
-    /// What a resource server checks on every data call: one read of the consent (expiry
-    /// applied) and one of its resources.
+    /// What a resource server checks on every data call: the consent and its resources in
+    /// one read (a left join), expiry applied.
     pub async fn grant_view(
         &self,
         brand: &str,
         consent_id: &str,
     ) -> Result<Option<ConsentGrant>, ConsentsError> {
-        let Some(row) = self.row(Some(brand), consent_id).await? else {
+        let linked: RelationDef = resource::Entity::belongs_to(consent::Entity)
+            .from(resource::Column::ConsentId)
+            .to(consent::Column::ConsentId)
+            .into();
+        let rows = consent::Entity::find_by_id(consent_id.to_string())
+            .filter(consent::Column::Brand.eq(brand))
+            .join(JoinType::LeftJoin, linked.rev())
+            .select_also(resource::Entity)
+            .order_by_asc(resource::Column::Id)
+            .all(self.db())
+            .await?;
+        let Some((row, _)) = rows.first().cloned() else {
             return Ok(None);
         };
+        let resources = rows
+            .into_iter()
+            .filter_map(|(_, r)| r)
+            .map(|r| LinkedResource {
+                resource_id: r.resource_id,
+                resource_type: r.resource_type,
+                status: r.status,
+            })
+            .collect();
         let (row, _) = self.settle(row, self.now()).await?;
-        let resources = self.linked_resources(consent_id).await?;
         let record = self.record(row)?;
         Ok(Some(ConsentGrant {
             consent_id: record.consent_id,

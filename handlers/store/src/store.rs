@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectOptions, Database, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseBackend,
+    DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, SqlErr, Statement,
+    TransactionTrait,
 };
 
 use crate::entity::{client, code, consent, grant, par, revocation, secret, session};
@@ -375,6 +376,52 @@ impl Store {
             Err(err) if is_unique_violation(&err) => Ok(()),
             Err(err) => Err(err.into()),
         }
+    }
+
+    /// Whether an access token still stands: its `jti` not revoked and, for a token of a
+    /// grant, the grant there and live. One round trip: every protected call asks this.
+    pub async fn token_stands(
+        &self,
+        brand: &str,
+        jti: &str,
+        grant_id: Option<&str>,
+    ) -> Result<bool> {
+        let backend = self.db.get_database_backend();
+        let sql = match backend {
+            DatabaseBackend::Postgres => {
+                "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM auth_revocation \
+                 WHERE jti = $1 AND brand = $2) THEN 1 ELSE 0 END AS BIGINT) AS jti_revoked, \
+                 (SELECT CAST(CASE WHEN revoked THEN 1 ELSE 0 END AS BIGINT) FROM auth_grant \
+                 WHERE grant_id = $3 AND brand = $4) AS grant_revoked"
+            }
+            _ => {
+                "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM auth_revocation \
+                 WHERE jti = ? AND brand = ?) THEN 1 ELSE 0 END AS BIGINT) AS jti_revoked, \
+                 (SELECT CAST(CASE WHEN revoked THEN 1 ELSE 0 END AS BIGINT) FROM auth_grant \
+                 WHERE grant_id = ? AND brand = ?) AS grant_revoked"
+            }
+        };
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [
+                    jti.into(),
+                    brand.into(),
+                    grant_id.unwrap_or_default().into(),
+                    brand.into(),
+                ],
+            ))
+            .await?
+            .ok_or_else(|| StoreError::Db(sea_orm::DbErr::RecordNotFound("standing".into())))?;
+        let jti_revoked: i64 = row.try_get("", "jti_revoked")?;
+        let grant_revoked: Option<i64> = row.try_get("", "grant_revoked")?;
+        Ok(jti_revoked == 0
+            && match grant_id {
+                None => true,
+                Some(_) => grant_revoked == Some(0),
+            })
     }
 
     pub async fn is_token_revoked(&self, brand: &str, jti: &str) -> Result<bool> {

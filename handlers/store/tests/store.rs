@@ -309,11 +309,33 @@ async fn consent_revocation_revokes_its_grants_and_tokens_can_be_revoked() {
             })
             .await
             .unwrap();
+        let grant_id = grant.grant_id.clone();
         assert!(
             store
                 .complete_authorization(&uri, "s", grant, code, NOW)
                 .await
                 .unwrap()
+        );
+        let token_jti = id();
+        let stands = |brand: &'static str, grant: Option<String>| {
+            let store = store.clone();
+            let jti = token_jti.clone();
+            async move {
+                store
+                    .token_stands(brand, &jti, grant.as_deref())
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(
+            stands("a", Some(grant_id.clone())).await,
+            "{name}: live grant"
+        );
+        assert!(stands("a", None).await, "{name}: no grant");
+        assert!(!stands("a", Some(id())).await, "{name}: unknown grant");
+        assert!(
+            !stands("b", Some(grant_id.clone())).await,
+            "{name}: brand leak"
         );
         assert_eq!(
             store.revoke_consent_grants("a", &consent_id).await.unwrap(),
@@ -327,6 +349,16 @@ async fn consent_revocation_revokes_its_grants_and_tokens_can_be_revoked() {
                 .unwrap()
                 .is_none()
         );
+
+        assert!(
+            !stands("a", Some(grant_id.clone())).await,
+            "{name}: revoked grant"
+        );
+        store
+            .revoke_token("a", &token_jti, NOW + 600)
+            .await
+            .unwrap();
+        assert!(!stands("a", None).await, "{name}: revoked token");
 
         let jti = id();
         assert!(!store.is_token_revoked("a", &jti).await.unwrap());
