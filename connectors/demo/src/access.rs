@@ -43,6 +43,16 @@ pub(crate) fn section(body: &Value, name: &'static str) -> Result<Value, Connect
         .ok_or_else(|| DemoError::MissingSection(name).into())
 }
 
+/// Whose products a call reads, as (document, customer kind): the business of a business
+/// consent, else the person.
+fn holder_document(ctx: &ConnectorContext) -> Option<(&str, &'static str)> {
+    match (&ctx.business, &ctx.customer) {
+        (Some(cnpj), _) => Some((cnpj.as_str(), "PJ")),
+        (None, Some(cpf)) => Some((cpf.as_str(), "PF")),
+        (None, None) => None,
+    }
+}
+
 impl DemoBank {
     /// The person the consent belongs to.
     pub(crate) async fn person(
@@ -88,13 +98,13 @@ impl DemoBank {
         account_type: Option<&str>,
         page: PageRequest,
     ) -> Result<(Vec<Value>, u64), ConnectorError> {
-        let Some(holder) = self.holder(ctx).await? else {
+        let Some((document, holder_kind)) = holder_document(ctx) else {
             return Ok((Vec::new(), 0));
         };
         let mut items = Vec::new();
         for row in self
             .storage
-            .products(&holder.id, Some(kind), account_type)
+            .products_of(document, holder_kind, kind, account_type)
             .await?
         {
             if row.status == AVAILABLE {
@@ -113,12 +123,12 @@ impl DemoBank {
         kind: &str,
         id: &str,
     ) -> Result<Value, ConnectorError> {
-        let holder = self.holder(ctx).await?.ok_or(ConnectorError::NotFound)?;
+        let (document, holder_kind) = holder_document(ctx).ok_or(ConnectorError::NotFound)?;
         let row = self
             .storage
-            .product(id)
+            .product_of(document, holder_kind, id)
             .await?
-            .filter(|p| p.owner_id == holder.id && p.kind == kind)
+            .filter(|p| p.kind == kind)
             .ok_or(ConnectorError::NotFound)?;
         if row.status != AVAILABLE {
             // The platform reads the resources API status from the message.

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use aberta_runtime::connector::PageRequest;
 use aberta_store::KeyRing;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationDef, Set,
 };
 use serde_json::Value;
 
@@ -165,12 +165,53 @@ impl Storage {
             .await?)
     }
 
-    pub async fn product(&self, id: &str) -> Result<Option<product::Model>, DemoError> {
-        Ok(
-            product::Entity::find_by_id((self.tag.clone(), id.to_string()))
-                .one(&self.db)
-                .await?,
-        )
+    /// The products of the customer whose document is `document` and whose kind is
+    /// `holder_kind` (PF or PJ), in one query: the customer is joined, not read first.
+    pub async fn products_of(
+        &self,
+        document: &str,
+        holder_kind: &str,
+        kind: &str,
+        account_type: Option<&str>,
+    ) -> Result<Vec<product::Model>, DemoError> {
+        let mut query = self
+            .owned_by(document, holder_kind)
+            .filter(product::Column::Kind.eq(kind));
+        if let Some(account_type) = account_type {
+            query = query.filter(product::Column::AccountType.eq(account_type));
+        }
+        Ok(query
+            .order_by_asc(product::Column::Seq)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Product `id` if the customer whose document is `document` (of `holder_kind`) owns
+    /// it, in one query.
+    pub async fn product_of(
+        &self,
+        document: &str,
+        holder_kind: &str,
+        id: &str,
+    ) -> Result<Option<product::Model>, DemoError> {
+        Ok(self
+            .owned_by(document, holder_kind)
+            .filter(product::Column::Id.eq(id))
+            .one(&self.db)
+            .await?)
+    }
+
+    fn owned_by(&self, document: &str, holder_kind: &str) -> sea_orm::Select<product::Entity> {
+        let owner: RelationDef = product::Entity::belongs_to(customer::Entity)
+            .from(product::Column::OwnerId)
+            .to(customer::Column::Id)
+            .into();
+        product::Entity::find()
+            .join(JoinType::InnerJoin, owner)
+            .filter(product::Column::Ring.eq(self.tag.as_str()))
+            .filter(customer::Column::Ring.eq(self.tag.as_str()))
+            .filter(customer::Column::DocumentIndex.eq(self.blind_index(document)))
+            .filter(customer::Column::Kind.eq(holder_kind))
     }
 
     pub fn product_label(&self, row: &product::Model) -> Result<String, DemoError> {
