@@ -127,11 +127,16 @@ impl KeyCache {
             .send()
             .await
             .map_err(|e| failed(e.to_string()))?;
-        if !resp.status().is_success() {
+        // A set that is not there (an organisation the directory does not know) has no keys:
+        // what it signed does not verify. Any other failure is the keystore's.
+        let set = if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            JwkSet::new()
+        } else if resp.status().is_success() {
+            let body = resp.bytes().await.map_err(|e| failed(e.to_string()))?;
+            JwkSet::from_bytes(&body).map_err(|e| failed(e.to_string()))?
+        } else {
             return Err(failed(format!("status {}", resp.status())));
-        }
-        let body = resp.bytes().await.map_err(|e| failed(e.to_string()))?;
-        let set = JwkSet::from_bytes(&body).map_err(|e| failed(e.to_string()))?;
+        };
         let keys = Arc::new(RemoteKeys::parse(&set));
         if let Ok(mut sets) = self.sets.lock() {
             sets.insert(url.to_string(), keys.clone());

@@ -24,7 +24,7 @@ mod id_token;
 pub mod identity;
 mod interaction;
 mod introspect;
-mod jwks;
+pub mod jwks;
 mod keys;
 mod par;
 mod portal;

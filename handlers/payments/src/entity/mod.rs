@@ -1,0 +1,4 @@
+//! The payments module's tables (prefix `payments_`).
+
+pub mod idempotency;
+pub mod jti;

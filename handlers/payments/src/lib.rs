@@ -1,0 +1,47 @@
+//! Foundations of payments 4.0.0 that every payment endpoint stands on: signed
+//! `application/jwt` message bodies ([`signed`]: PS256 checks against the sending
+//! organisation's directory keys, a database-backed `jti` ledger, response signing) and the
+//! `x-idempotency-key` contract ([`idempotency`]: one database row per key, claimed in the
+//! same transaction as the payment it protects). The endpoints themselves live elsewhere.
+
+mod entity;
+mod error;
+pub mod idempotency;
+mod keystore;
+pub mod signed;
+
+pub use error::PaymentsError;
+pub use keystore::DirectoryKeys;
+
+/// The tables of this module, for tests that read raw rows.
+pub const IDEMPOTENCY_TABLE: &str = "payments_idempotency";
+pub const JTI_TABLE: &str = "payments_jti";
+
+/// How long a `jti` and an idempotency key are remembered: 24 hours.
+pub const RETENTION_SECONDS: i64 = 86_400;
+
+/// Creates (or brings up to date) this module's tables. Safe to run from several instances at
+/// once: [`aberta_store::migrate::begin`] serialises migrations.
+pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), PaymentsError> {
+    let m = aberta_store::migrate::begin(db, "payments").await?;
+    if m.current() < 1 {
+        m.create_table(entity::idempotency::Entity).await?;
+        m.create_table(entity::jti::Entity).await?;
+        m.create_index(
+            "idx_payments_idempotency_created",
+            entity::idempotency::Entity,
+            &["created_at"],
+            false,
+        )
+        .await?;
+        m.create_index(
+            "idx_payments_jti_seen",
+            entity::jti::Entity,
+            &["seen_at"],
+            false,
+        )
+        .await?;
+    }
+    m.finish(1).await?;
+    Ok(())
+}
