@@ -10,7 +10,36 @@ use aberta_data::OperationalLimits;
 use aberta_holder::sandbox::Holder;
 use common::{Backend, Env, Tpp};
 use serde_json::{Value, json};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::net::TcpListener;
+
+/// Everything every test in this binary logs, at debug level, for the personal-data check.
+fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_ansi(false)
+            .with_writer(move || Captured(sink.clone()))
+            .init();
+        buffer
+    })
+}
+
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 const CONSENTS: &str = "/open-banking/consents/v3/consents";
 const RESOURCES: &str = "/open-banking/resources/v3/resources";
@@ -65,6 +94,7 @@ async fn start(backend: Backend) -> World {
 }
 
 async fn start_with_limits(backend: Backend, limits: OperationalLimits) -> World {
+    captured_logs();
     let (env, listener) = common::prepare(backend).await;
     let internal = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = common::database_url(backend);
@@ -965,4 +995,100 @@ async fn operational_limits_on_sqlite() {
 async fn operational_limits_on_postgres() {
     common::postgres_url();
     operational_limits(Backend::Postgres).await;
+}
+
+/// A journey at debug level leaves no CPF, CNPJ, name, account number or token in the logs.
+async fn logs_stay_clean(backend: Backend) {
+    let world = start(backend).await;
+    let base = world.env.issuer().to_string();
+    let tpp = ready_tpp(&world).await;
+    let consent_id = create_consent(&world, &tpp, PF_PERMISSIONS).await;
+    let (token, refresh) = authorise(&world, &tpp, &consent_id, DATA_SCOPES).await;
+    let accounts = get(&tpp, &base, ACCOUNTS, &token).await;
+    let account_id = accounts.body["data"][0]["accountId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let account_number = accounts.body["data"][0]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    get(
+        &tpp,
+        &base,
+        &format!("{ACCOUNTS}/{account_id}/transactions"),
+        &token,
+    )
+    .await;
+    let me = get(
+        &tpp,
+        &base,
+        "/open-banking/customers/v2/personal/identifications",
+        &token,
+    )
+    .await;
+    let name = me.body["data"][0]["civilName"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = tpp
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .await;
+    assert_eq!(status, 200);
+    let consents_token = client_token(&tpp, "consents").await;
+    let revoked = call(
+        &tpp,
+        reqwest::Method::DELETE,
+        &format!("{base}{CONSENTS}/{consent_id}"),
+        &consents_token,
+        None,
+        &[("x-fapi-interaction-id", interaction_id())],
+    )
+    .await;
+    assert_eq!(revoked.status, 204);
+    world.holder.shutdown().await;
+
+    let logs = String::from_utf8_lossy(&captured_logs().lock().unwrap()).into_owned();
+    assert!(
+        logs.lines().count() > 20 && logs.contains(&consent_id),
+        "the journey was logged: {} lines",
+        logs.lines().count()
+    );
+    let mut secrets: Vec<(String, String)> = world
+        .env
+        .contract
+        .users
+        .iter()
+        .flat_map(|u| {
+            [
+                ("a CPF".to_string(), u.cpf.clone()),
+                ("a password".to_string(), u.password.clone()),
+                ("a name".to_string(), u.name.clone()),
+            ]
+        })
+        .collect();
+    for cnpj in [COMPANY, "34567890000130"] {
+        secrets.push(("a CNPJ".into(), cnpj.into()));
+    }
+    secrets.push(("the customer's name".into(), name));
+    secrets.push(("an account number".into(), account_number));
+    secrets.push(("the access token".into(), token));
+    secrets.push(("the refresh token".into(), refresh));
+    secrets.push(("a client token".into(), consents_token));
+    for (what, secret) in secrets {
+        if let Some(line) = logs.lines().find(|line| line.contains(&secret)) {
+            panic!("{what} reached the logs: {line}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_stay_clean_on_sqlite() {
+    logs_stay_clean(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_stay_clean_on_postgres() {
+    common::postgres_url();
+    logs_stay_clean(Backend::Postgres).await;
 }
