@@ -4,6 +4,7 @@
 //! `x-idempotency-key` contract ([`idempotency`]: one database row per key, claimed in the
 //! same transaction as the payment it protects). The endpoints themselves live elsewhere.
 
+pub mod accounts;
 mod entity;
 mod error;
 pub mod idempotency;
