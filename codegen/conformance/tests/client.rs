@@ -82,8 +82,9 @@ struct Impostor {
     own: Keys,
 }
 
+#[aberta_runtime::reexport::async_trait]
 impl JwsCodec for Impostor {
-    fn verify(&self, _: &RequestContext, compact: &str) -> Result<Value, JwsError> {
+    async fn verify(&self, _: &RequestContext, compact: &str) -> Result<Value, JwsError> {
         self.trusted.verify(compact).map_err(JwsError::BadSignature)
     }
 

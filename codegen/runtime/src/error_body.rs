@@ -71,10 +71,16 @@ impl Rejection {
                     "Assinatura inválida",
                     "the body signature does not verify",
                 ),
-                BodyRejected::Jws(other) => Self::new(
+                BodyRejected::Jws(JwsError::Claims(detail)) => Self::new(
                     StatusCode::FORBIDDEN,
-                    "FORBIDDEN",
-                    "Requisição recusada",
+                    "INVALID_CLIENT",
+                    "Cliente inválido",
+                    detail.clone(),
+                ),
+                BodyRejected::Jws(other) => Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_SERVER_ERROR",
+                    "Erro interno",
                     other.to_string(),
                 ),
                 BodyRejected::NoCodec => Self::new(

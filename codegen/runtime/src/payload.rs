@@ -174,6 +174,7 @@ impl<T: Type + DeserializeOwned + Validate + Send> ParsePayload for Jwt<T> {
         let payload = handle
             .0
             .verify(&ctx, compact.trim())
+            .await
             .map_err(BodyRejected::from)?;
         let value = crate::validate::from_value(payload).map_err(BodyRejected::from)?;
         Ok(Self {

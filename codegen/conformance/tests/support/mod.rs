@@ -38,8 +38,9 @@ impl Keys {
     }
 }
 
+#[aberta_runtime::reexport::async_trait]
 impl JwsCodec for Keys {
-    fn verify(&self, _: &RequestContext, compact: &str) -> Result<Value, JwsError> {
+    async fn verify(&self, _: &RequestContext, compact: &str) -> Result<Value, JwsError> {
         Keys::verify(self, compact).map_err(JwsError::BadSignature)
     }
 
