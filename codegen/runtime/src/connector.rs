@@ -10,6 +10,10 @@ pub struct ConnectorContext {
     pub customer: Option<crate::shared::Cpf>,
     pub business: Option<crate::shared::Cnpj>,
     pub consent_id: Option<String>,
+    /// The consent the call acts under as its API shows it (the `data` of the consent's GET
+    /// answer), when the bank needs more than its id: for a Pix payment, the payment consent,
+    /// whose `debtorAccount` is the account to debit.
+    pub consent: Option<serde_json::Value>,
     pub interaction_id: String,
     /// When the platform must answer; the bank gets what is left of the regulatory budget.
     pub deadline: Option<Instant>,

@@ -33,6 +33,9 @@ pub struct RequestContext {
     /// The authority the request addressed: the `Host` header, or the HTTP/2 `:authority`
     /// (which is not a header).
     pub authority: Option<String>,
+    /// The path the request addressed, as received (`/open-banking/payments/v4/consents`):
+    /// with the authority, the URL a signed request's `aud` must name.
+    pub path: String,
     /// The templated path of the operation, e.g. `/consents/{consentId}`.
     pub operation_path: &'static str,
     pub operation_id: &'static str,
@@ -54,6 +57,7 @@ impl RequestContext {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
                 .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned())),
+            path: req.original_uri().path().to_string(),
             operation_path,
             operation_id,
         }

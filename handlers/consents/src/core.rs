@@ -537,6 +537,7 @@ impl Consents {
             return Ok(Vec::new());
         }
         let ctx = ConnectorContext {
+            consent: None,
             brand: record.brand.clone(),
             customer: Cpf::try_from(record.logged_user_cpf.clone()).ok(),
             business: record
@@ -785,6 +786,7 @@ pub(crate) fn as_view(record: &ConsentRecord) -> aberta_auth::consent::ConsentVi
         business_cnpj: record.business_cnpj.clone(),
         permissions: record.permissions.clone(),
         expires_at: record.expires_at.unwrap_or(crate::NO_END_DATE),
+        payment: None,
     }
 }
 

@@ -267,6 +267,7 @@ fn ctx(token: &str) -> RequestContext {
         remote_addr: None,
         headers,
         authority: Some(AUTHORITY.into()),
+        path: String::new(),
         operation_path: "",
         operation_id: "",
     }

@@ -157,6 +157,7 @@ impl ResourceGuard {
             })?),
         };
         Ok(ConnectorContext {
+            consent: None,
             brand: brand.to_string(),
             customer: Some(customer),
             business,
