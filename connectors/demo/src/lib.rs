@@ -7,8 +7,9 @@
 //! and nobody else. The data is the same for every brand the platform serves.
 //!
 //! Modules: `storage` and `entity` (tables, sealing, paging), [`dates`] (relative dates),
-//! `access` (whose resource is it), one module per API under `api`, [`seed`] (the data), and
-//! [`identity`] (the consent portal's login).
+//! `access` (whose resource is it), one module per API under `api`, [`seed`] (the data),
+//! [`identity`] (the consent portal's login), and `pix` (Pix payments: the accounts that may
+//! pay, the settlement rules of [`PixRules`], the ledger).
 
 mod access;
 mod api;
@@ -16,19 +17,25 @@ pub mod dates;
 mod entity;
 mod error;
 pub mod identity;
+mod pix;
 pub mod seed;
 mod storage;
 
 use std::sync::Arc;
 
 use aberta_store::{KeyRing, Store};
+use chrono::{DateTime, Utc};
 
 pub use error::DemoError;
+pub use pix::{DEMO_ISPB, PixRules};
 
 /// The demo bank. Implements every data-sharing connector trait and the portal's
-/// [`IdentityConnector`](aberta_auth::identity::IdentityConnector).
+/// [`IdentityConnector`](aberta_auth::identity::IdentityConnector), and for Pix payments
+/// [`PaymentsConnector`](ofb_payments_v4::connector::PaymentsConnector) and
+/// [`PaymentAccounts`](aberta_payments::accounts::PaymentAccounts).
 pub struct DemoBank {
     storage: storage::Storage,
+    pix: PixRules,
 }
 
 impl std::fmt::Debug for DemoBank {
@@ -41,7 +48,37 @@ impl DemoBank {
     /// Migrates module `demo_bank` and, in the same transaction, seeds the bank for this key
     /// ring if it is not there yet.
     pub async fn open(store: &Store, keyring: Arc<KeyRing>) -> Result<Arc<Self>, DemoError> {
+        Self::open_with_rules(store, keyring, PixRules::default()).await
+    }
+
+    /// [`DemoBank::open`], settling Pix payments by `rules` instead of the defaults.
+    pub async fn open_with_rules(
+        store: &Store,
+        keyring: Arc<KeyRing>,
+        rules: PixRules,
+    ) -> Result<Arc<Self>, DemoError> {
         let storage = storage::Storage::open(store.connection(), keyring).await?;
-        Ok(Arc::new(Self { storage }))
+        Ok(Arc::new(Self {
+            storage,
+            pix: rules,
+        }))
+    }
+
+    /// Advances every Pix payment whose next transition is due at `now` as far as `now`
+    /// allows, and returns how many transitions this call made. The platform's sweeper calls
+    /// it every second or so; reads advance the payment they read as well, so a late sweep
+    /// loses nothing.
+    pub async fn settle_due(&self, now: DateTime<Utc>) -> Result<u64, DemoError> {
+        let now_ms = now.timestamp_millis();
+        let mut moved = 0;
+        loop {
+            let (rows, full) = self.storage.due_payments(now_ms).await?;
+            for row in rows {
+                moved += self.advance(row, now_ms).await?.1;
+            }
+            if !full {
+                return Ok(moved);
+            }
+        }
     }
 }

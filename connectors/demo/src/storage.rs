@@ -16,12 +16,13 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::dates;
-use crate::entity::{customer, entry, product};
+use crate::entity::{balance, customer, entry, pix_payment, product};
 use crate::error::DemoError;
 use crate::seed::{self, SeedBank};
 
 const MODULE: &str = "demo_bank";
-const SCHEMA_VERSION: i64 = 1;
+/// 1: customers, products, entries. 2: live balances and Pix payments.
+const SCHEMA_VERSION: i64 = 2;
 /// Rows per INSERT while seeding (well under PostgreSQL's bind-parameter limit).
 const BATCH: usize = 200;
 
@@ -90,6 +91,26 @@ impl Storage {
                 )
                 .await?;
         }
+        if migration.current() < 2 {
+            migration.create_table(balance::Entity).await?;
+            migration.create_table(pix_payment::Entity).await?;
+            migration
+                .create_index(
+                    "idx_demo_pix_payment_due",
+                    pix_payment::Entity,
+                    &["ring", "due_at_ms"],
+                    false,
+                )
+                .await?;
+            migration
+                .create_index(
+                    "idx_demo_pix_payment_consent",
+                    pix_payment::Entity,
+                    &["ring", "consent_id"],
+                    false,
+                )
+                .await?;
+        }
         let seeded = customer::Entity::find()
             .filter(customer::Column::Ring.eq(tag.as_str()))
             .one(migration.txn())
@@ -99,12 +120,26 @@ impl Storage {
             write_seed(migration.txn(), &ring, &tag, seed::bank()).await?;
             tracing::info!("demo bank seeded");
         }
+        write_balances(migration.txn(), &ring, &tag).await?;
         migration.finish(SCHEMA_VERSION).await?;
         Ok(Self {
             db: db.clone(),
             ring,
             tag,
         })
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn ring(&self) -> &KeyRing {
+        &self.ring
+    }
+
+    /// This key ring's tag, the first key column of every row.
+    pub fn tag(&self) -> &str {
+        &self.tag
     }
 
     pub fn blind_index(&self, document: &str) -> String {
@@ -263,6 +298,49 @@ impl Storage {
         dates::render(&mut value, dates::today());
         Ok(value)
     }
+}
+
+/// Gives every account of this ring's seed its live balance, starting from the seeded
+/// `balances.availableAmount`, unless it has them already (a bank seeded before schema 2 gets
+/// them on its first start after the upgrade).
+async fn write_balances<C: ConnectionTrait>(
+    db: &C,
+    ring: &KeyRing,
+    tag: &str,
+) -> Result<(), DemoError> {
+    let present = balance::Entity::find()
+        .filter(balance::Column::Ring.eq(tag))
+        .one(db)
+        .await?
+        .is_some();
+    if present {
+        return Ok(());
+    }
+    let accounts = product::Entity::find()
+        .filter(product::Column::Ring.eq(tag))
+        .filter(product::Column::Kind.eq("ACCOUNT"))
+        .all(db)
+        .await?;
+    let mut rows = Vec::new();
+    for account in accounts {
+        let body: Value = serde_json::from_str(&ring.open(column::PRODUCT_BODY, &account.body)?)?;
+        let available = body
+            .pointer("/balances/availableAmount/amount")
+            .and_then(Value::as_str)
+            .and_then(crate::pix::cents_of)
+            .ok_or(DemoError::MissingSection(seed::section::BALANCES))?;
+        rows.push(balance::ActiveModel {
+            ring: Set(tag.to_string()),
+            product_id: Set(account.id),
+            available_cents: Set(available),
+        });
+    }
+    for chunk in rows.chunks(BATCH) {
+        balance::Entity::insert_many(chunk.to_vec())
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Seals and inserts the whole seed.

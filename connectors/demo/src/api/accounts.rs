@@ -10,6 +10,7 @@ use ofb_accounts_v2::models::{
 use crate::DemoBank;
 use crate::access::{decode, decode_page, section};
 use crate::seed::section as s;
+use crate::seed::util::brl;
 use crate::storage::EntryQuery;
 
 const KIND: &str = "ACCOUNT";
@@ -69,7 +70,12 @@ impl AccountsConnector for DemoBank {
         input: AccountsGetAccountsAccountIdBalancesInput,
     ) -> Result<AccountBalancesData, ConnectorError> {
         let body = self.owned_product(ctx, KIND, &input.account_id.0).await?;
-        decode(section(&body, s::BALANCES)?)
+        let mut balances = section(&body, s::BALANCES)?;
+        // The available amount is the live one Pix settlements debit.
+        if let Some(cents) = self.storage.available_cents(&input.account_id.0).await? {
+            balances["availableAmount"]["amount"] = brl(cents).into();
+        }
+        decode(balances)
     }
 
     async fn accounts_get_accounts_account_id_transactions(

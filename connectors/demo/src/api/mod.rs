@@ -8,6 +8,7 @@ mod customers;
 mod financings;
 mod invoice_financings;
 mod loans;
+mod payments;
 mod resources;
 mod unarranged;
 

@@ -3,6 +3,8 @@
 //! database across runs with fresh rings); a deployment has exactly one. Personal data lives
 //! only in the sealed columns.
 
+pub mod balance;
 pub mod customer;
 pub mod entry;
+pub mod pix_payment;
 pub mod product;

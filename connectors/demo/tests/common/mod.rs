@@ -60,9 +60,16 @@ pub async fn store(backend: Backend) -> (Store, Option<tempfile::TempDir>) {
 }
 
 pub async fn bench(backend: Backend) -> Bench {
+    bench_with_rules(backend, aberta_demo_bank::PixRules::default()).await
+}
+
+/// A bench whose bank settles Pix payments by `rules`.
+pub async fn bench_with_rules(backend: Backend, rules: aberta_demo_bank::PixRules) -> Bench {
     let (store, dir) = store(backend).await;
     let ring = Arc::new(KeyRing::generate().unwrap());
-    let bank = DemoBank::open(&store, ring.clone()).await.unwrap();
+    let bank = DemoBank::open_with_rules(&store, ring.clone(), rules)
+        .await
+        .unwrap();
     Bench {
         bank,
         store,
@@ -73,6 +80,7 @@ pub async fn bench(backend: Backend) -> Bench {
 
 pub fn person(cpf: &str) -> ConnectorContext {
     ConnectorContext {
+        consent: None,
         brand: "aberta-demo".into(),
         customer: Some(cpf.parse().unwrap()),
         business: None,
