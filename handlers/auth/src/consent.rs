@@ -26,6 +26,18 @@ pub struct ConsentView {
     pub permissions: Vec<String>,
     /// Unix seconds.
     pub expires_at: i64,
+    /// What a payment consent asks, for the consent screen; `None` for data sharing.
+    pub payment: Option<PaymentSummary>,
+}
+
+/// A payment consent as the consent screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentSummary {
+    /// Label and value pairs: amount, creditor, date or schedule, Pix details.
+    pub lines: Vec<(String, String)>,
+    /// The accounts the customer may pay from, to pick one (`account`), when the consent
+    /// names none; empty when it does.
+    pub accounts: Vec<crate::identity::UserAccount>,
 }
 
 /// Why an authorization was refused on the consent's side.
@@ -129,6 +141,7 @@ impl ConsentStore for DbConsents {
                     .map(str::to_owned)
                     .collect(),
                 expires_at: row.expires_at,
+                payment: None,
             }))
     }
 

@@ -71,6 +71,10 @@ struct ConsentPage {
     user_name: String,
     groups: Vec<PermissionGroup>,
     accounts: Vec<UserAccount>,
+    /// A payment consent's details; empty for data sharing.
+    payment: Vec<(String, String)>,
+    /// The accounts to pay from, one to pick; empty when the consent names it.
+    paying_accounts: Vec<UserAccount>,
 }
 
 #[derive(Template)]
@@ -295,10 +299,12 @@ async fn render_consent(
     user: &EndUser,
 ) -> Result<Response, AuthError> {
     let mut permissions = Vec::new();
+    let mut payment = None;
     if let Some(consent_id) = &flow.params.consent_id
         && let Some(view) = server.consents.consent(flow.brand.id(), consent_id).await?
     {
         permissions = view.permissions;
+        payment = view.payment;
     }
     let accounts = if permissions.is_empty() {
         Vec::new()
@@ -324,6 +330,11 @@ async fn render_consent(
             user_name: user.name.clone(),
             groups,
             accounts,
+            payment: payment
+                .as_ref()
+                .map(|p| p.lines.clone())
+                .unwrap_or_default(),
+            paying_accounts: payment.map(|p| p.accounts).unwrap_or_default(),
         }
         .render(),
     ))

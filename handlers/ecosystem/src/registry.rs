@@ -380,6 +380,13 @@ impl Registry {
         Ok(keys::jwk_set(out))
     }
 
+    /// The organisation's active private signing key (its BRSEAL in the sandbox): what the
+    /// account holder signs its payment messages with.
+    pub fn organisation_signing_key(&self, org_id: &str) -> Result<josekit::jwk::Jwk> {
+        self.organisation(org_id)?;
+        keys::load(&self.org_dir(org_id)?.join("org-sig.jwk.json"))
+    }
+
     /// `application.jwks` of an organisation: its signing key(s).
     pub fn organisation_jwks(&self, org_id: &str, inactive: bool) -> Result<JwkSet> {
         self.organisation(org_id)?;

@@ -14,6 +14,10 @@ pub enum HolderError {
     Data(#[from] aberta_data::DataError),
     #[error(transparent)]
     Bank(#[from] aberta_demo_bank::DemoError),
+    #[error(transparent)]
+    Payments(#[from] aberta_payments::PaymentsError),
+    #[error(transparent)]
+    Webhooks(#[from] aberta_webhooks::WebhooksError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

@@ -3,6 +3,7 @@
 //! resource-server guard, all on the holder's mutual-TLS port; the consent management API on
 //! the internal port.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -12,9 +13,18 @@ use aberta_auth::config::AuthConfig;
 use aberta_consents::{Consents, ConsentsConfig};
 use aberta_data::{DataApis, DataConnectors, OperationalLimits, ResourceGuard};
 use aberta_demo_bank::DemoBank;
+use aberta_ecosystem::registry::Registry;
 use aberta_ecosystem::sandbox::SandboxJson;
 use aberta_ecosystem::tls::MtlsServer;
+use aberta_payments::api::PaymentsService;
+use aberta_payments::codec::{PaymentsCodec, SigningIdentity};
+use aberta_payments::consents::{PaymentConsents, Windows};
+use aberta_payments::notify::Notifier;
+use aberta_payments::pix::Payments;
+use aberta_payments::portal::{PaymentConsentPortal, RoutedConsents};
+use aberta_payments::signed::JtiLedger;
 use aberta_store::{KeyRing, Store};
+use aberta_webhooks::{Deliverer, DeliveryPolicy};
 use poem::Route;
 use tokio::net::TcpListener;
 
@@ -23,17 +33,27 @@ use crate::internal::{CONSENTS_PATH, InternalServer};
 
 /// How often expired consents and rows are swept.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often payments are moved along (statuses polled, windows closed).
+const PAYMENT_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often due webhook notifications are sent.
+const WEBHOOK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long fetched directory key sets are reused.
+const KEYSTORE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// A running sandbox account holder.
 pub struct Holder {
     pub auth: Arc<AuthServer>,
     pub consents: Arc<Consents>,
+    pub payment_consents: Arc<PaymentConsents>,
+    pub payments: Arc<PaymentsService>,
     pub bank: Arc<DemoBank>,
     pub store: Store,
     pub listener: MtlsServer,
     pub internal: InternalServer,
     /// The bearer token of the internal listener's APIs.
     pub internal_token: String,
+    /// The background work (sweepers, webhook delivery), stopped with the holder.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Holder {
@@ -44,6 +64,9 @@ impl Holder {
     pub async fn shutdown(self) {
         self.listener.shutdown().await;
         self.internal.shutdown().await;
+        for task in self.tasks {
+            task.abort();
+        }
     }
 }
 
@@ -106,18 +129,44 @@ pub async fn start_with_limits(
         ConsentsConfig::default(),
     )
     .await?;
+    let notifier = Arc::new(Notifier::new(store.clone()).await?);
+    let payment_consents = PaymentConsents::new(
+        store.clone(),
+        keyring.clone(),
+        Windows::default(),
+        notifier.clone(),
+    )
+    .await?;
     let config = AuthConfig::new(
         aberta_auth::sandbox::brand_configs(contract),
         contract.directory.directory_jwks_url.clone(),
     );
+    let every_consent = Arc::new(RoutedConsents {
+        data: consents.clone(),
+        payments: Arc::new(PaymentConsentPortal::new(
+            payment_consents.clone(),
+            bank.clone(),
+        )),
+    });
+    let http = aberta_auth::sandbox::http_client(contract)?;
     let auth = AuthServer::new(
         store.clone(),
         config,
         bank.clone(),
-        consents.clone(),
-        aberta_auth::sandbox::http_client(contract)?,
+        every_consent,
+        http.clone(),
     )
     .await?;
+    let payments = Arc::new(PaymentsService::new(
+        auth.clone(),
+        store.clone(),
+        payment_consents.clone(),
+        Arc::new(Payments::new(store.clone(), keyring.clone())),
+        bank.clone(),
+        notifier,
+    ));
+    let http_for_webhooks = http.clone();
+    let codec = payments_codec(data_dir, contract, &auth, &store, http).await?;
 
     let guard = Arc::new(
         ResourceGuard::new(
@@ -130,13 +179,19 @@ pub async fn start_with_limits(
         .await?,
     );
     let data = DataApis::new(guard, demo_connectors(&bank));
-    let apis = data.routes().nest_no_strip(
-        ofb_consents_v3::server::BASE_PATH,
-        ofb_consents_v3::server::routes(aberta_consents::consents_api(
-            consents.clone(),
-            auth.clone(),
-        )),
-    );
+    let apis = data
+        .routes()
+        .nest_no_strip(
+            ofb_consents_v3::server::BASE_PATH,
+            ofb_consents_v3::server::routes(aberta_consents::consents_api(
+                consents.clone(),
+                auth.clone(),
+            )),
+        )
+        .nest_no_strip(
+            ofb_payments_v4::server::BASE_PATH,
+            ofb_payments_v4::server::routes(payments.clone(), codec),
+        );
     let endpoint = aberta_auth::server::endpoint_with(auth.clone(), apis);
     let tls = aberta_auth::sandbox::tls_config(data_dir)?;
     let listener = MtlsServer::serve(listener, tls, endpoint)?;
@@ -154,17 +209,66 @@ pub async fn start_with_limits(
         ),
     )?;
 
-    tokio::spawn(aberta_auth::sandbox::purge_expired_rows(store.clone()));
-    tokio::spawn(sweep_consents(consents.clone()));
+    let mut tasks = vec![
+        tokio::spawn(aberta_auth::sandbox::purge_expired_rows(store.clone())),
+        tokio::spawn(sweep_consents(consents.clone())),
+    ];
+    let (webhooks, _keep_running) = Deliverer::new(
+        store.connection().clone(),
+        http_for_webhooks,
+        DeliveryPolicy {
+            first_backoff: std::time::Duration::from_secs(1),
+            max_backoff: std::time::Duration::from_secs(300),
+            ..DeliveryPolicy::default()
+        },
+    )?
+    .spawn(WEBHOOK_EVERY);
+    tasks.push(tokio::spawn(sweep_payments(
+        payment_consents.clone(),
+        payments.clone(),
+        bank.clone(),
+    )));
+    tasks.push(webhooks);
     Ok(Holder {
         auth,
         consents,
+        payment_consents,
+        payments,
         bank,
         store,
         listener,
         internal,
         internal_token,
+        tasks,
     })
+}
+
+/// Signed payment messages: verified against the directory keystore, signed with the
+/// holder organisation's key (every brand of the sandbox signs as that organisation).
+async fn payments_codec(
+    data_dir: &Path,
+    contract: &SandboxJson,
+    auth: &Arc<AuthServer>,
+    store: &Store,
+    http: reqwest::Client,
+) -> Result<Arc<PaymentsCodec>, HolderError> {
+    let org_id = &contract.holder.org_id;
+    let jwk = Registry::new(data_dir).organisation_signing_key(org_id)?;
+    let mut identities = HashMap::new();
+    for brand in &contract.brands {
+        identities.insert(
+            brand.brand.clone(),
+            SigningIdentity::from_jwk(org_id, &jwk)?,
+        );
+    }
+    Ok(Arc::new(PaymentsCodec::new(
+        auth.clone(),
+        http,
+        &contract.directory.keystore_url,
+        KEYSTORE_TTL,
+        JtiLedger::open(store).await?,
+        identities,
+    )))
 }
 
 /// The demo bank behind every data API.
@@ -178,6 +282,29 @@ fn demo_connectors(bank: &Arc<DemoBank>) -> DataConnectors {
         financings: bank.clone(),
         invoice_financings: bank.clone(),
         unarranged: bank.clone(),
+    }
+}
+
+/// Moves payments along: settles what the demo bank has due, records the status changes
+/// (and their notifications), and rejects payment consents whose window closed.
+async fn sweep_payments(
+    consents: Arc<PaymentConsents>,
+    payments: Arc<PaymentsService>,
+    bank: Arc<DemoBank>,
+) {
+    let mut every = tokio::time::interval(PAYMENT_SWEEP_EVERY);
+    loop {
+        every.tick().await;
+        let now = chrono::Utc::now().timestamp();
+        if let Err(err) = bank.settle_due(chrono::Utc::now()).await {
+            tracing::warn!(%err, "demo bank settlement failed");
+        }
+        if let Err(err) = payments.poll_open_payments().await {
+            tracing::warn!(%err, "polling open payments failed");
+        }
+        if let Err(err) = consents.sweep_expired(now).await {
+            tracing::warn!(%err, "sweeping payment consents failed");
+        }
     }
 }
 

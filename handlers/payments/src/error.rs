@@ -16,6 +16,9 @@ pub enum PaymentsError {
     /// A response could not be signed.
     #[error("signing: {0}")]
     Signing(String),
+    /// The webhook outbox refused a notification.
+    #[error("webhooks: {0}")]
+    Webhooks(#[from] aberta_webhooks::WebhooksError),
     /// A stored row no longer fits what this code expects.
     #[error("corrupt row: {0}")]
     Corrupt(String),

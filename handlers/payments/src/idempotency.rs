@@ -267,13 +267,68 @@ impl<C: ConnectionTrait> Ticket<'_, C> {
     }
 
     fn this_claim(&self) -> sea_orm::Condition {
-        sea_orm::Condition::all()
-            .add(idempotency::Column::Brand.eq(self.brand.as_str()))
-            .add(idempotency::Column::ClientId.eq(self.client_id.as_str()))
-            .add(idempotency::Column::IdempotencyKey.eq(self.key.as_str()))
-            .add(idempotency::Column::RequestHash.eq(self.hash.as_str()))
-            .add(idempotency::Column::Status.is_null())
+        claim_condition(&self.brand, &self.client_id, &self.key, &self.hash)
     }
+
+    /// Keeps the right to answer past this transaction: commit the claim now (the key shows
+    /// as in flight to others) and store the answer later, in another transaction, with
+    /// [`DetachedTicket::complete_in`]. For work that cannot run inside the claim's
+    /// transaction, such as a call to a bank that writes to the same database.
+    pub fn detach(self) -> DetachedTicket {
+        DetachedTicket {
+            brand: self.brand,
+            client_id: self.client_id,
+            key: self.key,
+            hash: self.hash,
+        }
+    }
+}
+
+/// A claim committed without its answer yet; see [`Ticket::detach`].
+#[must_use = "complete the ticket"]
+#[derive(Debug)]
+pub struct DetachedTicket {
+    brand: String,
+    client_id: String,
+    key: String,
+    hash: String,
+}
+
+impl DetachedTicket {
+    /// Stores the answer through `conn` (the transaction of the work's results).
+    pub async fn complete_in<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        status: u16,
+        body: &str,
+    ) -> Result<(), PaymentsError> {
+        let stored = idempotency::Entity::update_many()
+            .col_expr(idempotency::Column::Status, Expr::value(i32::from(status)))
+            .col_expr(idempotency::Column::Response, Expr::value(body.to_string()))
+            .filter(claim_condition(
+                &self.brand,
+                &self.client_id,
+                &self.key,
+                &self.hash,
+            ))
+            .exec(conn)
+            .await?;
+        if stored.rows_affected != 1 {
+            return Err(PaymentsError::Corrupt(
+                "the idempotency claim vanished before completion".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn claim_condition(brand: &str, client_id: &str, key: &str, hash: &str) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(idempotency::Column::Brand.eq(brand))
+        .add(idempotency::Column::ClientId.eq(client_id))
+        .add(idempotency::Column::IdempotencyKey.eq(key))
+        .add(idempotency::Column::RequestHash.eq(hash))
+        .add(idempotency::Column::Status.is_null())
 }
 
 /// Claims `key` for the request hashed `hash`. Pass the transaction that will hold the

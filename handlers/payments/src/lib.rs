@@ -5,10 +5,17 @@
 //! same transaction as the payment it protects). The endpoints themselves live elsewhere.
 
 pub mod accounts;
+pub mod api;
+pub mod codec;
+pub mod consents;
 mod entity;
 mod error;
 pub mod idempotency;
 mod keystore;
+pub mod notify;
+pub mod pix;
+pub mod portal;
+pub mod rules;
 pub mod signed;
 
 pub use error::PaymentsError;
@@ -43,6 +50,31 @@ pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), PaymentsErr
         )
         .await?;
     }
-    m.finish(1).await?;
+    if m.current() < 2 {
+        m.create_table(entity::consent::Entity).await?;
+        m.create_index(
+            "idx_payments_consent_status_expiry",
+            entity::consent::Entity,
+            &["status", "expires_at"],
+            false,
+        )
+        .await?;
+        m.create_table(entity::payment::Entity).await?;
+        m.create_index(
+            "idx_payments_payment_consent",
+            entity::payment::Entity,
+            &["consent_id"],
+            false,
+        )
+        .await?;
+        m.create_index(
+            "idx_payments_payment_status",
+            entity::payment::Entity,
+            &["status"],
+            false,
+        )
+        .await?;
+    }
+    m.finish(2).await?;
     Ok(())
 }

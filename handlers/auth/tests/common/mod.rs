@@ -232,6 +232,21 @@ impl Env {
 
     /// A new software statement with these redirect URIs.
     pub fn new_tpp_with(&self, roles: &[&str], redirect_uris: Vec<String>) -> Tpp {
+        let tag = &uuid::Uuid::new_v4().to_string()[..8];
+        self.new_tpp_full(
+            roles,
+            redirect_uris,
+            vec![format!("https://tpp-{tag}.localhost/webhook")],
+        )
+    }
+
+    /// A new software statement with these redirect and webhook URIs.
+    pub fn new_tpp_full(
+        &self,
+        roles: &[&str],
+        redirect_uris: Vec<String>,
+        webhook_uris: Vec<String>,
+    ) -> Tpp {
         let pki = Pki::open_or_create(self.dir.path()).unwrap();
         let registry = Registry::new(self.dir.path());
         let tag = &uuid::Uuid::new_v4().to_string()[..8];
@@ -245,7 +260,7 @@ impl Env {
                     description: None,
                     roles: roles.iter().map(|r| r.to_string()).collect(),
                     redirect_uris,
-                    webhook_uris: vec![format!("https://tpp-{tag}.localhost/webhook")],
+                    webhook_uris,
                     origin_uris: vec![],
                 },
             )
@@ -338,6 +353,7 @@ impl Sandbox {
                         "RESOURCES_READ".into(),
                     ],
                     expires_at: now() + 86_400,
+                    payment: None,
                 },
             )
             .await

@@ -1,4 +1,6 @@
 //! The payments module's tables (prefix `payments_`).
 
+pub mod consent;
 pub mod idempotency;
 pub mod jti;
+pub mod payment;

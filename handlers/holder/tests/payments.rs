@@ -1,0 +1,493 @@
+//! Payments 4.0.0 as a payment initiator makes them, over mutual TLS against the assembled
+//! account holder: DCR with a webhook base, a signed payment consent, its authorisation at the
+//! portal (the customer picks the account to pay from), a signed Pix payment, polling to ACSC,
+//! and the webhooks the initiator's own mTLS listener receives; then the refusals the
+//! certification modules check. Runs on SQLite and PostgreSQL.
+
+#[path = "../../auth/tests/common/mod.rs"]
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aberta_ecosystem::pki::Pki;
+use aberta_ecosystem::tls::{self, MtlsServer};
+use aberta_holder::sandbox::Holder;
+use common::{Backend, Env, Tpp};
+use josekit::jwk::JwkSet;
+use josekit::jws::PS256;
+use poem::{EndpointExt, IntoEndpoint};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+const BASE: &str = "/open-banking/payments/v4";
+
+struct World {
+    env: Env,
+    holder: Holder,
+}
+
+async fn start(backend: Backend) -> World {
+    let (env, listener) = common::prepare(backend).await;
+    let internal = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = common::database_url(backend);
+    let holder = aberta_holder::sandbox::start(
+        env.dir.path(),
+        &env.contract,
+        listener,
+        internal,
+        url.as_deref(),
+    )
+    .await
+    .unwrap();
+    World { env, holder }
+}
+
+/// What the initiator's webhook listener received: (path, interaction id).
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
+/// The initiator's webhook listener: mutual TLS from the sandbox PKI, 202 to every POST.
+async fn webhook_listener(env: &Env) -> (MtlsServer, String, Received) {
+    let pki = Pki::open_or_create(env.dir.path()).unwrap();
+    let config = tls::sandbox_server_config(&pki).unwrap();
+    let received: Received = Arc::default();
+    let log = received.clone();
+    let endpoint = poem::endpoint::make(move |req: poem::Request| {
+        let log = log.clone();
+        async move {
+            let id = req
+                .headers()
+                .get("x-webhook-interaction-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            log.lock().unwrap().push((req.uri().path().to_string(), id));
+            poem::http::StatusCode::ACCEPTED
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = MtlsServer::serve(
+        listener,
+        config,
+        endpoint.into_endpoint().map_to_response().boxed(),
+    )
+    .unwrap();
+    (server, format!("https://127.0.0.1:{port}/tpp"), received)
+}
+
+async fn ready_tpp(world: &World, webhook_base: &str) -> Tpp {
+    let tag = &uuid::Uuid::new_v4().to_string()[..8];
+    let mut tpp = world.env.new_tpp_full(
+        &["PAGTO"],
+        vec![format!("https://tpp-{tag}.localhost/callback")],
+        vec![webhook_base.to_string()],
+    );
+    world.env.register(&mut tpp).await;
+    tpp
+}
+
+async fn client_token(tpp: &Tpp) -> String {
+    let (status, body) = tpp
+        .token(&[("grant_type", "client_credentials"), ("scope", "payments")])
+        .await;
+    assert_eq!(status, 200, "client_credentials: {body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+/// A signed request body for `path`, as the initiator's organisation.
+fn signed(tpp: &Tpp, issuer: &str, path: &str, data: Value) -> String {
+    tpp.sign(json!({
+        "aud": format!("{issuer}{path}"),
+        "iss": tpp.org_id,
+        "iat": common::now(),
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "data": data,
+    }))
+}
+
+struct Answer {
+    status: u16,
+    content_type: String,
+    /// The JSON body, or the verified claims of a JWT body.
+    body: Value,
+}
+
+/// Sends a signed (`application/jwt`) or plain request and reads the answer, verifying a
+/// signed answer against the holder organisation's keys in the directory keystore.
+async fn send(
+    world: &World,
+    tpp: &Tpp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<String>,
+    idempotency_key: Option<&str>,
+) -> Answer {
+    let url = format!("{}{path}", world.env.issuer());
+    let mut request = tpp
+        .http
+        .request(method, &url)
+        .bearer_auth(token)
+        .header("x-fapi-interaction-id", uuid::Uuid::new_v4().to_string())
+        .header("accept", "application/jwt");
+    if let Some(key) = idempotency_key {
+        request = request.header("x-idempotency-key", key);
+    }
+    if let Some(body) = body {
+        request = request.header("content-type", "application/jwt").body(body);
+    }
+    let resp = request.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let text = resp.text().await.unwrap();
+    let body = if content_type.starts_with("application/jwt") {
+        verify_answer(world, tpp, &text).await
+    } else if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: not JSON: {text}"))
+    };
+    Answer {
+        status,
+        content_type,
+        body,
+    }
+}
+
+/// Checks a signed answer as the certification suite does: PS256 with a kid the holder's
+/// organisation publishes, `iss` the holder organisation, `aud` ours, a UUID `jti`, a recent
+/// `iat`.
+async fn verify_answer(world: &World, tpp: &Tpp, jwt: &str) -> Value {
+    let contract = &world.env.contract;
+    let url = format!(
+        "{}/{}/application.jwks",
+        contract.directory.keystore_url, contract.holder.org_id
+    );
+    let set: Value = tpp
+        .http
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let set = JwkSet::from_bytes(set.to_string().as_bytes()).unwrap();
+    let header = josekit::jwt::decode_header(jwt).unwrap();
+    assert_eq!(header.claim("alg"), Some(&json!("PS256")));
+    assert_eq!(header.claim("typ"), Some(&json!("JWT")));
+    let kid = header.claim("kid").and_then(Value::as_str).unwrap();
+    let jwk = set
+        .get(kid)
+        .into_iter()
+        .next()
+        .expect("the kid is published");
+    let verifier = PS256.verifier_from_jwk(jwk).unwrap();
+    let (payload, _) = josekit::jwt::decode_with_verifier(jwt, &verifier).unwrap();
+    let claims = Value::Object(payload.claims_set().clone());
+    assert_eq!(claims["iss"], json!(contract.holder.org_id));
+    assert_eq!(claims["aud"], json!(tpp.org_id));
+    uuid::Uuid::parse_str(claims["jti"].as_str().unwrap()).unwrap();
+    let iat = claims["iat"].as_i64().unwrap();
+    assert!((common::now() - iat).abs() <= 300, "iat {iat}");
+    claims
+}
+
+fn today() -> chrono::NaiveDate {
+    (chrono::Utc::now() - chrono::Duration::hours(3)).date_naive()
+}
+
+/// The creditor account: another institution's.
+fn creditor_account() -> Value {
+    json!({ "ispb": "12345678", "issuer": "1774", "number": "1234567890", "accountType": "CACC" })
+}
+
+fn consent_data(cpf: &str, amount: &str) -> Value {
+    json!({
+        "loggedUser": { "document": { "identification": cpf, "rel": "CPF" } },
+        "creditor": { "personType": "PESSOA_NATURAL", "cpfCnpj": "12345678901", "name": "Marco Antonio de Brito" },
+        "payment": {
+            "type": "PIX",
+            "date": today().to_string(),
+            "currency": "BRL",
+            "amount": amount,
+            "details": {
+                "localInstrument": "DICT",
+                "proxy": "cliente-a00001@pix.bcb.gov.br",
+                "creditorAccount": creditor_account(),
+            },
+        },
+    })
+}
+
+fn end_to_end_id() -> String {
+    let stamp = chrono::Utc::now().format("%Y%m%d%H%M");
+    let tail: String = uuid::Uuid::new_v4().simple().to_string()[..11].to_string();
+    format!("E99999004{stamp}{tail}")
+}
+
+fn payment_data(consent_id: &str, amount: &str, cnpj_initiator: &str) -> Value {
+    json!([{
+        "endToEndId": end_to_end_id(),
+        "localInstrument": "DICT",
+        "payment": { "amount": amount, "currency": "BRL" },
+        "creditorAccount": creditor_account(),
+        "proxy": "cliente-a00001@pix.bcb.gov.br",
+        "cnpjInitiator": cnpj_initiator,
+        "consentId": consent_id,
+    }])
+}
+
+async fn create_consent(world: &World, tpp: &Tpp, token: &str, amount: &str) -> String {
+    let (cpf, _) = world.env.user();
+    let path = format!("{BASE}/consents");
+    let body = signed(tpp, world.env.issuer(), &path, consent_data(&cpf, amount));
+    let key = uuid::Uuid::new_v4().to_string();
+    let answer = send(
+        world,
+        tpp,
+        reqwest::Method::POST,
+        &path,
+        token,
+        Some(body),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(answer.status, 201, "consent: {}", answer.body);
+    assert!(answer.content_type.starts_with("application/jwt"));
+    assert_eq!(answer.body["data"]["status"], "AWAITING_AUTHORISATION");
+    answer.body["data"]["consentId"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Authorises a payment consent at the portal; the access token.
+async fn authorise(world: &World, tpp: &Tpp, consent_id: &str) -> String {
+    let verifier = common::verifier();
+    let (status, par) = tpp
+        .par(tpp.request_claims(&format!("openid payments consent:{consent_id}"), &verifier))
+        .await;
+    assert_eq!(status, 201, "PAR: {par}");
+    let (cpf, password) = world.env.user();
+    let fragment = common::authorize_as_user(
+        &world.env,
+        tpp,
+        par["request_uri"].as_str().unwrap(),
+        (&cpf, &password),
+        true,
+    )
+    .await;
+    let (status, tokens) = common::exchange(tpp, &fragment["code"], &verifier).await;
+    assert_eq!(status, 200, "code exchange: {tokens}");
+    tokens["access_token"].as_str().unwrap().to_string()
+}
+
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+const CNPJ_INITIATOR: &str = "22333444000105";
+
+async fn journey(backend: Backend) {
+    let world = start(backend).await;
+    let (webhooks, webhook_base, received) = webhook_listener(&world.env).await;
+    let tpp = ready_tpp(&world, &webhook_base).await;
+    let token = client_token(&tpp).await;
+
+    // The consent, signed, answered signed, and read back.
+    let consent_id = create_consent(&world, &tpp, &token, "100.00").await;
+    let read = send(
+        &world,
+        &tpp,
+        reqwest::Method::GET,
+        &format!("{BASE}/consents/{consent_id}"),
+        &token,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.body["data"]["status"], "AWAITING_AUTHORISATION");
+
+    // Authorised at the portal, with the account the customer picked.
+    let access = authorise(&world, &tpp, &consent_id).await;
+    let read = send(
+        &world,
+        &tpp,
+        reqwest::Method::GET,
+        &format!("{BASE}/consents/{consent_id}"),
+        &token,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(read.body["data"]["status"], "AUTHORISED", "{}", read.body);
+    assert_eq!(read.body["data"]["debtorAccount"]["ispb"], "99999004");
+
+    // A client_credentials token cannot pay.
+    let path = format!("{BASE}/pix/payments");
+    let data = payment_data(&consent_id, "100.00", CNPJ_INITIATOR);
+    let wrong_token = send(
+        &world,
+        &tpp,
+        reqwest::Method::POST,
+        &path,
+        &token,
+        Some(signed(&tpp, world.env.issuer(), &path, data.clone())),
+        Some("key-wrong-token"),
+    )
+    .await;
+    assert_eq!(wrong_token.status, 401, "{}", wrong_token.body);
+
+    // A body signed by another key: 400 BAD_SIGNATURE.
+    let forger = world.env.new_tpp(&["PAGTO"]);
+    let forged = forger.sign(json!({
+        "aud": format!("{}{path}", world.env.issuer()),
+        "iss": tpp.org_id,
+        "iat": common::now(),
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "data": data,
+    }));
+    let bad = send(
+        &world,
+        &tpp,
+        reqwest::Method::POST,
+        &path,
+        &access,
+        Some(forged),
+        Some("key-forged"),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.body["errors"][0]["code"], "BAD_SIGNATURE");
+
+    // The payment, then the same key and body again: the same payment, not another.
+    let body = signed(&tpp, world.env.issuer(), &path, data.clone());
+    let created = send(
+        &world,
+        &tpp,
+        reqwest::Method::POST,
+        &path,
+        &access,
+        Some(body.clone()),
+        Some("key-1"),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let payment_id = created.body["data"][0]["paymentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(created.body["data"][0]["status"], "RCVD");
+    // The very same message again: its jti is spent.
+    let replayed_jti = send(
+        &world,
+        &tpp,
+        reqwest::Method::POST,
+        &path,
+        &access,
+        Some(body),
+        Some("key-1"),
+    )
+    .await;
+    assert_eq!(replayed_jti.status, 403, "{}", replayed_jti.body);
+    assert_eq!(replayed_jti.body["errors"][0]["code"], "INVALID_CLIENT");
+    // Re-signed, same key and data: the first answer.
+    let again = send(
+        &world,
+        &tpp,
+        reqwest::Method::POST,
+        &path,
+        &access,
+        Some(signed(&tpp, world.env.issuer(), &path, data.clone())),
+        Some("key-1"),
+    )
+    .await;
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert_eq!(again.body["data"][0]["paymentId"], json!(payment_id));
+    // Same key, other data: 422 ERRO_IDEMPOTENCIA.
+    let other = payment_data(&consent_id, "100.01", CNPJ_INITIATOR);
+    let mismatch = send(
+        &world,
+        &tpp,
+        reqwest::Method::POST,
+        &path,
+        &access,
+        Some(signed(&tpp, world.env.issuer(), &path, other)),
+        Some("key-1"),
+    )
+    .await;
+    assert_eq!(mismatch.status, 422, "{}", mismatch.body);
+    assert_eq!(mismatch.body["errors"][0]["code"], "ERRO_IDEMPOTENCIA");
+    // A new key on the consumed consent: 422 CONSENTIMENTO_INVALIDO.
+    let consumed = send(
+        &world,
+        &tpp,
+        reqwest::Method::POST,
+        &path,
+        &access,
+        Some(signed(&tpp, world.env.issuer(), &path, data)),
+        Some("key-2"),
+    )
+    .await;
+    assert_eq!(consumed.status, 422, "{}", consumed.body);
+    assert_eq!(consumed.body["errors"][0]["code"], "CONSENTIMENTO_INVALIDO");
+
+    // Polling to ACSC.
+    let get_path = format!("{BASE}/pix/payments/{payment_id}");
+    eventually("the payment settles", async || {
+        let read = send(
+            &world,
+            &tpp,
+            reqwest::Method::GET,
+            &get_path,
+            &token,
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(read.status, 200, "{}", read.body);
+        read.body["data"]["status"] == "ACSC"
+    })
+    .await;
+
+    // The webhooks: the consent consumed, the payment settled.
+    let consent_hook = format!("/tpp/open-banking/webhook/v1/payments/v4/consents/{consent_id}");
+    let payment_hook =
+        format!("/tpp/open-banking/webhook/v1/payments/v4/pix/payments/{payment_id}");
+    eventually("both webhooks arrive", async || {
+        let got = received.lock().unwrap();
+        got.iter().any(|(p, _)| *p == consent_hook) && got.iter().any(|(p, _)| *p == payment_hook)
+    })
+    .await;
+    for (_, id) in received.lock().unwrap().iter() {
+        uuid::Uuid::parse_str(id).expect("x-webhook-interaction-id is a UUID");
+    }
+
+    webhooks.shutdown().await;
+    world.holder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_journey_on_sqlite() {
+    journey(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_journey_on_postgres() {
+    common::postgres_url();
+    journey(Backend::Postgres).await;
+}

@@ -1,0 +1,815 @@
+//! payments 4.0.0 behind the generated [`PaymentsApi`]: payment consents and Pix payments.
+//! Signed bodies are verified before a method runs and its answers signed after it returns
+//! (the generated routes and [`crate::codec`]); here are the token, idempotency and business
+//! rules, and the calls to the bank.
+
+use std::sync::Arc;
+
+use aberta_auth::{AuthServer, TokenInfo};
+use aberta_runtime::RequestContext;
+use aberta_runtime::connector::{ConnectorContext, ConnectorError};
+use aberta_runtime::error_body::Rejection;
+use aberta_runtime::payload::Jwt;
+use aberta_runtime::shared::{Cnpj, Cpf};
+use aberta_store::Store;
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use ofb_payments_v4::connector::*;
+use ofb_payments_v4::server::*;
+use poem::http::StatusCode;
+use sea_orm::TransactionTrait;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::consents::{self, PaymentConsent, PaymentConsents, Transition};
+use crate::error::PaymentsError;
+use crate::idempotency::{self, BodyHash, Claim, IdempotencyKey};
+use crate::notify::Notifier;
+use crate::pix::{self, Payments};
+use crate::rules::{self, Violation};
+
+pub struct PaymentsService {
+    auth: Arc<AuthServer>,
+    store: Store,
+    consents: Arc<PaymentConsents>,
+    payments: Arc<Payments>,
+    bank: Arc<dyn PaymentsConnector>,
+    notifier: Arc<Notifier>,
+}
+
+impl PaymentsService {
+    pub fn new(
+        auth: Arc<AuthServer>,
+        store: Store,
+        consents: Arc<PaymentConsents>,
+        payments: Arc<Payments>,
+        bank: Arc<dyn PaymentsConnector>,
+        notifier: Arc<Notifier>,
+    ) -> Self {
+        Self {
+            auth,
+            store,
+            consents,
+            payments,
+            bank,
+            notifier,
+        }
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The calendar day in Brasília (UTC-3), which payment dates are counted in.
+pub fn today_in_brasilia(now: i64) -> NaiveDate {
+    chrono::DateTime::from_timestamp(now - 3 * 3600, 0)
+        .unwrap_or_default()
+        .date_naive()
+}
+
+fn reject(status: StatusCode, code: &str, title: &str, detail: impl Into<String>) -> Rejection {
+    Rejection::new(status, code, title, detail)
+}
+
+fn internal(err: PaymentsError) -> Rejection {
+    tracing::error!(error = %err, "payments failed");
+    reject(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL_SERVER_ERROR",
+        "Erro interno",
+        "the request could not be completed",
+    )
+}
+
+/// A signed 422 body of the operation's own error type.
+fn unprocessable<T: DeserializeOwned>(code: &str, detail: &str) -> Option<Jwt<T>> {
+    let body = json!({
+        "errors": [{ "code": code, "title": title_of(code), "detail": detail }],
+        "meta": { "requestDateTime": aberta_runtime::error_body::now() },
+    });
+    serde_json::from_value(body).ok().map(Jwt::unsigned)
+}
+
+fn title_of(code: &str) -> &'static str {
+    match code {
+        "ERRO_IDEMPOTENCIA" => "Erro idempotência",
+        "PARAMETRO_INVALIDO" => "Parâmetro inválido",
+        "PARAMETRO_NAO_INFORMADO" => "Parâmetro não informado",
+        "DATA_PAGAMENTO_INVALIDA" => "Data de pagamento inválida",
+        "DETALHE_PAGAMENTO_INVALIDO" => "Detalhe do pagamento inválido",
+        "FORMA_PAGAMENTO_INVALIDA" => "Forma de pagamento inválida",
+        "CONSENTIMENTO_INVALIDO" => "Consentimento inválido",
+        "PAGAMENTO_DIVERGENTE_CONSENTIMENTO" => "Divergência entre pagamento e consentimento",
+        "PAGAMENTO_NAO_PERMITE_CANCELAMENTO" => "Pagamento não permite cancelamento",
+        _ => "Requisição recusada",
+    }
+}
+
+/// Turns a stored or built JSON answer into the operation's model.
+fn model<T: DeserializeOwned>(value: Value) -> Result<T, Rejection> {
+    serde_json::from_value(value).map_err(|e| {
+        tracing::error!(error = %e, "a payments answer does not fit its model");
+        reject(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_SERVER_ERROR",
+            "Erro interno",
+            "the answer could not be built",
+        )
+    })
+}
+
+fn self_link(ctx: &RequestContext) -> String {
+    format!(
+        "https://{}{}",
+        ctx.authority.as_deref().unwrap_or("localhost"),
+        ctx.path
+    )
+}
+
+fn envelope(ctx: &RequestContext, data: Value) -> Value {
+    json!({
+        "data": data,
+        "links": { "self": self_link(ctx) },
+        "meta": { "requestDateTime": aberta_runtime::error_body::now() },
+    })
+}
+
+/// How a token may be used here.
+enum TokenUse {
+    /// client_credentials with the `payments` scope: consents.
+    Client,
+    /// authorization_code linked to a payment consent: payments.
+    Customer,
+}
+
+impl PaymentsService {
+    async fn token(&self, ctx: &RequestContext, wanted: TokenUse) -> Result<TokenInfo, Rejection> {
+        let unauthorized = |detail: &str| {
+            reject(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "Não autorizado",
+                detail,
+            )
+        };
+        let info = match self.auth.check_bearer(ctx).await {
+            Ok(Ok(info)) => info,
+            Ok(Err(_)) => return Err(unauthorized("the token is not active for this certificate")),
+            Err(err) => {
+                tracing::error!(error = %err, "token check failed");
+                return Err(internal(PaymentsError::Signing("token check".into())));
+            }
+        };
+        if !info.has_scope("payments") {
+            return Err(reject(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "Acesso negado",
+                "the token lacks the payments scope",
+            ));
+        }
+        match wanted {
+            TokenUse::Client if info.is_customer_token() => {
+                Err(unauthorized("a client_credentials token is required"))
+            }
+            TokenUse::Customer
+                if !info.is_customer_token()
+                    || !info
+                        .consent_id
+                        .as_deref()
+                        .is_some_and(consents::is_payment_consent) =>
+            {
+                Err(unauthorized(
+                    "an authorization_code token of a payment consent is required",
+                ))
+            }
+            _ => Ok(info),
+        }
+    }
+
+    /// The client's own consent, expiry applied: 404 unknown, 403 another client's.
+    async fn owned_consent(
+        &self,
+        info: &TokenInfo,
+        consent_id: &str,
+    ) -> Result<PaymentConsent, Rejection> {
+        let consent = self
+            .consents
+            .get(&info.brand, consent_id, now())
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| {
+                reject(
+                    StatusCode::NOT_FOUND,
+                    "NOT_FOUND",
+                    "Não encontrado",
+                    "no such consent",
+                )
+            })?;
+        if consent.client_id != info.client_id {
+            return Err(reject(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "Acesso negado",
+                "the consent belongs to another client",
+            ));
+        }
+        Ok(consent)
+    }
+
+    /// What the bank is told about a call under `consent`.
+    fn connector_context(
+        &self,
+        ctx: &RequestContext,
+        consent: &PaymentConsent,
+    ) -> Result<ConnectorContext, Rejection> {
+        let customer = Cpf::try_from(consent.logged_user_cpf().to_string()).ok();
+        let business = consent
+            .business_cnpj()
+            .and_then(|c| Cnpj::try_from(c.to_string()).ok());
+        Ok(ConnectorContext {
+            brand: consent.brand.clone(),
+            customer,
+            business,
+            consent_id: Some(consent.consent_id.clone()),
+            consent: Some(consents::response_data(consent)),
+            interaction_id: ctx
+                .header(aberta_runtime::fapi_headers::INTERACTION_ID)
+                .unwrap_or_default()
+                .to_string(),
+            deadline: None,
+        })
+    }
+}
+
+/// A bank refusal as the answer of a payment call.
+fn bank_refusal(err: ConnectorError) -> Result<Violation, Rejection> {
+    match err {
+        ConnectorError::Refused { code, detail } => Ok(Violation {
+            code: leak_code(code),
+            detail,
+        }),
+        ConnectorError::NotFound => Err(reject(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "Não encontrado",
+            "no such payment",
+        )),
+        other => {
+            tracing::error!(error = %other, "the bank failed a payment call");
+            Err(reject(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "Erro interno",
+                "the bank could not be reached",
+            ))
+        }
+    }
+}
+
+/// The spec's codes are a closed set: a bank code outside it is reported as `NAO_INFORMADO`.
+fn leak_code(code: String) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "SALDO_INSUFICIENTE",
+        "VALOR_ACIMA_LIMITE",
+        "VALOR_INVALIDO",
+        "COBRANCA_INVALIDA",
+        "CONSENTIMENTO_INVALIDO",
+        "PARAMETRO_NAO_INFORMADO",
+        "PARAMETRO_INVALIDO",
+        "PAGAMENTO_DIVERGENTE_CONSENTIMENTO",
+        "DETALHE_PAGAMENTO_INVALIDO",
+        "PAGAMENTO_RECUSADO_DETENTORA",
+        "PAGAMENTO_RECUSADO_SPI",
+        "PAGAMENTO_NAO_PERMITE_CANCELAMENTO",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| **k == code)
+        .copied()
+        .unwrap_or("NAO_INFORMADO")
+}
+
+macro_rules! answer {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into(),
+        }
+    };
+}
+
+#[async_trait]
+impl PaymentsApi for PaymentsService {
+    async fn payments_post_consents(
+        &self,
+        ctx: RequestContext,
+        request: PaymentsPostConsentsRequest,
+    ) -> PaymentsPostConsentsResponse {
+        use PaymentsPostConsentsResponse as R;
+        let info = answer!(self.token(&ctx, TokenUse::Client).await);
+        let data = serde_json::to_value(&request.body.data).unwrap_or_default();
+        let at = now();
+        if let Err(v) = rules::check_consent(&data, today_in_brasilia(at)) {
+            return match unprocessable(v.code, &v.detail) {
+                Some(body) => R::UnprocessableEntity(body, None),
+                None => internal(PaymentsError::Corrupt("422 body".into())).into(),
+            };
+        }
+        let key = answer!(
+            IdempotencyKey::parse(Some(&request.x_idempotency_key.0)).map_err(|r| {
+                let (status, code, detail) = r.answer();
+                reject(status, code, "Parâmetro inválido", detail)
+            })
+        );
+        let hash = BodyHash::of_message("POST /consents", Some(&data));
+        let outcome: Result<Value, Result<R, Rejection>> = async {
+            let txn = self
+                .store
+                .connection()
+                .begin()
+                .await
+                .map_err(|e| Err(internal(e.into())))?;
+            match idempotency::claim(&txn, &info.brand, &info.client_id, &key, &hash, at)
+                .await
+                .map_err(|e| Err(internal(e)))?
+            {
+                Claim::Fresh(ticket) => {
+                    let consent = self
+                        .consents
+                        .create(&txn, &info.brand, &info.client_id, &data, at)
+                        .await
+                        .map_err(|e| Err(internal(e)))?;
+                    let body = envelope(&ctx, consents::response_data(&consent));
+                    ticket
+                        .complete(201, &body.to_string())
+                        .await
+                        .map_err(|e| Err(internal(e)))?;
+                    txn.commit().await.map_err(|e| Err(internal(e.into())))?;
+                    Ok(body)
+                }
+                Claim::Replay { status: 201, body } => serde_json::from_str(&body)
+                    .map_err(|e| Err(internal(PaymentsError::Corrupt(e.to_string())))),
+                Claim::Mismatch => Err(Ok(
+                    match unprocessable(
+                        "ERRO_IDEMPOTENCIA",
+                        "the x-idempotency-key was used for another request",
+                    ) {
+                        Some(body) => R::UnprocessableEntity(body, None),
+                        None => internal(PaymentsError::Corrupt("422 body".into())).into(),
+                    },
+                )),
+                other => {
+                    let (status, code, detail) = other.refusal().unwrap_or((
+                        StatusCode::CONFLICT,
+                        "NAO_INFORMADO",
+                        String::new(),
+                    ));
+                    Err(Err(reject(status, code, "Requisição em andamento", detail)))
+                }
+            }
+        }
+        .await;
+        match outcome {
+            Ok(body) => R::Created(Jwt::unsigned(answer!(model(body))), None),
+            Err(Ok(response)) => response,
+            Err(Err(rejection)) => rejection.into(),
+        }
+    }
+
+    async fn payments_get_consents_consent_id(
+        &self,
+        ctx: RequestContext,
+        request: PaymentsGetConsentsConsentIdRequest,
+    ) -> PaymentsGetConsentsConsentIdResponse {
+        let info = answer!(self.token(&ctx, TokenUse::Client).await);
+        let consent = answer!(self.owned_consent(&info, &request.consent_id.0).await);
+        let body = envelope(&ctx, consents::response_data(&consent));
+        PaymentsGetConsentsConsentIdResponse::Ok(Jwt::unsigned(answer!(model(body))), None)
+    }
+
+    async fn payments_post_pix_payments(
+        &self,
+        ctx: RequestContext,
+        request: PaymentsPostPixPaymentsRequest,
+    ) -> PaymentsPostPixPaymentsResponse {
+        use PaymentsPostPixPaymentsResponse as R;
+        let refuse = |v: Violation| match unprocessable(v.code, &v.detail) {
+            Some(body) => R::UnprocessableEntity(body, None),
+            None => internal(PaymentsError::Corrupt("422 body".into())).into(),
+        };
+        let info = answer!(self.token(&ctx, TokenUse::Customer).await);
+        let consent_id = info.consent_id.clone().unwrap_or_default();
+        let items = serde_json::to_value(&request.body.data).unwrap_or_default();
+        let items = items.as_array().cloned().unwrap_or_default();
+        let key = answer!(
+            IdempotencyKey::parse(Some(&request.x_idempotency_key.0)).map_err(|r| {
+                let (status, code, detail) = r.answer();
+                reject(status, code, "Parâmetro inválido", detail)
+            })
+        );
+        let hash = BodyHash::of_message("POST /pix/payments", Some(&Value::Array(items.clone())));
+        let at = now();
+        let consent = answer!(self.owned_consent(&info, &consent_id).await);
+
+        // The claim and the consent's consumption commit together, before the bank is
+        // called: a duplicate waits for, then replays, this request's answer.
+        let db = self.store.connection();
+        let txn = answer!(db.begin().await.map_err(|e| internal(e.into())));
+        let claim = answer!(
+            idempotency::claim(&txn, &info.brand, &info.client_id, &key, &hash, at)
+                .await
+                .map_err(internal)
+        );
+        // Detached: the answer is stored in whichever transaction ends the request.
+        let ticket = match claim {
+            Claim::Fresh(ticket) => ticket.detach(),
+            Claim::Replay { status, body } => {
+                let _ = txn.rollback().await;
+                let body: Value = answer!(
+                    serde_json::from_str(&body)
+                        .map_err(|e| internal(PaymentsError::Corrupt(e.to_string())))
+                );
+                return if status == 201 {
+                    R::Created(Jwt::unsigned(answer!(model(body))), None)
+                } else {
+                    R::UnprocessableEntity(Jwt::unsigned(answer!(model(body))), None)
+                };
+            }
+            Claim::Mismatch => {
+                let _ = txn.rollback().await;
+                return refuse(Violation {
+                    code: "ERRO_IDEMPOTENCIA",
+                    detail: "the x-idempotency-key was used for another request".into(),
+                });
+            }
+            Claim::InFlight => {
+                let _ = txn.rollback().await;
+                return reject(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TOO_MANY_REQUESTS",
+                    "Requisição em andamento",
+                    "a request with this x-idempotency-key is still being processed",
+                )
+                .into();
+            }
+        };
+        if consent.status != consents::AUTHORISED {
+            // Nothing consumed; the refusal is kept for the key like any 422 of a payment.
+            let v = Violation {
+                code: pix::CONSENTIMENTO_INVALIDO,
+                detail: format!("the consent is {}", consent.status),
+            };
+            return answer!(self.keep_refusal(txn, ticket, v).await);
+        }
+        match self
+            .consents
+            .consume(&txn, &info.brand, &consent_id, at)
+            .await
+        {
+            Ok(Transition::Done) => {}
+            Ok(_) => {
+                let v = Violation {
+                    code: pix::CONSENTIMENTO_INVALIDO,
+                    detail: "the consent was used by another request".into(),
+                };
+                return answer!(self.keep_refusal(txn, ticket, v).await);
+            }
+            Err(err) => return internal(err).into(),
+        }
+        let today = today_in_brasilia(at);
+        let scheduled = consent.request["payment"].get("schedule").is_some();
+        let dates = match consent.request["payment"].get("schedule") {
+            Some(schedule) => {
+                rules::schedule_dates(schedule, today - chrono::Days::new(1)).unwrap_or_default()
+            }
+            None => vec![today],
+        };
+        if let Err(v) = pix::check_against_consent(&items, &consent.request, &dates, scheduled) {
+            return answer!(self.keep_refusal(txn, ticket, v).await);
+        }
+        // The claim and the consumption are committed; the ticket is completed later, in
+        // the transaction that keeps the payments.
+        answer!(txn.commit().await.map_err(|e| internal(e.into())));
+
+        let bank_ctx = answer!(self.connector_context(&ctx, &consent));
+        let outcome = self
+            .bank
+            .payments_post_pix_payments(
+                &bank_ctx,
+                PaymentsPostPixPaymentsInput { body: request.body },
+            )
+            .await;
+        let txn = answer!(db.begin().await.map_err(|e| internal(e.into())));
+        let (status, body) = match outcome {
+            Ok(created) => {
+                let answers: Vec<Value> = created
+                    .iter()
+                    .filter_map(|p| serde_json::to_value(p).ok())
+                    .collect();
+                answer!(
+                    self.payments
+                        .insert(
+                            &txn,
+                            &info.brand,
+                            &info.client_id,
+                            &consent_id,
+                            &answers,
+                            at
+                        )
+                        .await
+                        .map_err(internal)
+                );
+                for payment in &answers {
+                    answer!(
+                        self.notifier
+                            .payment_changed(&txn, &info.brand, &info.client_id, payment, at)
+                            .await
+                            .map_err(internal)
+                    );
+                }
+                (201, envelope(&ctx, Value::Array(answers)))
+            }
+            Err(err) => {
+                let v = answer!(bank_refusal(err));
+                (422, error_body(&v))
+            }
+        };
+        answer!(
+            ticket
+                .complete_in(&txn, status, &body.to_string())
+                .await
+                .map_err(internal)
+        );
+        answer!(txn.commit().await.map_err(|e| internal(e.into())));
+        if status == 201 {
+            R::Created(Jwt::unsigned(answer!(model(body))), None)
+        } else {
+            R::UnprocessableEntity(Jwt::unsigned(answer!(model(body))), None)
+        }
+    }
+
+    async fn payments_get_pix_payments_payment_id(
+        &self,
+        ctx: RequestContext,
+        request: PaymentsGetPixPaymentsPaymentIdRequest,
+    ) -> PaymentsGetPixPaymentsPaymentIdResponse {
+        let info = answer!(self.token(&ctx, TokenUse::Client).await);
+        let kept = answer!(self.owned_payment(&info, &request.payment_id.0).await);
+        let answer_now = answer!(self.refresh(&ctx, &kept).await);
+        let body = envelope(&ctx, answer_now);
+        PaymentsGetPixPaymentsPaymentIdResponse::Ok(Jwt::unsigned(answer!(model(body))), None)
+    }
+
+    async fn payments_patch_pix_payments_payment_id(
+        &self,
+        ctx: RequestContext,
+        request: PaymentsPatchPixPaymentsPaymentIdRequest,
+    ) -> PaymentsPatchPixPaymentsPaymentIdResponse {
+        use PaymentsPatchPixPaymentsPaymentIdResponse as R;
+        let info = answer!(self.token(&ctx, TokenUse::Client).await);
+        let kept = answer!(self.owned_payment(&info, &request.payment_id.0).await);
+        let consent = answer!(self.owned_consent(&info, &kept.consent_id).await);
+        let bank_ctx = answer!(self.connector_context(&ctx, &consent));
+        let outcome = self
+            .bank
+            .payments_patch_pix_payments_payment_id(
+                &bank_ctx,
+                PaymentsPatchPixPaymentsPaymentIdInput {
+                    payment_id: request.payment_id,
+                    body: request.body,
+                },
+            )
+            .await;
+        match outcome {
+            Ok(cancelled) => {
+                let value = serde_json::to_value(&cancelled).unwrap_or_default();
+                answer!(self.record_change(&kept, &value).await);
+                R::Ok(Jwt::unsigned(answer!(model(envelope(&ctx, value)))), None)
+            }
+            Err(err) => {
+                let v = answer!(bank_refusal(err));
+                match unprocessable(v.code, &v.detail) {
+                    Some(body) => R::UnprocessableEntity(body, None),
+                    None => internal(PaymentsError::Corrupt("422 body".into())).into(),
+                }
+            }
+        }
+    }
+
+    async fn payments_patch_pix_payments_consent_id(
+        &self,
+        ctx: RequestContext,
+        request: PaymentsPatchPixPaymentsConsentIdRequest,
+    ) -> PaymentsPatchPixPaymentsConsentIdResponse {
+        use PaymentsPatchPixPaymentsConsentIdResponse as R;
+        let info = answer!(self.token(&ctx, TokenUse::Client).await);
+        let consent = answer!(self.owned_consent(&info, &request.consent_id.0).await);
+        let bank_ctx = answer!(self.connector_context(&ctx, &consent));
+        let outcome = self
+            .bank
+            .payments_patch_pix_payments_consent_id(
+                &bank_ctx,
+                PaymentsPatchPixPaymentsConsentIdInput {
+                    consent_id: request.consent_id,
+                    body: request.body,
+                },
+            )
+            .await;
+        match outcome {
+            Ok(cancelled) => {
+                let value = serde_json::to_value(&cancelled).unwrap_or_default();
+                for item in value.as_array().into_iter().flatten() {
+                    if let Some(id) = item["paymentId"].as_str()
+                        && let Ok(Some(kept)) = self.payments.get(&info.brand, id).await
+                    {
+                        // The list item carries the new status; the full answer is read
+                        // back from the bank on the next GET.
+                        let mut answer = kept.answer.clone();
+                        answer["status"] = item["status"].clone();
+                        answer!(self.record_change(&kept, &answer).await);
+                    }
+                }
+                R::Ok(Jwt::unsigned(answer!(model(envelope(&ctx, value)))), None)
+            }
+            Err(err) => {
+                let v = answer!(bank_refusal(err));
+                match unprocessable(v.code, &v.detail) {
+                    Some(body) => R::UnprocessableEntity(body, None),
+                    None => internal(PaymentsError::Corrupt("422 body".into())).into(),
+                }
+            }
+        }
+    }
+}
+
+fn error_body(v: &Violation) -> Value {
+    json!({
+        "errors": [{ "code": v.code, "title": title_of(v.code), "detail": v.detail }],
+        "meta": { "requestDateTime": aberta_runtime::error_body::now() },
+    })
+}
+
+impl PaymentsService {
+    /// Keeps a 422 for the key and commits (with whatever the transaction consumed).
+    async fn keep_refusal<R>(
+        &self,
+        txn: sea_orm::DatabaseTransaction,
+        ticket: idempotency::DetachedTicket,
+        v: Violation,
+    ) -> Result<R, Rejection>
+    where
+        R: From<Rejection> + FromViolation,
+    {
+        let body = error_body(&v);
+        ticket
+            .complete_in(&txn, 422, &body.to_string())
+            .await
+            .map_err(internal)?;
+        txn.commit().await.map_err(|e| internal(e.into()))?;
+        R::from_violation(body)
+    }
+
+    async fn owned_payment(
+        &self,
+        info: &TokenInfo,
+        payment_id: &str,
+    ) -> Result<pix::KeptPayment, Rejection> {
+        let kept = self
+            .payments
+            .get(&info.brand, payment_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| {
+                reject(
+                    StatusCode::NOT_FOUND,
+                    "NOT_FOUND",
+                    "Não encontrado",
+                    "no such payment",
+                )
+            })?;
+        if kept.client_id != info.client_id {
+            return Err(reject(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "Acesso negado",
+                "the payment belongs to another client",
+            ));
+        }
+        Ok(kept)
+    }
+
+    /// The bank's current answer for a payment, recorded (and notified) when it changed.
+    async fn refresh(
+        &self,
+        ctx: &RequestContext,
+        kept: &pix::KeptPayment,
+    ) -> Result<Value, Rejection> {
+        if pix::FINAL.contains(&kept.status.as_str()) {
+            return Ok(kept.answer.clone());
+        }
+        let consent = self
+            .consents
+            .get(&kept.brand, &kept.consent_id, now())
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| internal(PaymentsError::Corrupt("payment without consent".into())))?;
+        let bank_ctx = self.connector_context(ctx, &consent)?;
+        let current = self
+            .bank
+            .payments_get_pix_payments_payment_id(
+                &bank_ctx,
+                PaymentsGetPixPaymentsPaymentIdInput {
+                    payment_id: ofb_payments_v4::params::PaymentId(kept.payment_id.clone()),
+                },
+            )
+            .await;
+        match current {
+            Ok(data) => {
+                let value = serde_json::to_value(&data).unwrap_or_default();
+                self.record_change(kept, &value).await?;
+                Ok(value)
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "payment status not refreshed; serving the last one");
+                Ok(kept.answer.clone())
+            }
+        }
+    }
+
+    async fn record_change(
+        &self,
+        kept: &pix::KeptPayment,
+        answer: &Value,
+    ) -> Result<(), Rejection> {
+        let at = now();
+        let txn = self
+            .store
+            .connection()
+            .begin()
+            .await
+            .map_err(|e| internal(e.into()))?;
+        if self
+            .payments
+            .update(&txn, kept, answer, at)
+            .await
+            .map_err(internal)?
+        {
+            self.notifier
+                .payment_changed(&txn, &kept.brand, &kept.client_id, answer, at)
+                .await
+                .map_err(internal)?;
+        }
+        txn.commit().await.map_err(|e| internal(e.into()))?;
+        Ok(())
+    }
+
+    /// Asks the bank about every payment not yet final and records what changed; the
+    /// sweeper runs this every second or so. Returns how many changed.
+    pub async fn poll_open_payments(&self) -> Result<u64, PaymentsError> {
+        let mut changed = 0;
+        for kept in self.payments.open(200).await? {
+            let before = kept.status.clone();
+            let Ok(Some(consent)) = self
+                .consents
+                .get(&kept.brand, &kept.consent_id, now())
+                .await
+            else {
+                continue;
+            };
+            let Ok(bank_ctx) = self.connector_context(&RequestContext::default(), &consent) else {
+                continue;
+            };
+            let current = self
+                .bank
+                .payments_get_pix_payments_payment_id(
+                    &bank_ctx,
+                    PaymentsGetPixPaymentsPaymentIdInput {
+                        payment_id: ofb_payments_v4::params::PaymentId(kept.payment_id.clone()),
+                    },
+                )
+                .await;
+            if let Ok(data) = current {
+                let value = serde_json::to_value(&data).unwrap_or_default();
+                if value["status"].as_str() != Some(before.as_str())
+                    && self.record_change(&kept, &value).await.is_ok()
+                {
+                    changed += 1;
+                }
+            }
+        }
+        Ok(changed)
+    }
+}
+
+/// The response enums whose 422 is a signed body built from an error JSON.
+pub trait FromViolation: Sized {
+    fn from_violation(body: Value) -> Result<Self, Rejection>;
+}
+
+impl FromViolation for PaymentsPostPixPaymentsResponse {
+    fn from_violation(body: Value) -> Result<Self, Rejection> {
+        Ok(Self::UnprocessableEntity(Jwt::unsigned(model(body)?), None))
+    }
+}

@@ -1,0 +1,206 @@
+//! The signed-body codec of the payments routes ([`JwsCodec`]): a request is verified against
+//! the keys the sending organisation publishes in the directory keystore (the software's set
+//! named by the client certificate, then the organisation's), for the endpoint URL called,
+//! with its `jti` recorded; a response is signed with the institution's key of the brand
+//! called, for the client's organisation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aberta_auth::AuthServer;
+use aberta_auth::jwks::KeyCache;
+use aberta_runtime::RequestContext;
+use aberta_runtime::jws::{JwsCodec, JwsError};
+use async_trait::async_trait;
+use josekit::jwk::Jwk;
+use josekit::jws::{JwsSigner, JwsVerifier, PS256};
+use serde_json::Value;
+
+use crate::error::PaymentsError;
+use crate::signed::{self, Expectations, JtiLedger, OrganisationKeys};
+
+/// The key an institution signs its payment messages with (its BRSEAL key) and the
+/// organisation id it signs as.
+pub struct SigningIdentity {
+    pub org_id: String,
+    kid: String,
+    signer: Box<dyn JwsSigner>,
+}
+
+impl std::fmt::Debug for SigningIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningIdentity")
+            .field("org_id", &self.org_id)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningIdentity {
+    /// From a private PS256 JWK with a `kid`.
+    pub fn from_jwk(org_id: &str, jwk: &Jwk) -> Result<Self, PaymentsError> {
+        let kid = jwk
+            .key_id()
+            .ok_or_else(|| PaymentsError::Signing("the signing JWK has no kid".into()))?
+            .to_string();
+        let signer = PS256
+            .signer_from_jwk(jwk)
+            .map_err(|e| PaymentsError::Signing(e.to_string()))?;
+        Ok(Self {
+            org_id: org_id.to_string(),
+            kid,
+            signer: Box::new(signer),
+        })
+    }
+}
+
+/// The organisation and software a client certificate names.
+fn sender(ctx: &RequestContext) -> Option<aberta_ecosystem::subject::CertIdentity> {
+    aberta_ecosystem::subject::identity(&ctx.client_cert.as_ref()?.der)
+}
+
+pub struct PaymentsCodec {
+    auth: Arc<AuthServer>,
+    keys: KeyCache,
+    keystore_base: String,
+    jti: JtiLedger,
+    identities: HashMap<String, SigningIdentity>,
+}
+
+impl std::fmt::Debug for PaymentsCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentsCodec")
+            .field("keystore_base", &self.keystore_base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PaymentsCodec {
+    /// `identities`: the signing identity of each brand id. `keystore_base` is the directory
+    /// keystore's root; fetched key sets live `ttl`.
+    pub fn new(
+        auth: Arc<AuthServer>,
+        http: reqwest::Client,
+        keystore_base: &str,
+        ttl: Duration,
+        jti: JtiLedger,
+        identities: HashMap<String, SigningIdentity>,
+    ) -> Self {
+        Self {
+            auth,
+            keys: KeyCache::new(http, ttl),
+            keystore_base: keystore_base.trim_end_matches('/').to_string(),
+            jti,
+            identities,
+        }
+    }
+
+    /// The brand's organisation id (`iss` of our messages).
+    pub fn org_id(&self, brand: &str) -> Option<&str> {
+        self.identities.get(brand).map(|i| i.org_id.as_str())
+    }
+}
+
+/// The sender's keys: its software's set first, then its organisation's.
+struct SenderKeys<'a> {
+    keys: &'a KeyCache,
+    base: &'a str,
+    software_id: &'a str,
+}
+
+fn segment_ok(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+#[async_trait]
+impl OrganisationKeys for SenderKeys<'_> {
+    async fn key(
+        &self,
+        org_id: &str,
+        kid: &str,
+    ) -> Result<Option<Arc<dyn JwsVerifier>>, PaymentsError> {
+        if !segment_ok(org_id) || !segment_ok(self.software_id) {
+            return Ok(None);
+        }
+        let sets = [
+            format!(
+                "{}/{org_id}/{}/application.jwks",
+                self.base, self.software_id
+            ),
+            format!("{}/{org_id}/application.jwks", self.base),
+        ];
+        for url in &sets {
+            let found = self.keys.verifier(url, Some(kid)).await.map_err(|err| {
+                PaymentsError::Keystore {
+                    url: url.clone(),
+                    reason: err.to_string(),
+                }
+            })?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[async_trait]
+impl JwsCodec for PaymentsCodec {
+    async fn verify(&self, ctx: &RequestContext, compact: &str) -> Result<Value, JwsError> {
+        let brand = self
+            .auth
+            .brand_id(ctx)
+            .ok_or_else(|| JwsError::Claims("unknown host".into()))?;
+        let who = sender(ctx).ok_or_else(|| {
+            JwsError::Claims("the client certificate names no organisation".into())
+        })?;
+        let authority = ctx.authority.as_deref().unwrap_or_default();
+        let expect = Expectations {
+            brand,
+            audience: format!("https://{authority}{}", ctx.path),
+            issuer: who.org_id.clone(),
+        };
+        let keys = SenderKeys {
+            keys: &self.keys,
+            base: &self.keystore_base,
+            software_id: &who.software_id,
+        };
+        let now = chrono::Utc::now().timestamp();
+        match signed::verify_request(compact, &expect, &keys, &self.jti, now).await {
+            Ok(claims) => Ok(claims.into_inner()),
+            Err(err) => {
+                let (status, _, detail) = err.answer();
+                tracing::info!(%status, detail, "signed request refused");
+                Err(match status.as_u16() {
+                    400 => JwsError::BadSignature(detail),
+                    403 => JwsError::Claims(detail),
+                    _ => JwsError::Unavailable(detail),
+                })
+            }
+        }
+    }
+
+    fn sign(&self, ctx: &RequestContext, payload: Value) -> Result<String, JwsError> {
+        let brand = self
+            .auth
+            .brand_id(ctx)
+            .ok_or_else(|| JwsError::Signing("unknown host".into()))?;
+        let identity = self
+            .identities
+            .get(&brand)
+            .ok_or_else(|| JwsError::Signing(format!("brand {brand} has no signing key")))?;
+        let audience = sender(ctx)
+            .map(|who| who.org_id)
+            .ok_or_else(|| JwsError::Signing("no client organisation to sign for".into()))?;
+        signed::sign_response(
+            payload,
+            identity.signer.as_ref(),
+            &identity.kid,
+            &audience,
+            &identity.org_id,
+            chrono::Utc::now().timestamp(),
+        )
+        .map_err(|e| JwsError::Signing(e.to_string()))
+    }
+}
