@@ -24,6 +24,7 @@ use serde_json::{Map, Value, json};
 use sha2::Digest;
 use tokio::net::TcpListener;
 
+mod payments;
 mod report;
 
 pub use report::{CryptoRates, Report, ScenarioResult};
@@ -795,6 +796,17 @@ impl AuthorizationFlow {
 
     /// One flow; returns the access token.
     async fn authorise(&self, client: &reqwest::Client, job: &FlowJob) -> Result<String> {
+        self.authorise_with(client, job, false).await
+    }
+
+    /// One flow; with `pick_account`, the consent page is read and its first account chosen
+    /// (a payment consent that names no debtor account). Returns the access token.
+    async fn authorise_with(
+        &self,
+        client: &reqwest::Client,
+        job: &FlowJob,
+        pick_account: bool,
+    ) -> Result<String> {
         let base = &self.issuer;
         let resp = post_form(client, &format!("{base}/par"), job.par.clone(), 201).await?;
         let par: Value = resp.json().await?;
@@ -820,8 +832,22 @@ impl AuthorizationFlow {
             ("username", self.user.0.as_str()),
             ("password", self.user.1.as_str()),
         ])?;
-        post_form(client, &format!("{base}/portal/login"), form, 303).await?;
-        let form = serde_urlencoded::to_string([("session", session.as_str()), ("approve", "1")])?;
+        let resp = post_form(client, &format!("{base}/portal/login"), form, 303).await?;
+        let mut fields = vec![("session", session.clone()), ("approve", "1".to_string())];
+        if pick_account {
+            let page = client
+                .get(format!("{base}{}", location(&resp)?))
+                .send()
+                .await?;
+            let html = expect(page, 200, "consent page").await?.text().await?;
+            let account = html
+                .split("<option value=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .context("the consent page offers no account")?;
+            fields.push(("account", account.to_string()));
+        }
+        let form = serde_urlencoded::to_string(&fields)?;
         let resp = post_form(client, &format!("{base}/portal/consent"), form, 303).await?;
         let target = location(&resp)?;
         let fragment = target
@@ -1082,6 +1108,9 @@ pub async fn run(opts: &Options, quiet: bool) -> Result<Report> {
         });
         scenarios.push(scenario(read, &tpp, &clients, opts, quiet).await?);
     }
+
+    progress(quiet, "payments: signed consents and Pix payments");
+    scenarios.extend(payments::scenarios(&tpp, &clients, opts, quiet).await?);
 
     let backend = sandbox.backend.clone();
     drop(clients);
