@@ -491,3 +491,340 @@ async fn payment_journey_on_postgres() {
     common::postgres_url();
     journey(Backend::Postgres).await;
 }
+
+/// A consent whose `payment` is changed by `edit`; the answer.
+async fn try_consent(world: &World, tpp: &Tpp, token: &str, edit: impl Fn(&mut Value)) -> Answer {
+    let (cpf, _) = world.env.user();
+    let mut data = consent_data(&cpf, "10.00");
+    edit(&mut data["payment"]);
+    let path = format!("{BASE}/consents");
+    send(
+        world,
+        tpp,
+        reqwest::Method::POST,
+        &path,
+        token,
+        Some(signed(tpp, world.env.issuer(), &path, data)),
+        Some(&uuid::Uuid::new_v4().to_string()),
+    )
+    .await
+}
+
+async fn pay(world: &World, tpp: &Tpp, access: &str, data: Value) -> Answer {
+    let path = format!("{BASE}/pix/payments");
+    send(
+        world,
+        tpp,
+        reqwest::Method::POST,
+        &path,
+        access,
+        Some(signed(tpp, world.env.issuer(), &path, data)),
+        Some(&uuid::Uuid::new_v4().to_string()),
+    )
+    .await
+}
+
+async fn consent_status(world: &World, tpp: &Tpp, token: &str, consent_id: &str) -> Value {
+    let read = send(
+        world,
+        tpp,
+        reqwest::Method::GET,
+        &format!("{BASE}/consents/{consent_id}"),
+        token,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    read.body["data"].clone()
+}
+
+fn code_of(answer: &Answer) -> &str {
+    answer.body["errors"][0]["code"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+/// The refusals of the certification modules (requirements §3.7), by module.
+async fn refusals(backend: Backend) {
+    let world = start(backend).await;
+    let tpp = ready_tpp(&world, "https://127.0.0.1:9/unused").await;
+    let token = client_token(&tpp).await;
+    let tomorrow = today() + chrono::Duration::days(1);
+
+    // payments_api_pixscheduling-dates-unhappy: today, past D+730, or no date at all.
+    for (what, edit) in [
+        (
+            "scheduled today",
+            json!({ "single": { "date": today().to_string() } }),
+        ),
+        (
+            "scheduled past D+730",
+            json!({ "single": { "date": (today() + chrono::Duration::days(731)).to_string() } }),
+        ),
+    ] {
+        let answer = try_consent(&world, &tpp, &token, |p| {
+            p.as_object_mut().unwrap().remove("date");
+            p["schedule"] = edit.clone();
+        })
+        .await;
+        assert_eq!(answer.status, 422, "{what}: {}", answer.body);
+        assert_eq!(code_of(&answer), "DATA_PAGAMENTO_INVALIDA", "{what}");
+    }
+    let no_date = try_consent(&world, &tpp, &token, |p| {
+        p.as_object_mut().unwrap().remove("date");
+    })
+    .await;
+    assert_eq!(no_date.status, 422, "{}", no_date.body);
+    assert_eq!(code_of(&no_date), "PARAMETRO_NAO_INFORMADO");
+    // payments_api_dict / manu-fail: details that do not fit the local instrument.
+    let manu_with_proxy = try_consent(&world, &tpp, &token, |p| {
+        p["details"]["localInstrument"] = json!("MANU");
+    })
+    .await;
+    assert_eq!(code_of(&manu_with_proxy), "DETALHE_PAGAMENTO_INVALIDO");
+    // JSON where a JWT is due.
+    let plain = tpp
+        .http
+        .post(format!("{}{BASE}/consents", world.env.issuer()))
+        .bearer_auth(&token)
+        .header("x-fapi-interaction-id", uuid::Uuid::new_v4().to_string())
+        .header("x-idempotency-key", "plain-json")
+        .json(&json!({ "data": consent_data(&world.env.user().0, "10.00") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 415, "JSON body");
+
+    // payments_api_consents_rejection-reason: the customer declines at the portal.
+    let consent_id = create_consent(&world, &tpp, &token, "10.00").await;
+    let verifier = common::verifier();
+    let (_, par) = tpp
+        .par(tpp.request_claims(&format!("openid payments consent:{consent_id}"), &verifier))
+        .await;
+    let (cpf, password) = world.env.user();
+    let fragment = common::authorize_as_user(
+        &world.env,
+        &tpp,
+        par["request_uri"].as_str().unwrap(),
+        (&cpf, &password),
+        false,
+    )
+    .await;
+    assert_eq!(fragment["error"], "access_denied");
+    let data = consent_status(&world, &tpp, &token, &consent_id).await;
+    assert_eq!(data["status"], "REJECTED");
+    assert_eq!(data["rejectionReason"]["code"], "REJEITADO_USUARIO");
+
+    // payments_api_negative: a payment that differs from its consent, which it consumes.
+    let consent_id = create_consent(&world, &tpp, &token, "10.00").await;
+    let access = authorise(&world, &tpp, &consent_id).await;
+    let divergent = pay(
+        &world,
+        &tpp,
+        &access,
+        payment_data(&consent_id, "10.01", CNPJ_INITIATOR),
+    )
+    .await;
+    assert_eq!(divergent.status, 422, "{}", divergent.body);
+    assert_eq!(code_of(&divergent), "PAGAMENTO_DIVERGENTE_CONSENTIMENTO");
+    let data = consent_status(&world, &tpp, &token, &consent_id).await;
+    assert_eq!(data["status"], "CONSUMED");
+
+    // payments_api_e2eid: an endToEndId not dated the payment day.
+    let consent_id = create_consent(&world, &tpp, &token, "10.00").await;
+    let access = authorise(&world, &tpp, &consent_id).await;
+    let mut data = payment_data(&consent_id, "10.00", CNPJ_INITIATOR);
+    data[0]["endToEndId"] = json!("E9999900420200101120012345678901");
+    let e2e = pay(&world, &tpp, &access, data).await;
+    assert_eq!(e2e.status, 422, "{}", e2e.body);
+    assert_eq!(code_of(&e2e), "PARAMETRO_INVALIDO");
+
+    // payments_api_pixscheduling-patch: a scheduled payment (SCHD) cancelled by the
+    // initiator (CANC), and cancelling it again refused.
+    let (cpf, _) = world.env.user();
+    let mut scheduled = consent_data(&cpf, "10.00");
+    scheduled["payment"].as_object_mut().unwrap().remove("date");
+    scheduled["payment"]["schedule"] = json!({ "single": { "date": tomorrow.to_string() } });
+    let path = format!("{BASE}/consents");
+    let created = send(
+        &world,
+        &tpp,
+        reqwest::Method::POST,
+        &path,
+        &token,
+        Some(signed(&tpp, world.env.issuer(), &path, scheduled)),
+        Some(&uuid::Uuid::new_v4().to_string()),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let consent_id = created.body["data"]["consentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let access = authorise(&world, &tpp, &consent_id).await;
+    let mut data = payment_data(&consent_id, "10.00", CNPJ_INITIATOR);
+    let tail = &uuid::Uuid::new_v4().simple().to_string()[..11];
+    data[0]["endToEndId"] = json!(format!("E99999004{}1500{tail}", tomorrow.format("%Y%m%d")));
+    let paid = pay(&world, &tpp, &access, data).await;
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    assert_eq!(paid.body["data"][0]["status"], "SCHD");
+    let payment_id = paid.body["data"][0]["paymentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let patch_path = format!("{BASE}/pix/payments/{payment_id}");
+    let cancel = json!({ "status": "CANC",
+        "cancellation": { "cancelledBy": { "document": { "identification": cpf, "rel": "CPF" } } } });
+    let cancelled = send(
+        &world,
+        &tpp,
+        reqwest::Method::PATCH,
+        &patch_path,
+        &token,
+        Some(signed(
+            &tpp,
+            world.env.issuer(),
+            &patch_path,
+            cancel.clone(),
+        )),
+        None,
+    )
+    .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(cancelled.body["data"]["status"], "CANC");
+    let again = send(
+        &world,
+        &tpp,
+        reqwest::Method::PATCH,
+        &patch_path,
+        &token,
+        Some(signed(&tpp, world.env.issuer(), &patch_path, cancel)),
+        None,
+    )
+    .await;
+    assert_eq!(again.status, 422, "{}", again.body);
+    assert_eq!(code_of(&again), "PAGAMENTO_NAO_PERMITE_CANCELAMENTO");
+
+    world.holder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certification_refusals_on_sqlite() {
+    refusals(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certification_refusals_on_postgres() {
+    common::postgres_url();
+    refusals(Backend::Postgres).await;
+}
+
+/// Concurrent initiators repeating each payment under one idempotency key (each copy signed
+/// afresh): exactly one payment per key, and every repeat that is answered names it.
+async fn storm(backend: Backend) {
+    const KEYS: usize = 4;
+    const COPIES: usize = 6;
+    let world = Arc::new(start(backend).await);
+    let tpp = Arc::new(ready_tpp(&world, "https://127.0.0.1:9/unused").await);
+    let token = client_token(&tpp).await;
+    let mut tasks = Vec::new();
+    for k in 0..KEYS {
+        let consent_id = create_consent(&world, &tpp, &token, "1.00").await;
+        let access = authorise(&world, &tpp, &consent_id).await;
+        let data = payment_data(&consent_id, "1.00", CNPJ_INITIATOR);
+        let key = format!("storm-{k}-{}", uuid::Uuid::new_v4().simple());
+        for _ in 0..COPIES {
+            let (world, tpp, access, data, key) = (
+                world.clone(),
+                tpp.clone(),
+                access.clone(),
+                data.clone(),
+                key.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let path = format!("{BASE}/pix/payments");
+                let answer = send(
+                    &world,
+                    &tpp,
+                    reqwest::Method::POST,
+                    &path,
+                    &access,
+                    Some(signed(&tpp, world.env.issuer(), &path, data)),
+                    Some(&key),
+                )
+                .await;
+                (
+                    key,
+                    answer.status,
+                    answer.body["data"][0]["paymentId"].clone(),
+                )
+            }));
+        }
+    }
+    let mut by_key: std::collections::HashMap<String, Vec<(u16, Value)>> = Default::default();
+    for task in tasks {
+        let (key, status, id) = task.await.unwrap();
+        by_key.entry(key).or_default().push((status, id));
+    }
+    let mut payments = std::collections::HashSet::new();
+    for (key, answers) in &by_key {
+        let created: Vec<&Value> = answers
+            .iter()
+            .filter(|(s, _)| *s == 201)
+            .map(|(_, id)| id)
+            .collect();
+        assert!(
+            !created.is_empty(),
+            "{key}: no copy was answered 201: {answers:?}"
+        );
+        assert!(
+            created.iter().all(|id| *id == created[0]),
+            "{key}: different payments for one key: {answers:?}"
+        );
+        assert!(
+            answers.iter().all(|(s, _)| *s == 201 || *s == 429),
+            "{key}: a copy was neither the payment nor told to wait: {answers:?}"
+        );
+        payments.insert(created[0].clone());
+    }
+    assert_eq!(payments.len(), KEYS);
+    // And the bank saw exactly one payment per consent.
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = world.holder.store.connection();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT COUNT(*) AS n FROM payments_pix_payment WHERE payment_id IN ({})",
+                payments
+                    .iter()
+                    .map(|p| format!("'{}'", p.as_str().unwrap()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), KEYS as i64);
+    let consents: std::collections::HashSet<String> = by_key.keys().cloned().collect();
+    assert_eq!(consents.len(), KEYS);
+    Arc::try_unwrap(world)
+        .ok()
+        .expect("every task ended")
+        .holder
+        .shutdown()
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_storm_on_sqlite() {
+    storm(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_storm_on_postgres() {
+    common::postgres_url();
+    storm(Backend::Postgres).await;
+}

@@ -4,6 +4,7 @@
 //! CANC, PDNG or SCHD; a consent REJECTED or CONSUMED).
 
 use aberta_store::Store;
+use aberta_store::entity::client;
 use aberta_store::outbox::{self, NewEvent};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -18,16 +19,14 @@ const PAYMENT_TRIGGERS: [&str; 5] = ["ACSC", "RJCT", "CANC", "PDNG", "SCHD"];
 /// Consent statuses a receiver is told about.
 const CONSENT_TRIGGERS: [&str; 2] = ["REJECTED", "CONSUMED"];
 
-#[derive(Debug, Clone)]
-pub struct Notifier {
-    store: Store,
-}
+#[derive(Debug, Clone, Default)]
+pub struct Notifier {}
 
 impl Notifier {
     /// Creates the webhook outbox table if needed.
     pub async fn new(store: Store) -> Result<Self, PaymentsError> {
         aberta_webhooks::migrate(store.connection()).await?;
-        Ok(Self { store })
+        Ok(Self {})
     }
 
     /// A payment was created or changed status (`payment` is the bank's answer).
@@ -98,7 +97,14 @@ impl Notifier {
         C: ConnectionTrait,
         F: Fn(&str) -> aberta_webhooks::Result<url::Url>,
     {
-        let Some(client) = self.store.client(brand, client_id).await? else {
+        // Read through the caller's transaction: on SQLite a second connection could wait
+        // for the very lock this transaction holds.
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let Some(client) = client::Entity::find_by_id(client_id.to_string())
+            .filter(client::Column::Brand.eq(brand))
+            .one(conn)
+            .await?
+        else {
             return Ok(());
         };
         let metadata: Value = serde_json::from_str(&client.metadata).unwrap_or_default();
