@@ -828,3 +828,104 @@ async fn idempotency_storm_on_postgres() {
     common::postgres_url();
     storm(Backend::Postgres).await;
 }
+
+/// The holder stops right after accepting a payment and a new one starts on the same data
+/// directory and database: the payment still settles, once, and its webhook still arrives.
+async fn restart(backend: Backend) {
+    let World { env, holder } = start(backend).await;
+    let (webhooks, webhook_base, received) = webhook_listener(&env).await;
+    let world = World { env, holder };
+    let tpp = ready_tpp(&world, &webhook_base).await;
+    let token = client_token(&tpp).await;
+    let consent_id = create_consent(&world, &tpp, &token, "2.00").await;
+    let access = authorise(&world, &tpp, &consent_id).await;
+    let paid = pay(
+        &world,
+        &tpp,
+        &access,
+        payment_data(&consent_id, "2.00", CNPJ_INITIATOR),
+    )
+    .await;
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    let payment_id = paid.body["data"][0]["paymentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Down before the payment settles; up again on the same port, directory and database.
+    let World { env, holder } = world;
+    holder.shutdown().await;
+    let authority = env.issuer().trim_start_matches("https://").to_string();
+    let listener = TcpListener::bind(authority.replace("localhost", "127.0.0.1"))
+        .await
+        .unwrap();
+    let internal = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = common::database_url(backend);
+    let holder = aberta_holder::sandbox::start(
+        env.dir.path(),
+        &env.contract,
+        listener,
+        internal,
+        url.as_deref(),
+    )
+    .await
+    .unwrap();
+    let world = World { env, holder };
+
+    let get_path = format!("{BASE}/pix/payments/{payment_id}");
+    eventually("the payment settles after the restart", async || {
+        let read = send(
+            &world,
+            &tpp,
+            reqwest::Method::GET,
+            &get_path,
+            &token,
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(read.status, 200, "{}", read.body);
+        read.body["data"]["status"] == "ACSC"
+    })
+    .await;
+    let payment_hook =
+        format!("/tpp/open-banking/webhook/v1/payments/v4/pix/payments/{payment_id}");
+    eventually("the payment's webhook arrives", async || {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(p, _)| *p == payment_hook)
+    })
+    .await;
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = world.holder.store.connection();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT COUNT(*) AS n FROM payments_pix_payment WHERE consent_id = '{consent_id}'"
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.try_get::<i64>("", "n").unwrap(),
+        1,
+        "one payment, not two"
+    );
+    webhooks.shutdown().await;
+    world.holder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_the_payment_on_sqlite() {
+    restart(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_the_payment_on_postgres() {
+    common::postgres_url();
+    restart(Backend::Postgres).await;
+}
