@@ -879,3 +879,18 @@ async fn a_bank_seeded_before_pix_gets_its_balances_on_upgrade() {
         assert_eq!(balance(&reopened, &ctx, &account).await, 1_250_390);
     }
 }
+
+#[tokio::test]
+async fn a_repeated_request_gets_the_payments_it_made() {
+    for backend in backends() {
+        let b = bench_with_rules(backend, hourly()).await;
+        let ctx = person(MARIA);
+        let e2e = e2e_now();
+        let first = pay_one(&b.bank, &ctx, "12.00", e2e.clone()).await;
+        let again = pay_one(&b.bank, &ctx, "12.00", e2e).await;
+        assert_eq!(again.payment_id, first.payment_id, "{backend:?}");
+        // Other endToEndIds on the same consent are other payments.
+        let other = pay_one(&b.bank, &ctx, "12.00", e2e_now()).await;
+        assert_ne!(other.payment_id, first.payment_id, "{backend:?}");
+    }
+}

@@ -160,6 +160,7 @@ pub async fn start_with_limits(
     let payments = Arc::new(PaymentsService::new(
         auth.clone(),
         store.clone(),
+        keyring.clone(),
         payment_consents.clone(),
         Arc::new(Payments::new(store.clone(), keyring.clone())),
         bank.clone(),
@@ -298,6 +299,9 @@ async fn sweep_payments(
         let now = chrono::Utc::now().timestamp();
         if let Err(err) = bank.settle_due(chrono::Utc::now()).await {
             tracing::warn!(%err, "demo bank settlement failed");
+        }
+        if let Err(err) = payments.recover_interrupted(now).await {
+            tracing::warn!(%err, "finishing interrupted payment requests failed");
         }
         if let Err(err) = payments.poll_open_payments().await {
             tracing::warn!(%err, "polling open payments failed");

@@ -929,3 +929,165 @@ async fn restart_keeps_the_payment_on_postgres() {
     common::postgres_url();
     restart(Backend::Postgres).await;
 }
+
+/// What an instance leaves when it stops while the bank is being called: the key claimed, the
+/// consent consumed, the request kept. The recovery sends it again and answers the claim; the
+/// initiator's retry then gets the payment, once.
+async fn interrupted(backend: Backend) {
+    use aberta_payments::idempotency::{self, BodyHash, Claim, IdempotencyKey};
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+
+    let world = start(backend).await;
+    let tpp = ready_tpp(&world, "https://127.0.0.1:9/unused").await;
+    let token = client_token(&tpp).await;
+    let consent_id = create_consent(&world, &tpp, &token, "3.00").await;
+    let access = authorise(&world, &tpp, &consent_id).await;
+    let items = payment_data(&consent_id, "3.00", CNPJ_INITIATOR);
+    let typed: Vec<ofb_payments_v4::models::CreatePixPaymentData> =
+        serde_json::from_value(items.clone()).unwrap();
+    let typed = serde_json::to_value(&typed).unwrap();
+    let brand = world.env.contract.holder.brand.clone();
+    let client_id = tpp.client_id().to_string();
+    let key = IdempotencyKey::parse(Some("interrupted-1")).unwrap();
+    let hash = BodyHash::of_message("POST /pix/payments", Some(&typed));
+    let now = common::now();
+    let db = world.holder.store.connection();
+    let txn = db.begin().await.unwrap();
+    let Claim::Fresh(ticket) = idempotency::claim(&txn, &brand, &client_id, &key, &hash, now)
+        .await
+        .unwrap()
+    else {
+        panic!("a fresh key")
+    };
+    let ticket = ticket.detach();
+    world
+        .holder
+        .payment_consents
+        .consume(&txn, &brand, &consent_id, now)
+        .await
+        .unwrap();
+    let ring = aberta_store::KeyRing::from_env_or_file(&world.env.dir.path().join("keyring.json"))
+        .unwrap();
+    let sealed = ring
+        .seal("payments_pending_request.items", &typed.to_string())
+        .unwrap();
+    let backend_kind = db.get_database_backend();
+    let sql = match backend_kind {
+        sea_orm::DatabaseBackend::Postgres => {
+            "INSERT INTO payments_pending_request (brand, client_id, idempotency_key, request_hash, \
+             consent_id, items, self_link, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        }
+        _ => {
+            "INSERT INTO payments_pending_request (brand, client_id, idempotency_key, request_hash, \
+             consent_id, items, self_link, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        }
+    };
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend_kind,
+        sql,
+        [
+            brand.clone().into(),
+            client_id.clone().into(),
+            ticket.key().into(),
+            ticket.request_hash().into(),
+            consent_id.clone().into(),
+            sealed.into(),
+            format!("{}{BASE}/pix/payments", world.env.issuer()).into(),
+            now.into(),
+        ],
+    ))
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+
+    // The initiator retries: the request is still in flight.
+    let path = format!("{BASE}/pix/payments");
+    let retry = async || {
+        let body = signed(&tpp, world.env.issuer(), &path, items.clone());
+        send(
+            &world,
+            &tpp,
+            reqwest::Method::POST,
+            &path,
+            &access,
+            Some(body),
+            Some("interrupted-1"),
+        )
+        .await
+    };
+    let waiting = retry().await;
+    assert_eq!(waiting.status, 429, "{}", waiting.body);
+
+    // Not yet stale: nothing happens; stale: finished, once.
+    assert_eq!(
+        world
+            .holder
+            .payments
+            .recover_interrupted(now)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        world
+            .holder
+            .payments
+            .recover_interrupted(now + 60)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        world
+            .holder
+            .payments
+            .recover_interrupted(now + 60)
+            .await
+            .unwrap(),
+        0
+    );
+    let answered = retry().await;
+    assert_eq!(answered.status, 201, "{}", answered.body);
+    let payment_id = answered.body["data"][0]["paymentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend_kind,
+            format!(
+                "SELECT COUNT(*) AS n FROM payments_pix_payment WHERE consent_id = '{consent_id}'"
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
+    let get_path = format!("{BASE}/pix/payments/{payment_id}");
+    eventually("the recovered payment settles", async || {
+        let read = send(
+            &world,
+            &tpp,
+            reqwest::Method::GET,
+            &get_path,
+            &token,
+            None,
+            None,
+        )
+        .await;
+        read.body["data"]["status"] == "ACSC"
+    })
+    .await;
+    world.holder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_payment_is_finished_once_on_sqlite() {
+    interrupted(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_payment_is_finished_once_on_postgres() {
+    common::postgres_url();
+    interrupted(Backend::Postgres).await;
+}

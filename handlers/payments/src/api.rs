@@ -11,26 +11,33 @@ use aberta_runtime::connector::{ConnectorContext, ConnectorError};
 use aberta_runtime::error_body::Rejection;
 use aberta_runtime::payload::Jwt;
 use aberta_runtime::shared::{Cnpj, Cpf};
-use aberta_store::Store;
+use aberta_store::{KeyRing, Store};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use ofb_payments_v4::connector::*;
 use ofb_payments_v4::server::*;
 use poem::http::StatusCode;
-use sea_orm::TransactionTrait;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::consents::{self, PaymentConsent, PaymentConsents, Transition};
+use crate::entity::pending;
 use crate::error::PaymentsError;
 use crate::idempotency::{self, BodyHash, Claim, IdempotencyKey};
 use crate::notify::Notifier;
 use crate::pix::{self, Payments};
 use crate::rules::{self, Violation};
 
+/// A payment request left between claim and answer this long is taken for interrupted.
+const RECOVER_AFTER_S: i64 = 30;
+/// The sealed column of a pending request's payments.
+const PENDING_COLUMN: &str = "payments_pending_request.items";
+
 pub struct PaymentsService {
     auth: Arc<AuthServer>,
     store: Store,
+    keyring: Arc<KeyRing>,
     consents: Arc<PaymentConsents>,
     payments: Arc<Payments>,
     bank: Arc<dyn PaymentsConnector>,
@@ -41,6 +48,7 @@ impl PaymentsService {
     pub fn new(
         auth: Arc<AuthServer>,
         store: Store,
+        keyring: Arc<KeyRing>,
         consents: Arc<PaymentConsents>,
         payments: Arc<Payments>,
         bank: Arc<dyn PaymentsConnector>,
@@ -49,6 +57,7 @@ impl PaymentsService {
         Self {
             auth,
             store,
+            keyring,
             consents,
             payments,
             bank,
@@ -489,60 +498,33 @@ impl PaymentsApi for PaymentsService {
         if let Err(v) = pix::check_against_consent(&items, &consent.request, &dates, scheduled) {
             return answer!(self.keep_refusal(txn, ticket, v).await);
         }
-        // The claim and the consumption are committed; the ticket is completed later, in
-        // the transaction that keeps the payments.
-        answer!(txn.commit().await.map_err(|e| internal(e.into())));
-
-        let bank_ctx = answer!(self.connector_context(&ctx, &consent));
-        let outcome = self
-            .bank
-            .payments_post_pix_payments(
-                &bank_ctx,
-                PaymentsPostPixPaymentsInput { body: request.body },
-            )
-            .await;
-        let txn = answer!(db.begin().await.map_err(|e| internal(e.into())));
-        let (status, body) = match outcome {
-            Ok(created) => {
-                let answers: Vec<Value> = created
-                    .iter()
-                    .filter_map(|p| serde_json::to_value(p).ok())
-                    .collect();
-                answer!(
-                    self.payments
-                        .insert(
-                            &txn,
-                            &info.brand,
-                            &info.client_id,
-                            &consent_id,
-                            &answers,
-                            at
-                        )
-                        .await
-                        .map_err(internal)
-                );
-                for payment in &answers {
-                    answer!(
-                        self.notifier
-                            .payment_changed(&txn, &info.brand, &info.client_id, payment, at)
-                            .await
-                            .map_err(internal)
-                    );
-                }
-                (201, envelope(&ctx, Value::Array(answers)))
-            }
-            Err(err) => {
-                let v = answer!(bank_refusal(err));
-                (422, error_body(&v))
-            }
-        };
-        answer!(
-            ticket
-                .complete_in(&txn, status, &body.to_string())
-                .await
+        // The request is kept beside its claim, so that if this instance stops while the
+        // bank is called, another sends it again (see `recover_interrupted`).
+        let pending = answer!(
+            self.pending_row(&info, &ticket, &consent_id, &items, self_link(&ctx), at)
                 .map_err(internal)
         );
+        answer!(
+            pending::Entity::insert(pending::ActiveModel::from(pending.clone()))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(|e| internal(e.into()))
+        );
         answer!(txn.commit().await.map_err(|e| internal(e.into())));
+        let interaction_id = ctx
+            .header(aberta_runtime::fapi_headers::INTERACTION_ID)
+            .unwrap_or_default()
+            .to_string();
+        let finished = answer!(
+            self.execute(&pending, &consent, request.body, &interaction_id, at)
+                .await
+        );
+        let Some((status, body)) = finished else {
+            return internal(PaymentsError::Corrupt(
+                "the payment request was finished elsewhere".into(),
+            ))
+            .into();
+        };
         if status == 201 {
             R::Created(Jwt::unsigned(answer!(model(body))), None)
         } else {
@@ -669,6 +651,140 @@ impl PaymentsService {
             .map_err(internal)?;
         txn.commit().await.map_err(|e| internal(e.into()))?;
         R::from_violation(body)
+    }
+
+    fn pending_row(
+        &self,
+        info: &TokenInfo,
+        ticket: &idempotency::DetachedTicket,
+        consent_id: &str,
+        items: &[Value],
+        self_link: String,
+        now: i64,
+    ) -> Result<pending::Model, PaymentsError> {
+        Ok(pending::Model {
+            brand: info.brand.clone(),
+            client_id: info.client_id.clone(),
+            idempotency_key: ticket.key().to_string(),
+            request_hash: ticket.request_hash().to_string(),
+            consent_id: consent_id.to_string(),
+            items: self
+                .keyring
+                .seal(PENDING_COLUMN, &Value::Array(items.to_vec()).to_string())?,
+            self_link,
+            created_at: now,
+        })
+    }
+
+    /// Sends a claimed payment request (its consent consumed) to the bank and keeps the
+    /// outcome in one transaction: the payments and their notifications, the claim's answer,
+    /// the pending row gone. `None` when another instance finished it first. A bank that
+    /// cannot be reached leaves everything for the recovery.
+    async fn execute(
+        &self,
+        pending: &pending::Model,
+        consent: &PaymentConsent,
+        body: ofb_payments_v4::models::CreatePixPayment,
+        interaction_id: &str,
+        now: i64,
+    ) -> Result<Option<(u16, Value)>, Rejection> {
+        let mut bank_ctx = self.connector_context(&RequestContext::default(), consent)?;
+        bank_ctx.interaction_id = interaction_id.to_string();
+        let outcome = self
+            .bank
+            .payments_post_pix_payments(&bank_ctx, PaymentsPostPixPaymentsInput { body })
+            .await;
+        let db = self.store.connection();
+        let txn = db.begin().await.map_err(|e| internal(e.into()))?;
+        let removed = pending::Entity::delete_many()
+            .filter(pending::Column::Brand.eq(pending.brand.as_str()))
+            .filter(pending::Column::ClientId.eq(pending.client_id.as_str()))
+            .filter(pending::Column::IdempotencyKey.eq(pending.idempotency_key.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(|e| internal(e.into()))?;
+        if removed.rows_affected == 0 {
+            return Ok(None);
+        }
+        let (status, body) = match outcome {
+            Ok(created) => {
+                let answers: Vec<Value> = created
+                    .iter()
+                    .filter_map(|p| serde_json::to_value(p).ok())
+                    .collect();
+                self.payments
+                    .insert(
+                        &txn,
+                        &pending.brand,
+                        &pending.client_id,
+                        &pending.consent_id,
+                        &answers,
+                        now,
+                    )
+                    .await
+                    .map_err(internal)?;
+                for payment in &answers {
+                    self.notifier
+                        .payment_changed(&txn, &pending.brand, &pending.client_id, payment, now)
+                        .await
+                        .map_err(internal)?;
+                }
+                let body = json!({
+                    "data": answers,
+                    "links": { "self": pending.self_link },
+                    "meta": { "requestDateTime": aberta_runtime::error_body::now() },
+                });
+                (201, body)
+            }
+            Err(err) => (422, error_body(&bank_refusal(err)?)),
+        };
+        idempotency::DetachedTicket::resume(
+            &pending.brand,
+            &pending.client_id,
+            &pending.idempotency_key,
+            &pending.request_hash,
+        )
+        .complete_in(&txn, status, &body.to_string())
+        .await
+        .map_err(internal)?;
+        txn.commit().await.map_err(|e| internal(e.into()))?;
+        Ok(Some((status, body)))
+    }
+
+    /// Finishes the payment requests an instance left between claim and answer (it stopped
+    /// while the bank was being called): each is sent again, and the bank answers a repeated
+    /// request with the payments it already made. Returns how many were finished.
+    pub async fn recover_interrupted(&self, now: i64) -> Result<u64, PaymentsError> {
+        let stale = pending::Entity::find()
+            .filter(pending::Column::CreatedAt.lte(now - RECOVER_AFTER_S))
+            .all(self.store.connection())
+            .await?;
+        let mut finished = 0;
+        for row in stale {
+            let Some(consent) = self.consents.get(&row.brand, &row.consent_id, now).await? else {
+                continue;
+            };
+            let items: Value =
+                serde_json::from_str(&self.keyring.open(PENDING_COLUMN, &row.items)?)
+                    .map_err(|e| PaymentsError::Corrupt(e.to_string()))?;
+            let body = serde_json::from_value(json!({ "data": items }))
+                .map_err(|e| PaymentsError::Corrupt(e.to_string()))?;
+            let interaction_id = uuid::Uuid::new_v4().to_string();
+            match self
+                .execute(&row, &consent, body, &interaction_id, now)
+                .await
+            {
+                Ok(Some(_)) => {
+                    tracing::info!(consent_id = %row.consent_id, "interrupted payment request finished");
+                    finished += 1;
+                }
+                Ok(None) => {}
+                Err(rejection) => {
+                    tracing::warn!(status = %rejection.status, "interrupted payment request still pending");
+                }
+            }
+        }
+        Ok(finished)
     }
 
     async fn owned_payment(

@@ -295,6 +295,25 @@ pub struct DetachedTicket {
 }
 
 impl DetachedTicket {
+    /// The ticket of a claim made earlier (by an instance that stopped before answering):
+    /// its brand, client, key and request hash (hex).
+    pub fn resume(brand: &str, client_id: &str, key: &str, request_hash: &str) -> Self {
+        Self {
+            brand: brand.to_string(),
+            client_id: client_id.to_string(),
+            key: key.to_string(),
+            hash: request_hash.to_string(),
+        }
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub fn request_hash(&self) -> &str {
+        &self.hash
+    }
+
     /// Stores the answer through `conn` (the transaction of the work's results).
     pub async fn complete_in<C: ConnectionTrait>(
         self,

@@ -75,6 +75,16 @@ pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), PaymentsErr
         )
         .await?;
     }
-    m.finish(2).await?;
+    if m.current() < 3 {
+        m.create_table(entity::pending::Entity).await?;
+        m.create_index(
+            "idx_payments_pending_created",
+            entity::pending::Entity,
+            &["created_at"],
+            false,
+        )
+        .await?;
+    }
+    m.finish(3).await?;
     Ok(())
 }

@@ -86,6 +86,27 @@ impl DemoBank {
             .clone()
             .or_else(|| body.data.iter().find_map(|d| d.consent_id.clone()))
             .ok_or_else(|| refused("PARAMETRO_NAO_INFORMADO", "consentId não informado."))?;
+        // A request repeated with the same endToEndIds (the platform re-sending one whose
+        // answer it lost in a crash) gets the payments it made, not new ones.
+        let mut made: Vec<ResponseCreatePixPaymentData> = Vec::new();
+        for row in self.storage.payments_of_consent(&consent_id).await? {
+            if row.owner_id == holder.id {
+                made.push(self.answer(&row)?);
+            }
+        }
+        if !made.is_empty()
+            && body.data.iter().all(|item| {
+                made.iter()
+                    .any(|m| m.end_to_end_id.0 == item.end_to_end_id.0)
+            })
+        {
+            made.retain(|m| {
+                body.data
+                    .iter()
+                    .any(|item| item.end_to_end_id.0 == m.end_to_end_id.0)
+            });
+            return Ok(made);
+        }
         let now_ms = Utc::now().timestamp_millis();
         let today = dates::today();
         let mut payments = Vec::new();

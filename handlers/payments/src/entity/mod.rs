@@ -4,3 +4,4 @@ pub mod consent;
 pub mod idempotency;
 pub mod jti;
 pub mod payment;
+pub mod pending;
