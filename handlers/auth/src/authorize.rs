@@ -9,7 +9,7 @@ use aberta_store::entity::session;
 use poem::web::{Data, Query};
 use poem::{IntoResponse, Request, Response, handler};
 
-use crate::portal::{error_page, see_other};
+use crate::portal::{binding_cookie, error_page, see_other};
 use crate::state::AuthServer;
 
 #[handler]
@@ -65,5 +65,10 @@ pub async fn authorize(
         tracing::error!(%err, "storing a portal session");
         return error_page(&brand, "server_error", "try again later");
     }
-    see_other(&format!("/portal/login?session={session_id}"))
+    let mut resp = see_other(&format!("/portal/login?session={session_id}"));
+    if let Ok(cookie) = binding_cookie(&brand, &session_id).parse() {
+        resp.headers_mut()
+            .insert(poem::http::header::SET_COOKIE, cookie);
+    }
+    resp
 }

@@ -124,6 +124,50 @@ pub fn see_other(location: &str) -> Response {
         .finish()
 }
 
+/// The cookie that ties a portal session to the browser that started it at `/authorize`: a
+/// MAC of the session id under the brand's key, so any instance checks it without state. A
+/// session opened from another browser (a link an attacker sends, with the attacker's session)
+/// or a cross-site form post (`SameSite=Lax` withholds the cookie) is refused. One flow per
+/// browser at a time: a new one replaces the cookie.
+pub const BINDING_COOKIE: &str = "aberta_portal";
+
+fn binding(brand: &Brand, session_id: &str) -> String {
+    crate::crypto::b64(
+        aws_lc_rs::hmac::sign(
+            &brand.mac,
+            format!("portal-binding\n{session_id}").as_bytes(),
+        )
+        .as_ref(),
+    )
+}
+
+/// The `Set-Cookie` value that binds `session_id` to this browser.
+pub fn binding_cookie(brand: &Brand, session_id: &str) -> String {
+    format!(
+        "{BINDING_COOKIE}={}; Path=/portal; Secure; HttpOnly; SameSite=Lax; Max-Age=900",
+        binding(brand, session_id)
+    )
+}
+
+fn bound_to_this_browser(req: &Request, brand: &Brand, session_id: &str) -> bool {
+    let expected = binding(brand, session_id);
+    req.headers()
+        .get_all(poem::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(name, value)| {
+            name == BINDING_COOKIE
+                && value.len() == expected.len()
+                && value
+                    .bytes()
+                    .zip(expected.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        })
+}
+
 /// A live session with its request, or the error page to show.
 struct Flow {
     brand: Arc<Brand>,
@@ -144,6 +188,13 @@ async fn flow(server: &AuthServer, req: &Request, session_id: &str) -> Result<Fl
             "this authorization has expired; start again",
         )
     };
+    if !bound_to_this_browser(req, &brand, session_id) {
+        return Err(error_page(
+            &brand,
+            "access_denied",
+            "this authorization was started in another browser; start again from the app",
+        ));
+    }
     let now = crate::time::now();
     let internal = |err: &dyn std::fmt::Display| {
         tracing::error!(%err, "portal storage failure");

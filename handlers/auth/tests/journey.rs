@@ -222,3 +222,83 @@ async fn journey(backend: Backend) {
     );
     sandbox.holder.listener.shutdown().await;
 }
+
+/// The portal's session is bound to the browser that opened `/authorize`: another browser
+/// given the same session link (an attacker's, say) gets an error page at every step, and the
+/// first browser still completes.
+#[tokio::test]
+async fn a_portal_session_belongs_to_the_browser_that_opened_it() {
+    for backend in common::backends() {
+        let (sandbox, tpp) = common::ready(backend).await;
+        let (status, par) = tpp
+            .par(tpp.request_claims("openid accounts", &common::verifier()))
+            .await;
+        assert_eq!(status, 201, "{par}");
+        let base = sandbox.issuer().to_string();
+        let opener = common::browser(&sandbox.contract);
+        let resp = opener
+            .get(format!("{base}/authorize"))
+            .query(&[
+                ("client_id", tpp.client_id()),
+                ("request_uri", par["request_uri"].as_str().unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303);
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            cookie.starts_with("aberta_portal=")
+                && cookie.contains("HttpOnly")
+                && cookie.contains("Secure")
+                && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+        let login = common::location(&resp);
+        let session = login.split("session=").nth(1).unwrap().to_string();
+        let (cpf, password) = sandbox.user();
+        let form = serde_urlencoded::to_string([
+            ("session", session.as_str()),
+            ("username", cpf.as_str()),
+            ("password", password.as_str()),
+        ])
+        .unwrap();
+
+        // Another browser: the page and the form post are refused, nothing logs in.
+        let stranger = common::browser(&sandbox.contract);
+        let page = stranger.get(format!("{base}{login}")).send().await.unwrap();
+        assert_eq!(page.status(), 400, "another browser's login page");
+        let post = stranger
+            .post(format!("{base}/portal/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(post.status(), 400, "another browser's login post");
+
+        // The opener goes on.
+        let page = opener.get(format!("{base}{login}")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let post = opener
+            .post(format!("{base}/portal/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(post.status(), 303, "the opener logs in");
+        let consent = common::location(&post);
+        let stolen = stranger
+            .get(format!("{base}{consent}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stolen.status(), 400, "another browser's consent page");
+    }
+}

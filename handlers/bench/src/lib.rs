@@ -411,6 +411,8 @@ impl Tpp {
             .tls_certs_only(reqwest::Certificate::from_pem_bundle(&self.ca)?)
             .identity(reqwest::Identity::from_pem(&self.identity)?)
             .redirect(reqwest::redirect::Policy::none())
+            // The portal binds its session to the browser with a cookie.
+            .cookie_store(true)
             .pool_max_idle_per_host(1)
             .timeout(Duration::from_secs(30))
             .build()?)

@@ -543,3 +543,35 @@ async fn admin_calls_register_an_organisation_and_a_software_statement() {
         .unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+#[tokio::test]
+async fn the_directory_publishes_its_discovery_document() {
+    let eco = start().await;
+    let c = &eco.contract;
+    let client = tpp_client(c);
+    let resp = client
+        .get(format!(
+            "{}/.well-known/openid-configuration",
+            c.directory.base_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let doc: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(doc["issuer"], json!(c.directory.base_url));
+    assert_eq!(doc["token_endpoint"], json!(c.directory.token_url));
+    assert_eq!(
+        doc["mtls_endpoint_aliases"]["token_endpoint"],
+        json!(c.directory.token_url)
+    );
+    assert_eq!(doc["jwks_uri"], json!(c.directory.directory_jwks_url));
+    // What it names works: a token from the token endpoint it gives.
+    let access = token(
+        &client,
+        doc["token_endpoint"].as_str().unwrap(),
+        "directory:software",
+    )
+    .await;
+    assert!(!access.is_empty());
+}

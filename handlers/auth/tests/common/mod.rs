@@ -186,8 +186,9 @@ pub fn client_with(contract: &SandboxJson, cert: &Path, key: &Path) -> reqwest::
 }
 
 /// A browser: no client certificate.
+/// A browser: no client certificate, and a cookie jar (the portal binds its session to one).
 pub fn browser(contract: &SandboxJson) -> reqwest::Client {
-    client_builder(contract).build().unwrap()
+    client_builder(contract).cookie_store(true).build().unwrap()
 }
 
 pub fn now() -> i64 {

@@ -102,6 +102,7 @@ impl Directory {
             participants::ParticipantsService::new(self.registry.clone()),
         ));
         Route::new()
+            .at("/.well-known/openid-configuration", get(discovery))
             .at("/token", post(token))
             .at(
                 "/organisations/:org/softwarestatements/:ss/assertion",
@@ -132,6 +133,30 @@ pub fn serve(data_dir: &Path, listener: TcpListener, base_url: &str) -> Result<M
 /// The directory's SSA and token signing key.
 pub fn signing_key_path(data_dir: &Path) -> PathBuf {
     data_dir.join("directory").join("ssa-signing.jwk.json")
+}
+
+/// The directory's OpenID discovery document: how a directory client (the OIDF suite's, or a
+/// TPP's) finds the token endpoint, its mTLS alias and the keys that sign its tokens and SSAs.
+#[handler]
+fn discovery(Data(dir): Data<&Arc<Directory>>) -> Response {
+    let base = &dir.base_url;
+    let body = serde_json::json!({
+        "issuer": base,
+        "token_endpoint": format!("{base}/token"),
+        "jwks_uri": format!("{}/openbanking.jwks", dir.keystore_url()),
+        "mtls_endpoint_aliases": { "token_endpoint": format!("{base}/token") },
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["tls_client_auth"],
+        "tls_client_certificate_bound_access_tokens": true,
+        "scopes_supported": [DIRECTORY_SCOPE],
+        "response_types_supported": ["token"],
+        "id_token_signing_alg_values_supported": ["PS256"],
+        "token_endpoint_auth_signing_alg_values_supported": ["PS256"],
+        "subject_types_supported": ["public"],
+    });
+    Response::builder()
+        .content_type("application/json")
+        .body(body.to_string())
 }
 
 #[handler]
