@@ -276,12 +276,21 @@ async fn authorise(world: &World, tpp: &Tpp, consent_id: &str) -> String {
         .await;
     assert_eq!(status, 201, "PAR: {par}");
     let (cpf, password) = world.env.user();
-    let fragment = common::authorize_as_user(
+    // The screen shows the payment and offers the accounts to pay from.
+    let fragment = common::authorize_seeing(
         &world.env,
         tpp,
         par["request_uri"].as_str().unwrap(),
         (&cpf, &password),
         true,
+        &[
+            "Autorizar pagamento",
+            "BRL ",
+            "Marco Antonio de Brito",
+            "final 7890",
+            "Conta de origem",
+            "99999004:",
+        ],
     )
     .await;
     let (status, tokens) = common::exchange(tpp, &fragment["code"], &verifier).await;

@@ -529,8 +529,20 @@ pub async fn authorize_as_user(
     sandbox: &Env,
     tpp: &Tpp,
     request_uri: &str,
+    user: (&str, &str),
+    approve: bool,
+) -> Fragment {
+    authorize_seeing(sandbox, tpp, request_uri, user, approve, &[]).await
+}
+
+/// [`authorize_as_user`], checking that the consent page shows each of `expected`.
+pub async fn authorize_seeing(
+    sandbox: &Env,
+    tpp: &Tpp,
+    request_uri: &str,
     (cpf, password): (&str, &str),
     approve: bool,
+    expected: &[&str],
 ) -> Fragment {
     let browser = browser(&sandbox.contract);
     let base = sandbox.issuer();
@@ -571,6 +583,12 @@ pub async fn authorize_as_user(
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("name=\"approve\"") && html.contains("name=\"reject\""));
+    for shown in expected {
+        assert!(
+            html.contains(shown),
+            "the consent page shows {shown}: {html}"
+        );
+    }
     // Every offered account stays selected, as the page preselects them.
     let accounts: Vec<&str> = html
         .split("<option value=\"")
