@@ -1100,3 +1100,102 @@ async fn an_interrupted_payment_is_finished_once_on_postgres() {
     common::postgres_url();
     interrupted(Backend::Postgres).await;
 }
+
+/// payments_api_recurring-payments (daily): a consent for three daily payments, the three
+/// paid in one request (each `endToEndId` at 15:00 UTC on its day, all SCHD), then all
+/// cancelled through the consent (PATCH /pix/payments/consents/{consentId}).
+async fn recurring(backend: Backend) {
+    let world = start(backend).await;
+    let tpp = ready_tpp(&world, "https://127.0.0.1:9/unused").await;
+    let token = client_token(&tpp).await;
+    let (cpf, _) = world.env.user();
+    let start_day = today() + chrono::Duration::days(1);
+    let mut data = consent_data(&cpf, "5.00");
+    data["payment"].as_object_mut().unwrap().remove("date");
+    data["payment"]["schedule"] =
+        json!({ "daily": { "startDate": start_day.to_string(), "quantity": 3 } });
+    let path = format!("{BASE}/consents");
+    let created = send(
+        &world,
+        &tpp,
+        reqwest::Method::POST,
+        &path,
+        &token,
+        Some(signed(&tpp, world.env.issuer(), &path, data)),
+        Some(&uuid::Uuid::new_v4().to_string()),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let consent_id = created.body["data"]["consentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let access = authorise(&world, &tpp, &consent_id).await;
+
+    let item = |day: chrono::NaiveDate| {
+        let mut one = payment_data(&consent_id, "5.00", CNPJ_INITIATOR)[0].clone();
+        let tail = &uuid::Uuid::new_v4().simple().to_string()[..11];
+        one["endToEndId"] = json!(format!("E99999004{}1500{tail}", day.format("%Y%m%d")));
+        one
+    };
+    let days: Vec<_> = (0..3)
+        .map(|i| start_day + chrono::Duration::days(i))
+        .collect();
+    let paid = pay(
+        &world,
+        &tpp,
+        &access,
+        Value::Array(days.iter().map(|d| item(*d)).collect()),
+    )
+    .await;
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    let payments = paid.body["data"].as_array().unwrap();
+    assert_eq!(payments.len(), 3);
+    assert!(
+        payments.iter().all(|p| p["status"] == "SCHD"),
+        "{}",
+        paid.body
+    );
+
+    let patch_path = format!("{BASE}/pix/payments/consents/{consent_id}");
+    let cancel = json!({ "status": "CANC",
+        "cancellation": { "cancelledBy": { "document": { "identification": cpf, "rel": "CPF" } } } });
+    let cancelled = send(
+        &world,
+        &tpp,
+        reqwest::Method::PATCH,
+        &patch_path,
+        &token,
+        Some(signed(&tpp, world.env.issuer(), &patch_path, cancel)),
+        Some(&uuid::Uuid::new_v4().to_string()),
+    )
+    .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(cancelled.body["data"].as_array().unwrap().len(), 3);
+    for payment in payments {
+        let id = payment["paymentId"].as_str().unwrap();
+        let read = send(
+            &world,
+            &tpp,
+            reqwest::Method::GET,
+            &format!("{BASE}/pix/payments/{id}"),
+            &token,
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(read.body["data"]["status"], "CANC", "{}", read.body);
+    }
+    world.holder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recurring_payments_on_sqlite() {
+    recurring(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recurring_payments_on_postgres() {
+    common::postgres_url();
+    recurring(Backend::Postgres).await;
+}
