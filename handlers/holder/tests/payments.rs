@@ -501,6 +501,17 @@ async fn payment_journey_on_postgres() {
     journey(Backend::Postgres).await;
 }
 
+/// A static Pix BR Code for `key` and `amount`, with its CRC.
+fn brcode(key: &str, amount: &str) -> String {
+    let gui = format!("0014BR.GOV.BCB.PIX01{:02}{key}", key.len());
+    let body = String::from("000201010211")
+        + &format!("26{:02}{gui}", gui.len())
+        + "52040000530398654"
+        + &format!("{:02}{amount}", amount.len())
+        + "5802BR5922MARCO ANTONIO DE BRITO6008BRASILIA6304";
+    format!("{body}{:04X}", aberta_payments::qr::crc16(body.as_bytes()))
+}
+
 /// A consent whose `payment` is changed by `edit`; the answer.
 async fn try_consent(world: &World, tpp: &Tpp, token: &str, edit: impl Fn(&mut Value)) -> Answer {
     let (cpf, _) = world.env.user();
@@ -624,6 +635,40 @@ async fn refusals(backend: Backend) {
     let data = consent_status(&world, &tpp, &token, &consent_id).await;
     assert_eq!(data["status"], "REJECTED");
     assert_eq!(data["rejectionReason"]["code"], "REJEITADO_USUARIO");
+
+    // payments_api_qres-wrong-amount and qres-mismatched-proxy: the customer approves, the
+    // consent is rejected with the QR code's reason.
+    for (code_amount, code_key, reason) in [
+        ("10.01", "cliente-a00001@pix.bcb.gov.br", "VALOR_INVALIDO"),
+        ("10.00", "outra-chave@pix.bcb.gov.br", "QRCODE_INVALIDO"),
+    ] {
+        let answer = try_consent(&world, &tpp, &token, |p| {
+            p["details"]["localInstrument"] = json!("QRES");
+            p["details"]["qrCode"] = json!(brcode(code_key, code_amount));
+        })
+        .await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        let consent_id = answer.body["data"]["consentId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let verifier = common::verifier();
+        let (_, par) = tpp
+            .par(tpp.request_claims(&format!("openid payments consent:{consent_id}"), &verifier))
+            .await;
+        let fragment = common::authorize_as_user(
+            &world.env,
+            &tpp,
+            par["request_uri"].as_str().unwrap(),
+            (&cpf, &password),
+            true,
+        )
+        .await;
+        assert_eq!(fragment["error"], "access_denied", "{reason}");
+        let data = consent_status(&world, &tpp, &token, &consent_id).await;
+        assert_eq!(data["status"], "REJECTED");
+        assert_eq!(data["rejectionReason"]["code"], reason);
+    }
 
     // payments_api_negative: a payment that differs from its consent, which it consumes.
     let consent_id = create_consent(&world, &tpp, &token, "10.00").await;

@@ -453,6 +453,8 @@ fn rejection_detail(reason: &str) -> &'static str {
         }
         reason::TEMPO_EXPIRADO_CONSUMO => "O usuário não confirmou o pagamento a tempo",
         reason::CONTAS_ORIGEM_DESTINO_IGUAIS => "As contas de origem e destino são iguais",
+        crate::qr::QRCODE_INVALIDO => "O QR Code informado é inválido",
+        crate::qr::VALOR_INVALIDO => "O valor do QR Code diverge do valor do consentimento",
         _ => "Consentimento rejeitado",
     }
 }

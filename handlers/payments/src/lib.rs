@@ -15,6 +15,7 @@ mod keystore;
 pub mod notify;
 pub mod pix;
 pub mod portal;
+pub mod qr;
 pub mod rules;
 pub mod signed;
 

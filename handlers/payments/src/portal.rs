@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::accounts::{PayingAccount, PaymentAccounts};
 use crate::consents::{self, PaymentConsent, PaymentConsents, Transition, reason};
+use crate::qr;
 
 pub struct PaymentConsentPortal {
     consents: Arc<PaymentConsents>,
@@ -237,6 +238,25 @@ impl ConsentStore for PaymentConsentPortal {
                     reason::CONTAS_ORIGEM_DESTINO_IGUAIS,
                     now,
                 )
+                .await
+                .map_err(fetch_failed)?;
+            return Ok(Err(Refusal::NotAwaiting));
+        }
+        // A QR code is checked as far as it can be without a DICT: the consent is rejected
+        // with the spec's reason when it is damaged, names another key or another amount.
+        let payment = &consent.request["payment"];
+        let details = &payment["details"];
+        let instrument = details["localInstrument"].as_str().unwrap_or_default();
+        if matches!(instrument, "QRES" | "QRDN")
+            && let Err(reason) = qr::check(
+                details["qrCode"].as_str().unwrap_or_default(),
+                details["proxy"].as_str(),
+                payment["amount"].as_str().unwrap_or_default(),
+                instrument == "QRES",
+            )
+        {
+            self.consents
+                .reject_from(brand, consent_id, AWAITING_AUTHORISATION, reason, now)
                 .await
                 .map_err(fetch_failed)?;
             return Ok(Err(Refusal::NotAwaiting));
