@@ -83,6 +83,12 @@ impl Rejection {
                     "Erro interno",
                     other.to_string(),
                 ),
+                BodyRejected::TooLarge => Self::new(
+                    StatusCode::BAD_REQUEST,
+                    "PARAMETRO_INVALIDO",
+                    "Parâmetro inválido",
+                    rejected.to_string(),
+                ),
                 BodyRejected::NoCodec => Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "INTERNAL_SERVER_ERROR",

@@ -5,7 +5,7 @@
 //! declare the exact media type the spec names (`application/json`, `application/json;
 //! charset=utf-8` or `application/jwt`).
 
-use poem::{FromRequest, IntoResponse, Request, RequestBody, Response};
+use poem::{IntoResponse, Request, RequestBody, Response};
 use poem_openapi::payload::{ParsePayload, Payload};
 use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
@@ -26,6 +26,8 @@ pub enum BodyRejected {
     Jws(#[from] JwsError),
     #[error("no JWS codec is mounted for this route")]
     NoCodec,
+    #[error("the body is larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge,
 }
 
 impl poem::error::ResponseError for BodyRejected {
@@ -34,6 +36,19 @@ impl poem::error::ResponseError for BodyRejected {
             Self::NoCodec => poem::http::StatusCode::INTERNAL_SERVER_ERROR,
             _ => poem::http::StatusCode::BAD_REQUEST,
         }
+    }
+}
+
+/// The largest request body read: a payment request of 60 payments, signed, is well under it.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+
+/// The body, refused unread beyond [`MAX_BODY_BYTES`].
+async fn read_body(body: &mut RequestBody) -> poem::Result<Vec<u8>> {
+    let body = body.take()?;
+    match body.into_bytes_limit(MAX_BODY_BYTES).await {
+        Ok(bytes) => Ok(bytes.to_vec()),
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => Err(BodyRejected::TooLarge.into()),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -81,8 +96,8 @@ macro_rules! json_payload {
         impl<T: Type + DeserializeOwned + Validate + Send> ParsePayload for $name<T> {
             const IS_REQUIRED: bool = true;
 
-            async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-                let bytes = Vec::<u8>::from_request(request, body).await?;
+            async fn from_request(_: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+                let bytes = read_body(body).await?;
                 Ok(Self(parse_body(&bytes)?))
             }
         }
@@ -168,7 +183,8 @@ impl<T: Type + DeserializeOwned + Validate + Send> ParsePayload for Jwt<T> {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let compact = String::from_request(request, body).await?;
+        let bytes = read_body(body).await?;
+        let compact = String::from_utf8(bytes).map_err(|_| BodyRejected::MalformedJson)?;
         let handle = request.data::<JwsHandle>().ok_or(BodyRejected::NoCodec)?;
         let ctx = RequestContext::from_request(request, "", "");
         let payload = handle

@@ -615,6 +615,21 @@ async fn refusals(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(plain.status(), 415, "JSON body");
+    // An oversized body is refused unread.
+    let huge = tpp
+        .http
+        .post(format!("{}{BASE}/consents", world.env.issuer()))
+        .bearer_auth(&token)
+        .header("x-fapi-interaction-id", uuid::Uuid::new_v4().to_string())
+        .header("x-idempotency-key", "huge")
+        .header("content-type", "application/jwt")
+        .body("a".repeat(600 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 400, "oversized body");
+    let body: Value = huge.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "PARAMETRO_INVALIDO");
 
     // payments_api_consents_rejection-reason: the customer declines at the portal.
     let consent_id = create_consent(&world, &tpp, &token, "10.00").await;
