@@ -17,7 +17,7 @@ use crate::{AuthorizationFlow, Options, Tpp, drive, expect, now, post_form, prog
 
 const BASE: &str = "/open-banking/payments/v4";
 /// Authorised consents prepared per connection for the POST window.
-const CONSENTS_PER_CONNECTION: usize = 8;
+const CONSENTS_PER_CONNECTION: usize = 24;
 /// The amount of every bench payment: small, so the demo balance covers them all.
 const AMOUNT: &str = "1.00";
 /// The initiator's CNPJ written into each payment.
