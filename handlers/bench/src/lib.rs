@@ -965,21 +965,36 @@ async fn scenario<S: Scenario>(
     })
 }
 
-/// Creates a consent for every account permission through consents v3, authorises it through
-/// the portal as the first test user, and returns the access token and an account id.
-async fn data_access(tpp: &Tpp, client: &reqwest::Client) -> Result<(String, String)> {
+/// A client_credentials token of `tpp` for `scope`, and the HTTP version it came over.
+async fn client_token(
+    tpp: &Tpp,
+    client: &reqwest::Client,
+    scope: &str,
+) -> Result<(String, String)> {
     let resp = post_form(
         client,
         &tpp.url("/token"),
         tpp.with_assertion(vec![
             ("grant_type", "client_credentials".into()),
-            ("scope", "consents".into()),
+            ("scope", scope.to_string()),
         ])?,
         200,
     )
     .await?;
+    let protocol = format!("{:?}", resp.version());
     let body: Value = resp.json().await?;
-    let cc = body["access_token"].as_str().context("no access_token")?;
+    let token = body["access_token"]
+        .as_str()
+        .context("no access_token")?
+        .to_string();
+    Ok((token, protocol))
+}
+
+/// Creates a consent for every account permission through consents v3, authorises it through
+/// the portal as the first test user, and returns the access token and an account id.
+async fn data_access(tpp: &Tpp, client: &reqwest::Client) -> Result<(String, String)> {
+    let (cc, _) = client_token(tpp, client, "consents").await?;
+    let cc = cc.as_str();
     let expires = (chrono::Utc::now() + chrono::Duration::days(30))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
@@ -1065,22 +1080,7 @@ pub async fn run(opts: &Options, quiet: bool) -> Result<Report> {
     scenarios.push(scenario(flow, &tpp, &clients, opts, quiet).await?);
 
     // A valid token to introspect: a client_credentials token of this client.
-    let resp = post_form(
-        &clients[0],
-        &tpp.url("/token"),
-        tpp.with_assertion(vec![
-            ("grant_type", "client_credentials".into()),
-            ("scope", "consents".into()),
-        ])?,
-        200,
-    )
-    .await?;
-    let protocol = format!("{:?}", resp.version());
-    let body: Value = resp.json().await?;
-    let token = body["access_token"]
-        .as_str()
-        .context("no access_token")?
-        .to_string();
+    let (token, protocol) = client_token(&tpp, &clients[0], "consents").await?;
     let introspection = Arc::new(Introspection {
         url: tpp.url("/introspect"),
         token,

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
 
 use crate::report::{self, ScenarioResult};
-use crate::{AuthorizationFlow, Options, Tpp, drive, expect, now, post_form, progress};
+use crate::{AuthorizationFlow, Options, Tpp, drive, expect, now, progress};
 
 const BASE: &str = "/open-banking/payments/v4";
 /// Authorised consents prepared per connection for the POST window.
@@ -195,21 +195,7 @@ pub(crate) async fn scenarios(
     opts: &Options,
     quiet: bool,
 ) -> Result<Vec<ScenarioResult>> {
-    let resp = post_form(
-        &clients[0],
-        &tpp.url("/token"),
-        tpp.with_assertion(vec![
-            ("grant_type", "client_credentials".into()),
-            ("scope", "payments".into()),
-        ])?,
-        200,
-    )
-    .await?;
-    let body: Value = resp.json().await?;
-    let cc_token = body["access_token"]
-        .as_str()
-        .context("no access_token")?
-        .to_string();
+    let (cc_token, _) = crate::client_token(tpp, &clients[0], "payments").await?;
     let flow = Arc::new(AuthorizationFlow {
         issuer: tpp.issuer.clone(),
         client_id: tpp.client_id.clone(),

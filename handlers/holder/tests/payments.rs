@@ -246,19 +246,27 @@ fn payment_data(consent_id: &str, amount: &str, cnpj_initiator: &str) -> Value {
 
 async fn create_consent(world: &World, tpp: &Tpp, token: &str, amount: &str) -> String {
     let (cpf, _) = world.env.user();
+    create_consent_of(world, tpp, token, consent_data(&cpf, amount)).await
+}
+
+/// Posts a consent request's `data`, signed.
+async fn post_consent(world: &World, tpp: &Tpp, token: &str, data: Value) -> Answer {
     let path = format!("{BASE}/consents");
-    let body = signed(tpp, world.env.issuer(), &path, consent_data(&cpf, amount));
-    let key = uuid::Uuid::new_v4().to_string();
-    let answer = send(
+    send(
         world,
         tpp,
         reqwest::Method::POST,
         &path,
         token,
-        Some(body),
-        Some(&key),
+        Some(signed(tpp, world.env.issuer(), &path, data)),
+        Some(&uuid::Uuid::new_v4().to_string()),
     )
-    .await;
+    .await
+}
+
+/// Posts a consent request's `data`, signed; the new consent's id.
+async fn create_consent_of(world: &World, tpp: &Tpp, token: &str, data: Value) -> String {
+    let answer = post_consent(world, tpp, token, data).await;
     assert_eq!(answer.status, 201, "consent: {}", answer.body);
     assert!(answer.content_type.starts_with("application/jwt"));
     assert_eq!(answer.body["data"]["status"], "AWAITING_AUTHORISATION");
@@ -517,17 +525,7 @@ async fn try_consent(world: &World, tpp: &Tpp, token: &str, edit: impl Fn(&mut V
     let (cpf, _) = world.env.user();
     let mut data = consent_data(&cpf, "10.00");
     edit(&mut data["payment"]);
-    let path = format!("{BASE}/consents");
-    send(
-        world,
-        tpp,
-        reqwest::Method::POST,
-        &path,
-        token,
-        Some(signed(tpp, world.env.issuer(), &path, data)),
-        Some(&uuid::Uuid::new_v4().to_string()),
-    )
-    .await
+    post_consent(world, tpp, token, data).await
 }
 
 async fn pay(world: &World, tpp: &Tpp, access: &str, data: Value) -> Answer {
@@ -715,22 +713,7 @@ async fn refusals(backend: Backend) {
     let mut scheduled = consent_data(&cpf, "10.00");
     scheduled["payment"].as_object_mut().unwrap().remove("date");
     scheduled["payment"]["schedule"] = json!({ "single": { "date": tomorrow.to_string() } });
-    let path = format!("{BASE}/consents");
-    let created = send(
-        &world,
-        &tpp,
-        reqwest::Method::POST,
-        &path,
-        &token,
-        Some(signed(&tpp, world.env.issuer(), &path, scheduled)),
-        Some(&uuid::Uuid::new_v4().to_string()),
-    )
-    .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let consent_id = created.body["data"]["consentId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let consent_id = create_consent_of(&world, &tpp, &token, scheduled).await;
     let access = authorise(&world, &tpp, &consent_id).await;
     let mut data = payment_data(&consent_id, "10.00", CNPJ_INITIATOR);
     let tail = &uuid::Uuid::new_v4().simple().to_string()[..11];
@@ -1174,22 +1157,7 @@ async fn recurring(backend: Backend) {
     data["payment"].as_object_mut().unwrap().remove("date");
     data["payment"]["schedule"] =
         json!({ "daily": { "startDate": start_day.to_string(), "quantity": 3 } });
-    let path = format!("{BASE}/consents");
-    let created = send(
-        &world,
-        &tpp,
-        reqwest::Method::POST,
-        &path,
-        &token,
-        Some(signed(&tpp, world.env.issuer(), &path, data)),
-        Some(&uuid::Uuid::new_v4().to_string()),
-    )
-    .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let consent_id = created.body["data"]["consentId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let consent_id = create_consent_of(&world, &tpp, &token, data).await;
     let access = authorise(&world, &tpp, &consent_id).await;
 
     let item = |day: chrono::NaiveDate| {

@@ -203,28 +203,12 @@ impl PaymentsService {
         info: &TokenInfo,
         consent_id: &str,
     ) -> Result<PaymentConsent, Rejection> {
-        let consent = self
+        let found = self
             .consents
             .get(&info.brand, consent_id, now())
             .await
-            .map_err(internal)?
-            .ok_or_else(|| {
-                reject(
-                    StatusCode::NOT_FOUND,
-                    "NOT_FOUND",
-                    "Não encontrado",
-                    "no such consent",
-                )
-            })?;
-        if consent.client_id != info.client_id {
-            return Err(reject(
-                StatusCode::FORBIDDEN,
-                "FORBIDDEN",
-                "Acesso negado",
-                "the consent belongs to another client",
-            ));
-        }
-        Ok(consent)
+            .map_err(internal)?;
+        owned(found, |c| &c.client_id, info, "consent")
     }
 
     /// What the bank is told about a call under `consent`.
@@ -250,6 +234,33 @@ impl PaymentsService {
             deadline: None,
         })
     }
+}
+
+/// `found` when it belongs to the token's client: 404 when there is none, 403 when it is
+/// another client's.
+fn owned<T>(
+    found: Option<T>,
+    owner: impl Fn(&T) -> &String,
+    info: &TokenInfo,
+    what: &str,
+) -> Result<T, Rejection> {
+    let found = found.ok_or_else(|| {
+        reject(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "Não encontrado",
+            format!("no such {what}"),
+        )
+    })?;
+    if *owner(&found) != info.client_id {
+        return Err(reject(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "Acesso negado",
+            format!("the {what} belongs to another client"),
+        ));
+    }
+    Ok(found)
 }
 
 /// A bank refusal as the answer of a payment call.
@@ -792,28 +803,48 @@ impl PaymentsService {
         info: &TokenInfo,
         payment_id: &str,
     ) -> Result<pix::KeptPayment, Rejection> {
-        let kept = self
+        let found = self
             .payments
             .get(&info.brand, payment_id)
             .await
-            .map_err(internal)?
-            .ok_or_else(|| {
-                reject(
-                    StatusCode::NOT_FOUND,
-                    "NOT_FOUND",
-                    "Não encontrado",
-                    "no such payment",
-                )
-            })?;
-        if kept.client_id != info.client_id {
-            return Err(reject(
-                StatusCode::FORBIDDEN,
-                "FORBIDDEN",
-                "Acesso negado",
-                "the payment belongs to another client",
-            ));
+            .map_err(internal)?;
+        owned(found, |p| &p.client_id, info, "payment")
+    }
+
+    /// The bank's current answer for a kept payment, asked under its consent; `Ok(None)`
+    /// when the bank could not say (the last answer stands).
+    async fn bank_status(
+        &self,
+        interaction_id: &str,
+        kept: &pix::KeptPayment,
+    ) -> Result<Option<Value>, PaymentsError> {
+        let Some(consent) = self
+            .consents
+            .get(&kept.brand, &kept.consent_id, now())
+            .await?
+        else {
+            return Err(PaymentsError::Corrupt("payment without consent".into()));
+        };
+        let Ok(mut bank_ctx) = self.connector_context(&RequestContext::default(), &consent) else {
+            return Ok(None);
+        };
+        bank_ctx.interaction_id = interaction_id.to_string();
+        let current = self
+            .bank
+            .payments_get_pix_payments_payment_id(
+                &bank_ctx,
+                PaymentsGetPixPaymentsPaymentIdInput {
+                    payment_id: ofb_payments_v4::params::PaymentId(kept.payment_id.clone()),
+                },
+            )
+            .await;
+        match current {
+            Ok(data) => Ok(Some(serde_json::to_value(&data).unwrap_or_default())),
+            Err(err) => {
+                tracing::warn!(error = %err, "payment status not refreshed; the last one stands");
+                Ok(None)
+            }
         }
-        Ok(kept)
     }
 
     /// The bank's current answer for a payment, recorded (and notified) when it changed.
@@ -825,32 +856,19 @@ impl PaymentsService {
         if pix::FINAL.contains(&kept.status.as_str()) {
             return Ok(kept.answer.clone());
         }
-        let consent = self
-            .consents
-            .get(&kept.brand, &kept.consent_id, now())
+        let interaction_id = ctx
+            .header(aberta_runtime::fapi_headers::INTERACTION_ID)
+            .unwrap_or_default();
+        match self
+            .bank_status(interaction_id, kept)
             .await
             .map_err(internal)?
-            .ok_or_else(|| internal(PaymentsError::Corrupt("payment without consent".into())))?;
-        let bank_ctx = self.connector_context(ctx, &consent)?;
-        let current = self
-            .bank
-            .payments_get_pix_payments_payment_id(
-                &bank_ctx,
-                PaymentsGetPixPaymentsPaymentIdInput {
-                    payment_id: ofb_payments_v4::params::PaymentId(kept.payment_id.clone()),
-                },
-            )
-            .await;
-        match current {
-            Ok(data) => {
-                let value = serde_json::to_value(&data).unwrap_or_default();
+        {
+            Some(value) => {
                 self.record_change(kept, &value).await?;
                 Ok(value)
             }
-            Err(err) => {
-                tracing::warn!(error = %err, "payment status not refreshed; serving the last one");
-                Ok(kept.answer.clone())
-            }
+            None => Ok(kept.answer.clone()),
         }
     }
 
@@ -885,34 +903,15 @@ impl PaymentsService {
     /// sweeper runs this every second or so. Returns how many changed.
     pub async fn poll_open_payments(&self) -> Result<u64, PaymentsError> {
         let mut changed = 0;
+        let interaction_id = uuid::Uuid::new_v4().to_string();
         for kept in self.payments.open(200).await? {
-            let before = kept.status.clone();
-            let Ok(Some(consent)) = self
-                .consents
-                .get(&kept.brand, &kept.consent_id, now())
-                .await
-            else {
+            let Ok(Some(value)) = self.bank_status(&interaction_id, &kept).await else {
                 continue;
             };
-            let Ok(bank_ctx) = self.connector_context(&RequestContext::default(), &consent) else {
-                continue;
-            };
-            let current = self
-                .bank
-                .payments_get_pix_payments_payment_id(
-                    &bank_ctx,
-                    PaymentsGetPixPaymentsPaymentIdInput {
-                        payment_id: ofb_payments_v4::params::PaymentId(kept.payment_id.clone()),
-                    },
-                )
-                .await;
-            if let Ok(data) = current {
-                let value = serde_json::to_value(&data).unwrap_or_default();
-                if value["status"].as_str() != Some(before.as_str())
-                    && self.record_change(&kept, &value).await.is_ok()
-                {
-                    changed += 1;
-                }
+            if value["status"].as_str() != Some(kept.status.as_str())
+                && self.record_change(&kept, &value).await.is_ok()
+            {
+                changed += 1;
             }
         }
         Ok(changed)
