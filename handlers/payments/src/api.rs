@@ -904,15 +904,22 @@ impl PaymentsService {
     pub async fn poll_open_payments(&self) -> Result<u64, PaymentsError> {
         let mut changed = 0;
         let interaction_id = uuid::Uuid::new_v4().to_string();
-        for kept in self.payments.open(200).await? {
-            let Ok(Some(value)) = self.bank_status(&interaction_id, &kept).await else {
-                continue;
+        let at = now();
+        for kept in self.payments.due(at, 200).await? {
+            let answer = match self.bank_status(&interaction_id, &kept).await {
+                Ok(Some(value)) => value,
+                _ => kept.answer.clone(),
             };
-            if value["status"].as_str() != Some(kept.status.as_str())
-                && self.record_change(&kept, &value).await.is_ok()
-            {
+            let status = answer["status"]
+                .as_str()
+                .unwrap_or(&kept.status)
+                .to_string();
+            if status != kept.status && self.record_change(&kept, &answer).await.is_ok() {
                 changed += 1;
             }
+            self.payments
+                .checked(&kept.payment_id, &status, &answer, at)
+                .await?;
         }
         Ok(changed)
     }

@@ -86,6 +86,24 @@ pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), PaymentsErr
         )
         .await?;
     }
-    m.finish(3).await?;
+    if (2..4).contains(&m.current()) {
+        // Payments tables made before the sweeper kept its own schedule.
+        use sea_orm::ConnectionTrait;
+        m.txn()
+            .execute_unprepared(
+                "ALTER TABLE payments_pix_payment ADD COLUMN next_check_at BIGINT NOT NULL DEFAULT 0",
+            )
+            .await?;
+    }
+    if m.current() < 4 {
+        m.create_index(
+            "idx_payments_payment_next_check",
+            entity::payment::Entity,
+            &["status", "next_check_at"],
+            false,
+        )
+        .await?;
+    }
+    m.finish(4).await?;
     Ok(())
 }

@@ -87,6 +87,26 @@ pub fn check_against_consent(
     Ok(())
 }
 
+/// When to ask the bank again about a payment in `status`: each second while it moves through
+/// settlement; every few minutes while held for analysis; for a scheduled one, at the start
+/// of its day in Brasília (and at least hourly, in case the bank cancels it).
+pub fn next_check(status: &str, answer: &Value, now: i64) -> i64 {
+    const HOUR: i64 = 3600;
+    match status {
+        "PDNG" => now + 300,
+        "SCHD" => {
+            let day_starts = answer["endToEndId"]
+                .as_str()
+                .and_then(|id| id.get(9..17))
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
+                .and_then(|d| d.and_hms_opt(3, 0, 0))
+                .map(|t| t.and_utc().timestamp());
+            day_starts.map_or(now + HOUR, |at| at.clamp(now + 1, now + HOUR))
+        }
+        _ => now + 1,
+    }
+}
+
 /// `E` + ISPB (8) + `yyyyMMddHHmm` (UTC) + 11 characters: dated the payment day, at 15:00
 /// UTC when scheduled. An immediate payment made after 21:00 in Brasília is already the next
 /// day in UTC, so its id may carry either.
@@ -159,6 +179,7 @@ impl Payments {
                 status: answer["status"].as_str().unwrap_or_default().to_string(),
                 created_at: now,
                 status_updated_at: now,
+                next_check_at: now,
                 answer: self.keyring.seal(ANSWER_COLUMN, &answer.to_string())?,
             };
             payment::Entity::insert(payment::ActiveModel::from(row))
@@ -180,12 +201,14 @@ impl Payments {
         row.map(|r| self.kept(r)).transpose()
     }
 
-    /// The payments not yet final, oldest first, at most `limit`.
-    pub async fn open(&self, limit: u64) -> Result<Vec<KeptPayment>, PaymentsError> {
+    /// The payments not yet final whose next check is due at `now`, most overdue first, at
+    /// most `limit`.
+    pub async fn due(&self, now: i64, limit: u64) -> Result<Vec<KeptPayment>, PaymentsError> {
         use sea_orm::{QueryOrder, QuerySelect};
         payment::Entity::find()
             .filter(payment::Column::Status.is_not_in(FINAL))
-            .order_by_asc(payment::Column::StatusUpdatedAt)
+            .filter(payment::Column::NextCheckAt.lte(now))
+            .order_by_asc(payment::Column::NextCheckAt)
             .limit(limit)
             .all(self.store.connection())
             .await?
@@ -221,6 +244,25 @@ impl Payments {
             .await?
             .rows_affected;
         Ok(changed == 1)
+    }
+
+    /// Schedules the next check of a payment in `status`, whose answer is `answer`.
+    pub async fn checked(
+        &self,
+        payment_id: &str,
+        status: &str,
+        answer: &Value,
+        now: i64,
+    ) -> Result<(), PaymentsError> {
+        payment::Entity::update_many()
+            .col_expr(
+                payment::Column::NextCheckAt,
+                Expr::value(next_check(status, answer, now)),
+            )
+            .filter(payment::Column::PaymentId.eq(payment_id))
+            .exec(self.store.connection())
+            .await?;
+        Ok(())
     }
 
     fn kept(&self, row: payment::Model) -> Result<KeptPayment, PaymentsError> {
@@ -259,6 +301,18 @@ mod tests {
     }
 
     const E2E: &str = "E9040088820260130153012345678901";
+
+    #[test]
+    fn a_moving_payment_is_checked_each_second_a_waiting_one_less_often() {
+        const NOW: i64 = 1_800_000_000;
+        assert_eq!(next_check("RCVD", &json!({}), NOW), NOW + 1);
+        assert_eq!(next_check("PDNG", &json!({}), NOW), NOW + 300);
+        // Scheduled far ahead: hourly; scheduled for a day that has begun: at once.
+        let far = json!({ "endToEndId": "E9999900420990101150012345678901" });
+        assert_eq!(next_check("SCHD", &far, NOW), NOW + 3600);
+        let past = json!({ "endToEndId": "E9999900420200101150012345678901" });
+        assert_eq!(next_check("SCHD", &past, NOW), NOW + 1);
+    }
 
     #[test]
     fn a_payment_matches_its_consent_item_for_item() {

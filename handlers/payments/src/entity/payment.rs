@@ -15,6 +15,9 @@ pub struct Model {
     pub status: String,
     pub created_at: i64,
     pub status_updated_at: i64,
+    /// When the sweeper next asks the bank about it (unix s): soon while it moves, hourly
+    /// while it waits for a scheduled day or an analysis.
+    pub next_check_at: i64,
     /// The bank's last answer for this payment (`ResponsePixPaymentData`), sealed.
     #[sea_orm(column_type = "Text")]
     pub answer: String,
