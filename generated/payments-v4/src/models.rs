@@ -1444,12 +1444,15 @@ impl ::aberta_runtime::Validate for EnumAuthorisationStatusType {
 pub enum EnumErrorsCreatePixPayment {
     #[serde(rename = "PAGAMENTO_NAO_PERMITE_CANCELAMENTO")]
     PagamentoNaoPermiteCancelamento,
+    #[serde(rename = "ERRO_IDEMPOTENCIA")]
+    ErroIdempotencia,
 }
 impl EnumErrorsCreatePixPayment {
     /// The value as the spec writes it.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::PagamentoNaoPermiteCancelamento => "PAGAMENTO_NAO_PERMITE_CANCELAMENTO",
+            Self::ErroIdempotencia => "ERRO_IDEMPOTENCIA",
         }
     }
 }
@@ -1459,8 +1462,9 @@ impl ::aberta_runtime::Validate for EnumErrorsCreatePixPayment {
 ::aberta_runtime::openapi_type!(
     EnumErrorsCreatePixPayment, "EnumErrorsCreatePixPayment", | registry |
     ::aberta_runtime::schema::MetaSchema { enum_items :
-    vec![::aberta_runtime::reexport::serde_json::Value::from("PAGAMENTO_NAO_PERMITE_CANCELAMENTO")],
-    .. ::aberta_runtime::schema::MetaSchema::new("string") }
+    vec![::aberta_runtime::reexport::serde_json::Value::from("PAGAMENTO_NAO_PERMITE_CANCELAMENTO"),
+    ::aberta_runtime::reexport::serde_json::Value::from("ERRO_IDEMPOTENCIA")], ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }
 );
 /// `payments` 4.0.0 `#/components/schemas/EnumErrorsCreatePayment`
 #[derive(

@@ -1186,20 +1186,33 @@ async fn recurring(backend: Backend) {
     );
 
     let patch_path = format!("{BASE}/pix/payments/consents/{consent_id}");
-    let cancel = json!({ "status": "CANC",
-        "cancellation": { "cancelledBy": { "document": { "identification": cpf, "rel": "CPF" } } } });
-    let cancelled = send(
-        &world,
-        &tpp,
-        reqwest::Method::PATCH,
-        &patch_path,
-        &token,
-        Some(signed(&tpp, world.env.issuer(), &patch_path, cancel)),
-        Some(&uuid::Uuid::new_v4().to_string()),
-    )
-    .await;
+    let cancel_by = |cpf: &str| {
+        json!({ "status": "CANC",
+            "cancellation": { "cancelledBy": { "document": { "identification": cpf, "rel": "CPF" } } } })
+    };
+    let patch = async |data: Value| {
+        send(
+            &world,
+            &tpp,
+            reqwest::Method::PATCH,
+            &patch_path,
+            &token,
+            Some(signed(&tpp, world.env.issuer(), &patch_path, data)),
+            Some("cancel-recurrence"),
+        )
+        .await
+    };
+    let cancelled = patch(cancel_by(&cpf)).await;
     assert_eq!(cancelled.status, 200, "{}", cancelled.body);
     assert_eq!(cancelled.body["data"].as_array().unwrap().len(), 3);
+    // payments_api_idempotency (PATCH): the same key and data answer the same; other data
+    // under the key is 422 ERRO_IDEMPOTENCIA.
+    let again = patch(cancel_by(&cpf)).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["data"], cancelled.body["data"]);
+    let other = patch(cancel_by("52960092087")).await;
+    assert_eq!(other.status, 422, "{}", other.body);
+    assert_eq!(code_of(&other), "ERRO_IDEMPOTENCIA");
     for payment in payments {
         let id = payment["paymentId"].as_str().unwrap();
         let read = send(

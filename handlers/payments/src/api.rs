@@ -599,6 +599,63 @@ impl PaymentsApi for PaymentsService {
         use PaymentsPatchPixPaymentsConsentIdResponse as R;
         let info = answer!(self.token(&ctx, TokenUse::Client).await);
         let consent = answer!(self.owned_consent(&info, &request.consent_id.0).await);
+        let key = answer!(
+            IdempotencyKey::parse(Some(&request.x_idempotency_key.0)).map_err(|r| {
+                let (status, code, detail) = r.answer();
+                reject(status, code, "Parâmetro inválido", detail)
+            })
+        );
+        let data = serde_json::to_value(&request.body.data).unwrap_or_default();
+        let hash = BodyHash::of_message(
+            &format!("PATCH /pix/payments/consents/{}", consent.consent_id),
+            Some(&data),
+        );
+        // The claim commits first; the bank is called outside any transaction; the answer
+        // is kept (200 or 422) in the transaction that records the cancellations.
+        let db = self.store.connection();
+        let txn = answer!(db.begin().await.map_err(|e| internal(e.into())));
+        let claim = answer!(
+            idempotency::claim(&txn, &info.brand, &info.client_id, &key, &hash, now())
+                .await
+                .map_err(internal)
+        );
+        let ticket = match claim {
+            Claim::Fresh(ticket) => ticket.detach(),
+            Claim::Replay { status, body } => {
+                let _ = txn.rollback().await;
+                let body: Value = answer!(
+                    serde_json::from_str(&body)
+                        .map_err(|e| internal(PaymentsError::Corrupt(e.to_string())))
+                );
+                return if status == 200 {
+                    R::Ok(Jwt::unsigned(answer!(model(body))), None)
+                } else {
+                    R::UnprocessableEntity(Jwt::unsigned(answer!(model(body))), None)
+                };
+            }
+            Claim::Mismatch => {
+                let _ = txn.rollback().await;
+                return match unprocessable(
+                    "ERRO_IDEMPOTENCIA",
+                    "the x-idempotency-key was used for another request",
+                ) {
+                    Some(body) => R::UnprocessableEntity(body, None),
+                    None => internal(PaymentsError::Corrupt("422 body".into())).into(),
+                };
+            }
+            Claim::InFlight => {
+                let _ = txn.rollback().await;
+                return reject(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TOO_MANY_REQUESTS",
+                    "Requisição em andamento",
+                    "a request with this x-idempotency-key is still being processed",
+                )
+                .into();
+            }
+        };
+        answer!(txn.commit().await.map_err(|e| internal(e.into())));
+
         let bank_ctx = answer!(self.connector_context(&ctx, &consent));
         let outcome = self
             .bank
@@ -610,29 +667,47 @@ impl PaymentsApi for PaymentsService {
                 },
             )
             .await;
-        match outcome {
+        let (status, body) = match outcome {
             Ok(cancelled) => {
                 let value = serde_json::to_value(&cancelled).unwrap_or_default();
                 for item in value.as_array().into_iter().flatten() {
                     if let Some(id) = item["paymentId"].as_str()
                         && let Ok(Some(kept)) = self.payments.get(&info.brand, id).await
                     {
-                        // The list item carries the new status; the full answer is read
-                        // back from the bank on the next GET.
+                        // Each listed payment is now cancelled; the bank's full answer is
+                        // read back on the next GET.
                         let mut answer = kept.answer.clone();
-                        answer["status"] = item["status"].clone();
+                        answer["status"] = json!("CANC");
+                        answer["statusUpdateDateTime"] = item["statusUpdateDateTime"].clone();
                         answer!(self.record_change(&kept, &answer).await);
                     }
                 }
-                R::Ok(Jwt::unsigned(answer!(model(envelope(&ctx, value)))), None)
+                (200, envelope(&ctx, value))
             }
-            Err(err) => {
-                let v = answer!(bank_refusal(err));
-                match unprocessable(v.code, &v.detail) {
-                    Some(body) => R::UnprocessableEntity(body, None),
-                    None => internal(PaymentsError::Corrupt("422 body".into())).into(),
+            Err(err) => match bank_refusal(err) {
+                Ok(v) => (422, error_body(&v)),
+                Err(rejection) => {
+                    // Our side failed: the key is given back for a retry.
+                    if let Ok(txn) = db.begin().await {
+                        let _ = ticket.release_in(&txn).await;
+                        let _ = txn.commit().await;
+                    }
+                    return rejection.into();
                 }
-            }
+            },
+        };
+        let txn = answer!(db.begin().await.map_err(|e| internal(e.into())));
+        answer!(
+            ticket
+                .complete_in(&txn, status, &body.to_string())
+                .await
+                .map_err(internal)
+        );
+        answer!(txn.commit().await.map_err(|e| internal(e.into())));
+        if status == 200 {
+            R::Ok(Jwt::unsigned(answer!(model(body))), None)
+        } else {
+            R::UnprocessableEntity(Jwt::unsigned(answer!(model(body))), None)
         }
     }
 }

@@ -310,6 +310,21 @@ impl DetachedTicket {
         &self.key
     }
 
+    /// Gives the key up without an answer (the work failed on our side): the next request
+    /// with it starts afresh.
+    pub async fn release_in<C: ConnectionTrait>(self, conn: &C) -> Result<(), PaymentsError> {
+        idempotency::Entity::delete_many()
+            .filter(claim_condition(
+                &self.brand,
+                &self.client_id,
+                &self.key,
+                &self.hash,
+            ))
+            .exec(conn)
+            .await?;
+        Ok(())
+    }
+
     pub fn request_hash(&self) -> &str {
         &self.hash
     }
