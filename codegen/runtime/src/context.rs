@@ -12,6 +12,18 @@ pub struct ClientCert {
     pub der: Arc<[u8]>,
     /// base64url SHA-256 of the DER: the `x5t#S256` of RFC 8705.
     pub thumbprint: String,
+    /// The participant the subject names, read once when the connection was accepted;
+    /// `None` when the subject lacks `UID` or an `OFBBR-` `organizationIdentifier`.
+    pub subject: Option<CertSubject>,
+}
+
+/// The identity an Open Finance Brasil certificate's subject asserts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertSubject {
+    /// `UID`: the software statement id.
+    pub software_id: String,
+    /// `organizationIdentifier` without its `OFBBR-` prefix.
+    pub org_id: String,
 }
 
 impl std::fmt::Debug for ClientCert {

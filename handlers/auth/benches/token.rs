@@ -93,6 +93,7 @@ async fn setup() -> Setup {
     let der = pki::certs_from_pem_file(&files.transport_cert).unwrap()[0].clone();
     let cert = ClientCert {
         thumbprint: pki::thumbprint(der.as_ref()),
+        subject: aberta_ecosystem::subject::identity(der.as_ref()),
         der: Arc::from(der.as_ref()),
     };
     let now = chrono::Utc::now().timestamp();

@@ -164,7 +164,7 @@ pub async fn authenticate(
             "client_assertion aud is not this server",
         ));
     }
-    match aberta_ecosystem::subject::identity(&cert.der) {
+    match &cert.subject {
         Some(id) if id.org_id == client.org_id && id.software_id == client.software_id => {}
         _ => {
             return Err(OAuthError::invalid_client(

@@ -222,7 +222,7 @@ impl Registration {
                 "the organisation is not active",
             ));
         }
-        match aberta_ecosystem::subject::identity(&cert.der) {
+        match &cert.subject {
             Some(id) if id.org_id == org_id && id.software_id == software_id => {}
             _ => {
                 return Err(bad(
@@ -359,7 +359,7 @@ impl Registration {
         let cert_ok = ctx
             .client_cert
             .as_ref()
-            .and_then(|c| aberta_ecosystem::subject::identity(&c.der))
+            .and_then(|c| c.subject.as_ref())
             .is_some_and(|id| id.org_id == client.org_id && id.software_id == client.software_id);
         if !cert_ok {
             return Err(Refusal::Unauthorized(

@@ -263,6 +263,7 @@ fn ctx(token: &str) -> RequestContext {
         client_cert: Some(ClientCert {
             der: Arc::from(vec![0u8; 4]),
             thumbprint: THUMBPRINT.into(),
+            subject: None,
         }),
         remote_addr: None,
         headers,

@@ -2,14 +2,9 @@
 
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-/// The identity a transport certificate asserts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertIdentity {
-    /// `UID`: the software statement id.
-    pub software_id: String,
-    /// `organizationIdentifier` without its `OFBBR-` prefix.
-    pub org_id: String,
-}
+/// The identity a transport certificate asserts (what the accept loop puts in
+/// [`ClientCert::subject`](aberta_runtime::context::ClientCert)).
+pub use aberta_runtime::context::CertSubject as CertIdentity;
 
 const UID: &str = "0.9.2342.19200300.100.1.1";
 const ORGANIZATION_IDENTIFIER: &str = "2.5.4.97";

@@ -182,6 +182,7 @@ async fn serve_connection(
         .map(|der| ClientCert {
             der: Arc::from(der.as_ref()),
             thumbprint: thumbprint(der.as_ref()),
+            subject: crate::subject::identity(der.as_ref()),
         });
     let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
         let endpoint = endpoint.clone();

@@ -15,7 +15,6 @@ use crate::http_error;
 use crate::keys::Ps256Key;
 use crate::pki;
 use crate::registry::Registry;
-use crate::subject;
 
 /// Who called, once the bearer token checked out.
 #[derive(Debug, Clone)]
@@ -82,7 +81,7 @@ impl TokenService {
         let Some(cert) = req.extensions().get::<ClientCert>() else {
             return invalid_client("a client certificate is required");
         };
-        let Some(identity) = subject::identity(&cert.der) else {
+        let Some(identity) = &cert.subject else {
             return invalid_client("the certificate carries no UID and organizationIdentifier");
         };
         if let Some(client_id) = form.get("client_id")

@@ -11,6 +11,7 @@ use std::time::Duration;
 use aberta_auth::AuthServer;
 use aberta_auth::jwks::KeyCache;
 use aberta_runtime::RequestContext;
+use aberta_runtime::context::CertSubject;
 use aberta_runtime::jws::{JwsCodec, JwsError};
 use async_trait::async_trait;
 use josekit::jwk::Jwk;
@@ -56,8 +57,8 @@ impl SigningIdentity {
 }
 
 /// The organisation and software a client certificate names.
-fn sender(ctx: &RequestContext) -> Option<aberta_ecosystem::subject::CertIdentity> {
-    aberta_ecosystem::subject::identity(&ctx.client_cert.as_ref()?.der)
+fn sender(ctx: &RequestContext) -> Option<&CertSubject> {
+    ctx.client_cert.as_ref()?.subject.as_ref()
 }
 
 pub struct PaymentsCodec {
@@ -191,13 +192,13 @@ impl JwsCodec for PaymentsCodec {
             .get(&brand)
             .ok_or_else(|| JwsError::Signing(format!("brand {brand} has no signing key")))?;
         let audience = sender(ctx)
-            .map(|who| who.org_id)
+            .map(|who| who.org_id.as_str())
             .ok_or_else(|| JwsError::Signing("no client organisation to sign for".into()))?;
         signed::sign_response(
             payload,
             identity.signer.as_ref(),
             &identity.kid,
-            &audience,
+            audience,
             &identity.org_id,
             chrono::Utc::now().timestamp(),
         )

@@ -411,6 +411,11 @@ impl PaymentConsents {
             .map(|s| serde_json::from_str::<Value>(&s))
             .transpose()
             .map_err(|e| PaymentsError::Corrupt(e.to_string()))?;
+        if !request.is_object() {
+            return Err(PaymentsError::Corrupt(
+                "a stored consent request is not an object".into(),
+            ));
+        }
         let debtor_account = request.get("debtorAccount").cloned().or(chosen);
         Ok(PaymentConsent {
             consent_id: row.consent_id,
@@ -488,9 +493,10 @@ async fn event<C: ConnectionTrait>(
 /// The consent as the spec's `ResponsePaymentConsent.data`.
 pub fn response_data(consent: &PaymentConsent) -> Value {
     let mut data = consent.request.clone();
-    let object = data
-        .as_object_mut()
-        .expect("a consent request is an object");
+    // `record` refuses a stored request that is not an object.
+    let Some(object) = data.as_object_mut() else {
+        return data;
+    };
     object.insert("consentId".into(), json!(consent.consent_id));
     object.insert(
         "creationDateTime".into(),
