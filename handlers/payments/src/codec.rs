@@ -9,17 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aberta_auth::AuthServer;
-use aberta_auth::jwks::KeyCache;
 use aberta_runtime::RequestContext;
 use aberta_runtime::context::CertSubject;
 use aberta_runtime::jws::{JwsCodec, JwsError};
 use async_trait::async_trait;
 use josekit::jwk::Jwk;
-use josekit::jws::{JwsSigner, JwsVerifier, PS256};
+use josekit::jws::{JwsSigner, PS256};
 use serde_json::Value;
 
 use crate::error::PaymentsError;
-use crate::signed::{self, Expectations, JtiLedger, OrganisationKeys};
+use crate::keystore::DirectoryKeys;
+use crate::signed::{self, Expectations, JtiLedger};
 
 /// The key an institution signs its payment messages with (its BRSEAL key) and the
 /// organisation id it signs as.
@@ -63,8 +63,7 @@ fn sender(ctx: &RequestContext) -> Option<&CertSubject> {
 
 pub struct PaymentsCodec {
     auth: Arc<AuthServer>,
-    keys: KeyCache,
-    keystore_base: String,
+    keys: DirectoryKeys,
     jti: JtiLedger,
     identities: HashMap<String, SigningIdentity>,
 }
@@ -72,7 +71,7 @@ pub struct PaymentsCodec {
 impl std::fmt::Debug for PaymentsCodec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PaymentsCodec")
-            .field("keystore_base", &self.keystore_base)
+            .field("keys", &self.keys)
             .finish_non_exhaustive()
     }
 }
@@ -90,8 +89,7 @@ impl PaymentsCodec {
     ) -> Self {
         Self {
             auth,
-            keys: KeyCache::new(http, ttl),
-            keystore_base: keystore_base.trim_end_matches('/').to_string(),
+            keys: DirectoryKeys::new(http, keystore_base, ttl),
             jti,
             identities,
         }
@@ -100,49 +98,6 @@ impl PaymentsCodec {
     /// The brand's organisation id (`iss` of our messages).
     pub fn org_id(&self, brand: &str) -> Option<&str> {
         self.identities.get(brand).map(|i| i.org_id.as_str())
-    }
-}
-
-/// The sender's keys: its software's set first, then its organisation's.
-struct SenderKeys<'a> {
-    keys: &'a KeyCache,
-    base: &'a str,
-    software_id: &'a str,
-}
-
-fn segment_ok(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-}
-
-#[async_trait]
-impl OrganisationKeys for SenderKeys<'_> {
-    async fn key(
-        &self,
-        org_id: &str,
-        kid: &str,
-    ) -> Result<Option<Arc<dyn JwsVerifier>>, PaymentsError> {
-        if !segment_ok(org_id) || !segment_ok(self.software_id) {
-            return Ok(None);
-        }
-        let sets = [
-            format!(
-                "{}/{org_id}/{}/application.jwks",
-                self.base, self.software_id
-            ),
-            format!("{}/{org_id}/application.jwks", self.base),
-        ];
-        for url in &sets {
-            let found = self.keys.verifier(url, Some(kid)).await.map_err(|err| {
-                PaymentsError::Keystore {
-                    url: url.clone(),
-                    reason: err.to_string(),
-                }
-            })?;
-            if found.is_some() {
-                return Ok(found);
-            }
-        }
-        Ok(None)
     }
 }
 
@@ -162,11 +117,7 @@ impl JwsCodec for PaymentsCodec {
             audience: format!("https://{authority}{}", ctx.path),
             issuer: who.org_id.clone(),
         };
-        let keys = SenderKeys {
-            keys: &self.keys,
-            base: &self.keystore_base,
-            software_id: &who.software_id,
-        };
+        let keys = self.keys.of_software(&who.software_id);
         let now = chrono::Utc::now().timestamp();
         match signed::verify_request(compact, &expect, &keys, &self.jti, now).await {
             Ok(claims) => Ok(claims.into_inner()),
