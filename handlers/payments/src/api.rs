@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::consents::{self, PaymentConsent, PaymentConsents, Transition};
 use crate::entity::pending;
 use crate::error::PaymentsError;
-use crate::idempotency::{self, BodyHash, Claim, IdempotencyKey};
+use crate::idempotency::{self, BodyHash, Claim, DetachedTicket, IdempotencyKey};
 use crate::notify::Notifier;
 use crate::pix::{self, Payments};
 use crate::rules::{self, Violation};
@@ -415,20 +415,10 @@ impl PaymentsApi for PaymentsService {
         request: PaymentsPostPixPaymentsRequest,
     ) -> PaymentsPostPixPaymentsResponse {
         use PaymentsPostPixPaymentsResponse as R;
-        let refuse = |v: Violation| match unprocessable(v.code, &v.detail) {
-            Some(body) => R::UnprocessableEntity(body, None),
-            None => internal(PaymentsError::Corrupt("422 body".into())).into(),
-        };
         let info = answer!(self.token(&ctx, TokenUse::Customer).await);
         let consent_id = info.consent_id.clone().unwrap_or_default();
         let items = serde_json::to_value(&request.body.data).unwrap_or_default();
         let items = items.as_array().cloned().unwrap_or_default();
-        let key = answer!(
-            IdempotencyKey::parse(Some(&request.x_idempotency_key.0)).map_err(|r| {
-                let (status, code, detail) = r.answer();
-                reject(status, code, "Parâmetro inválido", detail)
-            })
-        );
         let hash = BodyHash::of_message("POST /pix/payments", Some(&Value::Array(items.clone())));
         let at = now();
         let consent = answer!(self.owned_consent(&info, &consent_id).await);
@@ -437,44 +427,14 @@ impl PaymentsApi for PaymentsService {
         // called: a duplicate waits for, then replays, this request's answer.
         let db = self.store.connection();
         let txn = answer!(db.begin().await.map_err(|e| internal(e.into())));
-        let claim = answer!(
-            idempotency::claim(&txn, &info.brand, &info.client_id, &key, &hash, at)
-                .await
-                .map_err(internal)
-        );
-        // Detached: the answer is stored in whichever transaction ends the request.
-        let ticket = match claim {
-            Claim::Fresh(ticket) => ticket.detach(),
-            Claim::Replay { status, body } => {
-                let _ = txn.rollback().await;
-                let body: Value = answer!(
-                    serde_json::from_str(&body)
-                        .map_err(|e| internal(PaymentsError::Corrupt(e.to_string())))
-                );
-                return if status == 201 {
-                    R::Created(Jwt::unsigned(answer!(model(body))), None)
-                } else {
-                    R::UnprocessableEntity(Jwt::unsigned(answer!(model(body))), None)
-                };
-            }
-            Claim::Mismatch => {
-                let _ = txn.rollback().await;
-                return refuse(Violation {
-                    code: "ERRO_IDEMPOTENCIA",
-                    detail: "the x-idempotency-key was used for another request".into(),
-                });
-            }
-            Claim::InFlight => {
-                let _ = txn.rollback().await;
-                return reject(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "TOO_MANY_REQUESTS",
-                    "Requisição em andamento",
-                    "a request with this x-idempotency-key is still being processed",
-                )
-                .into();
-            }
-        };
+        let ticket =
+            match answer!(claim_key(&txn, &info, &request.x_idempotency_key.0, &hash, at).await) {
+                Ok(ticket) => ticket,
+                Err((status, body)) => {
+                    let _ = txn.rollback().await;
+                    return answer!(R::answered(status, body));
+                }
+            };
         if consent.status != consents::AUTHORISED {
             // Nothing consumed; the refusal is kept for the key like any 422 of a payment.
             let v = Violation {
@@ -536,11 +496,7 @@ impl PaymentsApi for PaymentsService {
             ))
             .into();
         };
-        if status == 201 {
-            R::Created(Jwt::unsigned(answer!(model(body))), None)
-        } else {
-            R::UnprocessableEntity(Jwt::unsigned(answer!(model(body))), None)
-        }
+        answer!(R::answered(status, body))
     }
 
     async fn payments_get_pix_payments_payment_id(
@@ -599,12 +555,6 @@ impl PaymentsApi for PaymentsService {
         use PaymentsPatchPixPaymentsConsentIdResponse as R;
         let info = answer!(self.token(&ctx, TokenUse::Client).await);
         let consent = answer!(self.owned_consent(&info, &request.consent_id.0).await);
-        let key = answer!(
-            IdempotencyKey::parse(Some(&request.x_idempotency_key.0)).map_err(|r| {
-                let (status, code, detail) = r.answer();
-                reject(status, code, "Parâmetro inválido", detail)
-            })
-        );
         let data = serde_json::to_value(&request.body.data).unwrap_or_default();
         let hash = BodyHash::of_message(
             &format!("PATCH /pix/payments/consents/{}", consent.consent_id),
@@ -614,46 +564,15 @@ impl PaymentsApi for PaymentsService {
         // is kept (200 or 422) in the transaction that records the cancellations.
         let db = self.store.connection();
         let txn = answer!(db.begin().await.map_err(|e| internal(e.into())));
-        let claim = answer!(
-            idempotency::claim(&txn, &info.brand, &info.client_id, &key, &hash, now())
-                .await
-                .map_err(internal)
-        );
-        let ticket = match claim {
-            Claim::Fresh(ticket) => ticket.detach(),
-            Claim::Replay { status, body } => {
-                let _ = txn.rollback().await;
-                let body: Value = answer!(
-                    serde_json::from_str(&body)
-                        .map_err(|e| internal(PaymentsError::Corrupt(e.to_string())))
-                );
-                return if status == 200 {
-                    R::Ok(Jwt::unsigned(answer!(model(body))), None)
-                } else {
-                    R::UnprocessableEntity(Jwt::unsigned(answer!(model(body))), None)
-                };
-            }
-            Claim::Mismatch => {
-                let _ = txn.rollback().await;
-                return match unprocessable(
-                    "ERRO_IDEMPOTENCIA",
-                    "the x-idempotency-key was used for another request",
-                ) {
-                    Some(body) => R::UnprocessableEntity(body, None),
-                    None => internal(PaymentsError::Corrupt("422 body".into())).into(),
-                };
-            }
-            Claim::InFlight => {
-                let _ = txn.rollback().await;
-                return reject(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "TOO_MANY_REQUESTS",
-                    "Requisição em andamento",
-                    "a request with this x-idempotency-key is still being processed",
-                )
-                .into();
-            }
-        };
+        let ticket =
+            match answer!(claim_key(&txn, &info, &request.x_idempotency_key.0, &hash, now()).await)
+            {
+                Ok(ticket) => ticket,
+                Err((status, body)) => {
+                    let _ = txn.rollback().await;
+                    return answer!(R::answered(status, body));
+                }
+            };
         answer!(txn.commit().await.map_err(|e| internal(e.into())));
 
         let bank_ctx = answer!(self.connector_context(&ctx, &consent));
@@ -704,11 +623,7 @@ impl PaymentsApi for PaymentsService {
                 .map_err(internal)
         );
         answer!(txn.commit().await.map_err(|e| internal(e.into())));
-        if status == 200 {
-            R::Ok(Jwt::unsigned(answer!(model(body))), None)
-        } else {
-            R::UnprocessableEntity(Jwt::unsigned(answer!(model(body))), None)
-        }
+        answer!(R::answered(status, body))
     }
 }
 
@@ -728,7 +643,7 @@ impl PaymentsService {
         v: Violation,
     ) -> Result<R, Rejection>
     where
-        R: From<Rejection> + FromViolation,
+        R: Answered,
     {
         let body = error_body(&v);
         ticket
@@ -736,7 +651,7 @@ impl PaymentsService {
             .await
             .map_err(internal)?;
         txn.commit().await.map_err(|e| internal(e.into()))?;
-        R::from_violation(body)
+        R::answered(422, body)
     }
 
     fn pending_row(
@@ -1000,13 +915,65 @@ impl PaymentsService {
     }
 }
 
-/// The response enums whose 422 is a signed body built from an error JSON.
-pub trait FromViolation: Sized {
-    fn from_violation(body: Value) -> Result<Self, Rejection>;
+/// Claims an `x-idempotency-key` in `txn` (which the caller ends): the ticket to answer it
+/// with, or the answer to give instead: the one stored for the same request, or 422
+/// `ERRO_IDEMPOTENCIA` for other data. A malformed key, or one still in flight, is refused.
+async fn claim_key(
+    txn: &sea_orm::DatabaseTransaction,
+    info: &TokenInfo,
+    header: &str,
+    hash: &BodyHash,
+    now: i64,
+) -> Result<Result<DetachedTicket, (u16, Value)>, Rejection> {
+    let key = IdempotencyKey::parse(Some(header)).map_err(|r| {
+        let (status, code, detail) = r.answer();
+        reject(status, code, "Parâmetro inválido", detail)
+    })?;
+    match idempotency::claim(txn, &info.brand, &info.client_id, &key, hash, now)
+        .await
+        .map_err(internal)?
+    {
+        Claim::Fresh(ticket) => Ok(Ok(ticket.detach())),
+        Claim::Replay { status, body } => {
+            let body = serde_json::from_str(&body)
+                .map_err(|e| internal(PaymentsError::Corrupt(e.to_string())))?;
+            Ok(Err((status, body)))
+        }
+        Claim::Mismatch => Ok(Err((
+            422,
+            error_body(&Violation {
+                code: "ERRO_IDEMPOTENCIA",
+                detail: "the x-idempotency-key was used for another request".into(),
+            }),
+        ))),
+        Claim::InFlight => Err(reject(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_REQUESTS",
+            "Requisição em andamento",
+            "a request with this x-idempotency-key is still being processed",
+        )),
+    }
 }
 
-impl FromViolation for PaymentsPostPixPaymentsResponse {
-    fn from_violation(body: Value) -> Result<Self, Rejection> {
-        Ok(Self::UnprocessableEntity(Jwt::unsigned(model(body)?), None))
+/// The keyed operations' answers, signed: a 2xx body of the operation's own model, or its 422.
+pub trait Answered: Sized + From<Rejection> {
+    fn answered(status: u16, body: Value) -> Result<Self, Rejection>;
+}
+
+impl Answered for PaymentsPostPixPaymentsResponse {
+    fn answered(status: u16, body: Value) -> Result<Self, Rejection> {
+        Ok(match status {
+            201 => Self::Created(Jwt::unsigned(model(body)?), None),
+            _ => Self::UnprocessableEntity(Jwt::unsigned(model(body)?), None),
+        })
+    }
+}
+
+impl Answered for PaymentsPatchPixPaymentsConsentIdResponse {
+    fn answered(status: u16, body: Value) -> Result<Self, Rejection> {
+        Ok(match status {
+            200 => Self::Ok(Jwt::unsigned(model(body)?), None),
+            _ => Self::UnprocessableEntity(Jwt::unsigned(model(body)?), None),
+        })
     }
 }
