@@ -91,15 +91,6 @@ fn internal(err: PaymentsError) -> Rejection {
     )
 }
 
-/// A signed 422 body of the operation's own error type.
-fn unprocessable<T: DeserializeOwned>(code: &str, detail: &str) -> Option<Jwt<T>> {
-    let body = json!({
-        "errors": [{ "code": code, "title": title_of(code), "detail": detail }],
-        "meta": { "requestDateTime": aberta_runtime::error_body::now() },
-    });
-    serde_json::from_value(body).ok().map(Jwt::unsigned)
-}
-
 fn title_of(code: &str) -> &'static str {
     match code {
         "ERRO_IDEMPOTENCIA" => "Erro idempotência",
@@ -332,70 +323,40 @@ impl PaymentsApi for PaymentsService {
         let data = serde_json::to_value(&request.body.data).unwrap_or_default();
         let at = now();
         if let Err(v) = rules::check_consent(&data, today_in_brasilia(at)) {
-            return match unprocessable(v.code, &v.detail) {
-                Some(body) => R::UnprocessableEntity(body, None),
-                None => internal(PaymentsError::Corrupt("422 body".into())).into(),
-            };
+            return answer!(R::answered(422, error_body(&v)));
         }
-        let key = answer!(
-            IdempotencyKey::parse(Some(&request.x_idempotency_key.0)).map_err(|r| {
-                let (status, code, detail) = r.answer();
-                reject(status, code, "Parâmetro inválido", detail)
-            })
-        );
         let hash = BodyHash::of_message("POST /consents", Some(&data));
-        let outcome: Result<Value, Result<R, Rejection>> = async {
-            let txn = self
-                .store
+        // The claim and the consent commit together; only a 201 is kept for the key.
+        let txn = answer!(
+            self.store
                 .connection()
                 .begin()
                 .await
-                .map_err(|e| Err(internal(e.into())))?;
-            match idempotency::claim(&txn, &info.brand, &info.client_id, &key, &hash, at)
+                .map_err(|e| internal(e.into()))
+        );
+        let ticket =
+            match answer!(claim_key(&txn, &info, &request.x_idempotency_key.0, &hash, at).await) {
+                Ok(ticket) => ticket,
+                Err((status, body)) => {
+                    let _ = txn.rollback().await;
+                    return answer!(R::answered(status, body));
+                }
+            };
+        let consent = answer!(
+            self.consents
+                .create(&txn, &info.brand, &info.client_id, &data, at)
                 .await
-                .map_err(|e| Err(internal(e)))?
-            {
-                Claim::Fresh(ticket) => {
-                    let consent = self
-                        .consents
-                        .create(&txn, &info.brand, &info.client_id, &data, at)
-                        .await
-                        .map_err(|e| Err(internal(e)))?;
-                    let body = envelope(&ctx, consents::response_data(&consent));
-                    ticket
-                        .complete(201, &body.to_string())
-                        .await
-                        .map_err(|e| Err(internal(e)))?;
-                    txn.commit().await.map_err(|e| Err(internal(e.into())))?;
-                    Ok(body)
-                }
-                Claim::Replay { status: 201, body } => serde_json::from_str(&body)
-                    .map_err(|e| Err(internal(PaymentsError::Corrupt(e.to_string())))),
-                Claim::Mismatch => Err(Ok(
-                    match unprocessable(
-                        "ERRO_IDEMPOTENCIA",
-                        "the x-idempotency-key was used for another request",
-                    ) {
-                        Some(body) => R::UnprocessableEntity(body, None),
-                        None => internal(PaymentsError::Corrupt("422 body".into())).into(),
-                    },
-                )),
-                other => {
-                    let (status, code, detail) = other.refusal().unwrap_or((
-                        StatusCode::CONFLICT,
-                        "NAO_INFORMADO",
-                        String::new(),
-                    ));
-                    Err(Err(reject(status, code, "Requisição em andamento", detail)))
-                }
-            }
-        }
-        .await;
-        match outcome {
-            Ok(body) => R::Created(Jwt::unsigned(answer!(model(body))), None),
-            Err(Ok(response)) => response,
-            Err(Err(rejection)) => rejection.into(),
-        }
+                .map_err(internal)
+        );
+        let body = envelope(&ctx, consents::response_data(&consent));
+        answer!(
+            ticket
+                .complete_in(&txn, 201, &body.to_string())
+                .await
+                .map_err(internal)
+        );
+        answer!(txn.commit().await.map_err(|e| internal(e.into())));
+        answer!(R::answered(201, body))
     }
 
     async fn payments_get_consents_consent_id(
@@ -535,14 +496,11 @@ impl PaymentsApi for PaymentsService {
             Ok(cancelled) => {
                 let value = serde_json::to_value(&cancelled).unwrap_or_default();
                 answer!(self.record_change(&kept, &value).await);
-                R::Ok(Jwt::unsigned(answer!(model(envelope(&ctx, value)))), None)
+                answer!(R::answered(200, envelope(&ctx, value)))
             }
             Err(err) => {
                 let v = answer!(bank_refusal(err));
-                match unprocessable(v.code, &v.detail) {
-                    Some(body) => R::UnprocessableEntity(body, None),
-                    None => internal(PaymentsError::Corrupt("422 body".into())).into(),
-                }
+                answer!(R::answered(422, error_body(&v)))
             }
         }
     }
@@ -955,9 +913,27 @@ async fn claim_key(
     }
 }
 
-/// The keyed operations' answers, signed: a 2xx body of the operation's own model, or its 422.
+/// A signed answer of an operation with a 2xx body and a 422: its own models, from JSON.
 pub trait Answered: Sized + From<Rejection> {
     fn answered(status: u16, body: Value) -> Result<Self, Rejection>;
+}
+
+impl Answered for PaymentsPostConsentsResponse {
+    fn answered(status: u16, body: Value) -> Result<Self, Rejection> {
+        Ok(match status {
+            201 => Self::Created(Jwt::unsigned(model(body)?), None),
+            _ => Self::UnprocessableEntity(Jwt::unsigned(model(body)?), None),
+        })
+    }
+}
+
+impl Answered for PaymentsPatchPixPaymentsPaymentIdResponse {
+    fn answered(status: u16, body: Value) -> Result<Self, Rejection> {
+        Ok(match status {
+            200 => Self::Ok(Jwt::unsigned(model(body)?), None),
+            _ => Self::UnprocessableEntity(Jwt::unsigned(model(body)?), None),
+        })
+    }
 }
 
 impl Answered for PaymentsPostPixPaymentsResponse {
