@@ -5,13 +5,13 @@
 
 #[path = "../../auth/tests/common/mod.rs"]
 mod common;
+mod world;
 
 use aberta_data::OperationalLimits;
-use aberta_holder::sandbox::Holder;
-use common::{Backend, Env, Tpp};
+use common::{Backend, Tpp};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex, OnceLock};
-use tokio::net::TcpListener;
+use world::{World, client_token};
 
 /// Everything every test in this binary logs, at debug level, for the personal-data check.
 fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
@@ -84,31 +84,13 @@ const CUSTOMER_ONLY: &[&str] = &[
     "CUSTOMERS_PERSONAL_ADITTIONALINFO_READ",
 ];
 
-struct World {
-    env: Env,
-    holder: Holder,
-}
-
 async fn start(backend: Backend) -> World {
     start_with_limits(backend, OperationalLimits::disabled()).await
 }
 
 async fn start_with_limits(backend: Backend, limits: OperationalLimits) -> World {
     captured_logs();
-    let (env, listener) = common::prepare(backend).await;
-    let internal = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = common::database_url(backend);
-    let holder = aberta_holder::sandbox::start_with_limits(
-        env.dir.path(),
-        &env.contract,
-        listener,
-        internal,
-        url.as_deref(),
-        limits,
-    )
-    .await
-    .unwrap();
-    World { env, holder }
+    world::start_with_limits(backend, limits).await
 }
 
 fn interaction_id() -> String {
@@ -190,14 +172,6 @@ async fn get(tpp: &Tpp, base: &str, path: &str, token: &str) -> Answer {
     answer
 }
 
-async fn client_token(tpp: &Tpp, scope: &str) -> String {
-    let (status, body) = tpp
-        .token(&[("grant_type", "client_credentials"), ("scope", scope)])
-        .await;
-    assert_eq!(status, 200, "client_credentials: {body}");
-    body["access_token"].as_str().unwrap().to_string()
-}
-
 fn consent_body(cpf: &str, permissions: &[&str]) -> Value {
     let expires = (chrono::Utc::now() + chrono::Duration::days(90))
         .format("%Y-%m-%dT%H:%M:%SZ")
@@ -211,38 +185,19 @@ fn consent_body(cpf: &str, permissions: &[&str]) -> Value {
     })
 }
 
-/// The company the fourth demo user represents, and what a business consent asks.
+/// The company the fourth demo user represents.
 const COMPANY: &str = "45678901000175";
-const BUSINESS_PERMISSIONS: &[&str] = &[
-    "RESOURCES_READ",
-    "CUSTOMERS_BUSINESS_IDENTIFICATIONS_READ",
-    "CUSTOMERS_BUSINESS_ADITTIONALINFO_READ",
-    "ACCOUNTS_READ",
-    "ACCOUNTS_BALANCES_READ",
-    "ACCOUNTS_TRANSACTIONS_READ",
-    "ACCOUNTS_OVERDRAFT_LIMITS_READ",
-    "CREDIT_CARDS_ACCOUNTS_READ",
-    "CREDIT_CARDS_ACCOUNTS_BILLS_READ",
-    "CREDIT_CARDS_ACCOUNTS_BILLS_TRANSACTIONS_READ",
-    "CREDIT_CARDS_ACCOUNTS_LIMITS_READ",
-    "CREDIT_CARDS_ACCOUNTS_TRANSACTIONS_READ",
-    "LOANS_READ",
-    "LOANS_WARRANTIES_READ",
-    "LOANS_SCHEDULED_INSTALMENTS_READ",
-    "LOANS_PAYMENTS_READ",
-    "FINANCINGS_READ",
-    "FINANCINGS_WARRANTIES_READ",
-    "FINANCINGS_SCHEDULED_INSTALMENTS_READ",
-    "FINANCINGS_PAYMENTS_READ",
-    "UNARRANGED_ACCOUNTS_OVERDRAFT_READ",
-    "UNARRANGED_ACCOUNTS_OVERDRAFT_WARRANTIES_READ",
-    "UNARRANGED_ACCOUNTS_OVERDRAFT_SCHEDULED_INSTALMENTS_READ",
-    "UNARRANGED_ACCOUNTS_OVERDRAFT_PAYMENTS_READ",
-    "INVOICE_FINANCINGS_READ",
-    "INVOICE_FINANCINGS_WARRANTIES_READ",
-    "INVOICE_FINANCINGS_SCHEDULED_INSTALMENTS_READ",
-    "INVOICE_FINANCINGS_PAYMENTS_READ",
-];
+/// The PF data groups with the business customer data in place of the personal.
+fn business_permissions() -> Vec<&'static str> {
+    PF_PERMISSIONS
+        .iter()
+        .map(|p| match *p {
+            "CUSTOMERS_PERSONAL_IDENTIFICATIONS_READ" => "CUSTOMERS_BUSINESS_IDENTIFICATIONS_READ",
+            "CUSTOMERS_PERSONAL_ADITTIONALINFO_READ" => "CUSTOMERS_BUSINESS_ADITTIONALINFO_READ",
+            other => other,
+        })
+        .collect()
+}
 
 /// Every data scope the journey's tokens ask for.
 const DATA_SCOPES: &str = "accounts credit-cards-accounts customers loans financings invoice-financings unarranged-accounts-overdraft resources";
@@ -813,7 +768,7 @@ async fn journey(backend: Backend) {
     let consent_id = create_consent_for(
         &world,
         &business,
-        business_body(&company.cpf, COMPANY, BUSINESS_PERMISSIONS),
+        business_body(&company.cpf, COMPANY, &business_permissions()),
     )
     .await;
     let (business_token, _) = authorise_as(

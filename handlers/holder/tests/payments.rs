@@ -6,42 +6,23 @@
 
 #[path = "../../auth/tests/common/mod.rs"]
 mod common;
+mod world;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aberta_data::OperationalLimits;
 use aberta_ecosystem::pki::Pki;
 use aberta_ecosystem::tls::{self, MtlsServer};
-use aberta_holder::sandbox::Holder;
 use common::{Backend, Env, Tpp};
 use josekit::jwk::JwkSet;
 use josekit::jws::PS256;
 use poem::{EndpointExt, IntoEndpoint};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use world::{World, start};
 
 const BASE: &str = "/open-banking/payments/v4";
-
-struct World {
-    env: Env,
-    holder: Holder,
-}
-
-async fn start(backend: Backend) -> World {
-    let (env, listener) = common::prepare(backend).await;
-    let internal = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = common::database_url(backend);
-    let holder = aberta_holder::sandbox::start(
-        env.dir.path(),
-        &env.contract,
-        listener,
-        internal,
-        url.as_deref(),
-    )
-    .await
-    .unwrap();
-    World { env, holder }
-}
 
 /// What the initiator's webhook listener received: (path, interaction id).
 type Received = Arc<Mutex<Vec<(String, String)>>>;
@@ -88,11 +69,7 @@ async fn ready_tpp(world: &World, webhook_base: &str) -> Tpp {
 }
 
 async fn client_token(tpp: &Tpp) -> String {
-    let (status, body) = tpp
-        .token(&[("grant_type", "client_credentials"), ("scope", "payments")])
-        .await;
-    assert_eq!(status, 200, "client_credentials: {body}");
-    body["access_token"].as_str().unwrap().to_string()
+    world::client_token(tpp, "payments").await
 }
 
 /// A signed request body for `path`, as the initiator's organisation.
@@ -911,17 +888,7 @@ async fn restart(backend: Backend) {
     let listener = TcpListener::bind(authority.replace("localhost", "127.0.0.1"))
         .await
         .unwrap();
-    let internal = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = common::database_url(backend);
-    let holder = aberta_holder::sandbox::start(
-        env.dir.path(),
-        &env.contract,
-        listener,
-        internal,
-        url.as_deref(),
-    )
-    .await
-    .unwrap();
+    let holder = world::holder_on(&env, backend, listener, OperationalLimits::disabled()).await;
     let world = World { env, holder };
 
     let get_path = format!("{BASE}/pix/payments/{payment_id}");
