@@ -32,7 +32,8 @@ pub use pix::{DEMO_ISPB, PixRules};
 /// The demo bank. Implements every data-sharing connector trait and the portal's
 /// [`IdentityConnector`](aberta_auth::identity::IdentityConnector), and for Pix payments
 /// [`PaymentsConnector`](ofb_payments_v4::connector::PaymentsConnector) and
-/// [`PaymentAccounts`](aberta_payments::accounts::PaymentAccounts).
+/// [`ApprovalRules`](aberta_payments::accounts::ApprovalRules) (the portal finds the accounts
+/// to pay from through the accounts connector).
 pub struct DemoBank {
     storage: storage::Storage,
     pix: PixRules,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aberta_demo_bank::{DEMO_ISPB, DemoBank, PixRules};
-use aberta_payments::accounts::PaymentAccounts;
+use aberta_payments::accounts::{AccountsApiDiscovery, ApprovalRules, PaymentAccounts};
 use aberta_runtime::Validate;
 use aberta_runtime::connector::{ConnectorContext, ConnectorError};
 use chrono::{DateTime, Utc};
@@ -31,6 +31,11 @@ const REMITTANCE: &str = "Aluguel de marco, apartamento 42";
 
 /// Rules whose steps never happen on their own during a test: only `settle_due` with a time
 /// hours ahead moves a payment.
+/// The portal's account discovery, through the bank's accounts connector.
+fn discovery(bank: &std::sync::Arc<DemoBank>) -> AccountsApiDiscovery {
+    AccountsApiDiscovery::new(bank.clone(), DEMO_ISPB)
+}
+
 fn hourly() -> PixRules {
     PixRules {
         step: Duration::from_secs(3600),
@@ -563,8 +568,14 @@ async fn another_customers_payment_is_not_found() {
 async fn the_consent_debtor_account_must_be_the_customers() {
     for backend in backends() {
         let b = bench_with_rules(backend, instant()).await;
-        let maria_accounts = b.bank.paying_accounts(&person(MARIA)).await.unwrap();
-        let joao_accounts = b.bank.paying_accounts(&person(JOAO)).await.unwrap();
+        let maria_accounts = discovery(&b.bank)
+            .paying_accounts(&person(MARIA))
+            .await
+            .unwrap();
+        let joao_accounts = discovery(&b.bank)
+            .paying_accounts(&person(JOAO))
+            .await
+            .unwrap();
         let with_debtor = |account: &DebtorAccount| ConnectorContext {
             consent: Some(json!({ "debtorAccount": account })),
             ..person(MARIA)
@@ -632,7 +643,7 @@ async fn paying_accounts_are_the_available_accounts_with_short_labels() {
         let b = bench(backend).await;
         let mut by_who = BTreeMap::new();
         for (who, ctx) in contexts() {
-            let accounts = b.bank.paying_accounts(&ctx).await.unwrap();
+            let accounts = discovery(&b.bank).paying_accounts(&ctx).await.unwrap();
             for a in &accounts {
                 valid(&format!("{who} paying account"), &a.account);
                 assert_eq!(a.account.ispb, DEMO_ISPB);
@@ -656,9 +667,11 @@ async fn paying_accounts_are_the_available_accounts_with_short_labels() {
         assert_eq!(by_who["maria"], ["CACC", "SVGS"], "{backend:?}");
         assert_eq!(by_who["joao"], ["CACC"]);
         assert_eq!(by_who["souza-design"], ["CACC"]);
-        let maria = b.bank.paying_accounts(&person(MARIA)).await.unwrap();
-        let souza = b
-            .bank
+        let maria = discovery(&b.bank)
+            .paying_accounts(&person(MARIA))
+            .await
+            .unwrap();
+        let souza = discovery(&b.bank)
             .paying_accounts(&business(MARIA, SOUZA_DESIGN))
             .await
             .unwrap();
@@ -667,7 +680,13 @@ async fn paying_accounts_are_the_available_accounts_with_short_labels() {
             customer: None,
             ..person(MARIA)
         };
-        assert!(b.bank.paying_accounts(&nobody).await.unwrap().is_empty());
+        assert!(
+            discovery(&b.bank)
+                .paying_accounts(&nobody)
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         // A business consent debits the business's account.
         let ctx = business(MARIA, SOUZA_DESIGN);
@@ -795,7 +814,7 @@ async fn every_status_answers_within_the_generated_models() {
         .map(str::to_string)
         .collect();
         assert_eq!(seen, all, "{backend:?}");
-        for account in b.bank.paying_accounts(&ctx).await.unwrap() {
+        for account in discovery(&b.bank).paying_accounts(&ctx).await.unwrap() {
             valid("paying account", &account.account);
         }
     }
@@ -892,5 +911,27 @@ async fn a_repeated_request_gets_the_payments_it_made() {
         // Other endToEndIds on the same consent are other payments.
         let other = pay_one(&b.bank, &ctx, "12.00", e2e_now()).await;
         assert_ne!(other.payment_id, first.payment_id, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn business_payments_from_five_thousand_need_a_second_approver() {
+    for backend in backends() {
+        let b = bench(backend).await;
+        let consent = |amount: &str| json!({ "payment": { "amount": amount } });
+        let needed = async |ctx: &ConnectorContext, amount: &str| {
+            b.bank
+                .approvals_needed(ctx, &consent(amount))
+                .await
+                .unwrap()
+        };
+        let firm = business(MARIA, SOUZA_DESIGN);
+        assert_eq!(needed(&firm, "5000.00").await, 2, "{backend:?}");
+        assert_eq!(needed(&firm, "4999.99").await, 1);
+        assert_eq!(needed(&person(MARIA), "9000.00").await, 1);
+        // Any person who is a customer may approve; a stranger or a business may not.
+        assert!(b.bank.may_approve(&firm, "52960092087").await.unwrap());
+        assert!(!b.bank.may_approve(&firm, "11144477735").await.unwrap());
+        assert!(!b.bank.may_approve(&firm, "34567890000130").await.unwrap());
     }
 }

@@ -12,11 +12,13 @@ use aberta_auth::AuthServer;
 use aberta_auth::config::AuthConfig;
 use aberta_consents::{Consents, ConsentsConfig};
 use aberta_data::{DataApis, DataConnectors, OperationalLimits, ResourceGuard};
-use aberta_demo_bank::DemoBank;
+use aberta_demo_bank::{DEMO_ISPB, DemoBank};
 use aberta_ecosystem::registry::Registry;
 use aberta_ecosystem::sandbox::SandboxJson;
 use aberta_ecosystem::tls::MtlsServer;
+use aberta_payments::accounts::AccountsApiDiscovery;
 use aberta_payments::api::PaymentsService;
+use aberta_payments::approvals::approval_routes;
 use aberta_payments::codec::{PaymentsCodec, SigningIdentity};
 use aberta_payments::consents::{PaymentConsents, Windows};
 use aberta_payments::notify::Notifier;
@@ -145,6 +147,7 @@ pub async fn start_with_limits(
         data: consents.clone(),
         payments: Arc::new(PaymentConsentPortal::new(
             payment_consents.clone(),
+            Arc::new(AccountsApiDiscovery::new(bank.clone(), DEMO_ISPB)),
             bank.clone(),
         )),
     });
@@ -200,14 +203,23 @@ pub async fn start_with_limits(
     let internal_token = internal_token(data_dir)?;
     let internal = InternalServer::serve(
         internal,
-        Route::new().nest(
-            CONSENTS_PATH,
-            aberta_consents::management_routes(
-                consents.clone(),
-                auth.clone(),
-                internal_token.clone(),
+        Route::new()
+            .nest(
+                format!("{CONSENTS_PATH}/payment-consents"),
+                approval_routes(
+                    payment_consents.clone(),
+                    bank.clone(),
+                    internal_token.clone(),
+                ),
+            )
+            .nest(
+                CONSENTS_PATH,
+                aberta_consents::management_routes(
+                    consents.clone(),
+                    auth.clone(),
+                    internal_token.clone(),
+                ),
             ),
-        ),
     )?;
 
     let mut tasks = vec![

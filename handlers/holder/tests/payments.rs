@@ -1207,3 +1207,220 @@ async fn recurring_payments_on_postgres() {
     common::postgres_url();
     recurring(Backend::Postgres).await;
 }
+
+/// The bank's internal approval API: `who` approves (or rejects) `consent_id`.
+async fn approval(world: &World, consent_id: &str, action: &str, who: &str) -> (u16, Value) {
+    let url = format!(
+        "http://{}{}/payment-consents/{consent_id}/{action}",
+        world.holder.internal_addr(),
+        aberta_holder::internal::CONSENTS_PATH
+    );
+    let answer = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(&world.holder.internal_token)
+        .json(&json!({ "approver_document": who }))
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    let text = answer.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// payments_api_multiple-consents-conditional: a business payment that needs two approvers
+/// is PARTIALLY_ACCEPTED after the portal; a payment then is refused with
+/// CONSENTIMENTO_PENDENTE_AUTORIZACAO without consuming the consent; the second approver
+/// (through the bank's channel) makes it AUTHORISED, the initiator is notified, and the
+/// payment goes through to ACSC.
+async fn multiple_approvers(backend: Backend) {
+    let world = start(backend).await;
+    let (webhooks, webhook_base, received) = webhook_listener(&world.env).await;
+    let tpp = ready_tpp(&world, &webhook_base).await;
+    let token = client_token(&tpp).await;
+    let (cpf, _) = world.env.user();
+    let mut data = consent_data(&cpf, "6000.00");
+    data["businessEntity"] =
+        json!({ "document": { "identification": "34567890000130", "rel": "CNPJ" } });
+    let consent_id = create_consent_of(&world, &tpp, &token, data).await;
+    let access = authorise(&world, &tpp, &consent_id).await;
+    let consent = consent_status(&world, &tpp, &token, &consent_id).await;
+    assert_eq!(consent["status"], "PARTIALLY_ACCEPTED", "{consent}");
+
+    let early = pay(
+        &world,
+        &tpp,
+        &access,
+        payment_data(&consent_id, "6000.00", CNPJ_INITIATOR),
+    )
+    .await;
+    assert_eq!(early.status, 422, "{}", early.body);
+    assert_eq!(code_of(&early), "CONSENTIMENTO_PENDENTE_AUTORIZACAO");
+    let consent = consent_status(&world, &tpp, &token, &consent_id).await;
+    assert_eq!(consent["status"], "PARTIALLY_ACCEPTED", "not consumed");
+
+    // The first approver cannot approve twice; a stranger cannot approve at all.
+    let (status, body) = approval(&world, &consent_id, "approvals", &cpf).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = approval(&world, &consent_id, "approvals", "11144477735").await;
+    assert_eq!(status, 403);
+    let (status, body) = approval(&world, &consent_id, "approvals", "52960092087").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "AUTHORISED");
+    assert_eq!(body["approvals_missing"], 0);
+    let (status, _) = approval(&world, &consent_id, "approvals", "31845706226").await;
+    assert_eq!(status, 409, "no longer waiting");
+    let consent = consent_status(&world, &tpp, &token, &consent_id).await;
+    assert_eq!(consent["status"], "AUTHORISED");
+    let consent_hook = format!("/tpp/open-banking/webhook/v1/payments/v4/consents/{consent_id}");
+    eventually("the AUTHORISED webhook arrives", async || {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(p, _)| *p == consent_hook)
+    })
+    .await;
+
+    let paid = pay(
+        &world,
+        &tpp,
+        &access,
+        payment_data(&consent_id, "6000.00", CNPJ_INITIATOR),
+    )
+    .await;
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    let payment_id = paid.body["data"][0]["paymentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let get_path = format!("{BASE}/pix/payments/{payment_id}");
+    eventually("the payment settles", async || {
+        let read = send(
+            &world,
+            &tpp,
+            reqwest::Method::GET,
+            &get_path,
+            &token,
+            None,
+            None,
+        )
+        .await;
+        read.body["data"]["status"] == "ACSC"
+    })
+    .await;
+
+    // An approver may also decline: REJECTED, REJEITADO_USUARIO.
+    let mut data = consent_data(&cpf, "7000.00");
+    data["businessEntity"] =
+        json!({ "document": { "identification": "34567890000130", "rel": "CNPJ" } });
+    let declined = create_consent_of(&world, &tpp, &token, data).await;
+    authorise(&world, &tpp, &declined).await;
+    let (status, body) = approval(&world, &declined, "rejection", "52960092087").await;
+    assert_eq!(status, 200, "{body}");
+    let consent = consent_status(&world, &tpp, &token, &declined).await;
+    assert_eq!(consent["status"], "REJECTED");
+    assert_eq!(consent["rejectionReason"]["code"], "REJEITADO_USUARIO");
+    webhooks.shutdown().await;
+    world.holder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiple_approvers_on_sqlite() {
+    multiple_approvers(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiple_approvers_on_postgres() {
+    multiple_approvers(Backend::Postgres).await;
+}
+
+/// What the bank refuses: an invalid charge at once (422 COBRANCA_INVALIDA, the consent
+/// consumed), the SPI later (RJCT PAGAMENTO_RECUSADO_SPI), and a scheduled request it cannot
+/// schedule (RJCT FALHA_AGENDAMENTO_PAGAMENTOS).
+async fn bank_refusals(backend: Backend) {
+    let world = start(backend).await;
+    let tpp = ready_tpp(&world, "https://127.0.0.1:9/unused").await;
+    let token = client_token(&tpp).await;
+
+    let consent_id = create_consent(&world, &tpp, &token, "1236.00").await;
+    let access = authorise(&world, &tpp, &consent_id).await;
+    let refused = pay(
+        &world,
+        &tpp,
+        &access,
+        payment_data(&consent_id, "1236.00", CNPJ_INITIATOR),
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(code_of(&refused), "COBRANCA_INVALIDA");
+    let consent = consent_status(&world, &tpp, &token, &consent_id).await;
+    assert_eq!(consent["status"], "CONSUMED");
+
+    let rejected_with = async |amount: &str, scheduled: bool| {
+        let (cpf, _) = world.env.user();
+        let mut data = consent_data(&cpf, amount);
+        let mut payment = payment_data("", amount, CNPJ_INITIATOR);
+        if scheduled {
+            let tomorrow = today() + chrono::Days::new(1);
+            data["payment"].as_object_mut().unwrap().remove("date");
+            data["payment"]["schedule"] = json!({ "single": { "date": tomorrow.to_string() } });
+            let tail = &uuid::Uuid::new_v4().simple().to_string()[..11];
+            payment[0]["endToEndId"] =
+                json!(format!("E99999004{}1500{tail}", tomorrow.format("%Y%m%d")));
+        }
+        let consent_id = create_consent_of(&world, &tpp, &token, data).await;
+        payment[0]["consentId"] = json!(consent_id);
+        let access = authorise(&world, &tpp, &consent_id).await;
+        let paid = pay(&world, &tpp, &access, payment).await;
+        assert_eq!(paid.status, 201, "{}", paid.body);
+        let payment_id = paid.body["data"][0]["paymentId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let get_path = format!("{BASE}/pix/payments/{payment_id}");
+        let mut last = Value::Null;
+        eventually("the payment is rejected", async || {
+            let read = send(
+                &world,
+                &tpp,
+                reqwest::Method::GET,
+                &get_path,
+                &token,
+                None,
+                None,
+            )
+            .await;
+            last = read.body["data"].clone();
+            last["status"] == "RJCT"
+        })
+        .await;
+        let consent = consent_status(&world, &tpp, &token, &consent_id).await;
+        assert_eq!(consent["status"], "CONSUMED");
+        last["rejectionReason"]["code"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        rejected_with("1235.00", false).await,
+        "PAGAMENTO_RECUSADO_SPI"
+    );
+    assert_eq!(
+        rejected_with("1237.00", true).await,
+        "FALHA_AGENDAMENTO_PAGAMENTOS"
+    );
+    world.holder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_refusals_on_sqlite() {
+    bank_refusals(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_refusals_on_postgres() {
+    bank_refusals(Backend::Postgres).await;
+}

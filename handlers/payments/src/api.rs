@@ -102,6 +102,14 @@ fn title_of(code: &str) -> &'static str {
         "CONSENTIMENTO_INVALIDO" => "Consentimento inválido",
         "PAGAMENTO_DIVERGENTE_CONSENTIMENTO" => "Divergência entre pagamento e consentimento",
         "PAGAMENTO_NAO_PERMITE_CANCELAMENTO" => "Pagamento não permite cancelamento",
+        "CONSENTIMENTO_PENDENTE_AUTORIZACAO" => "Consentimento pendente de autorização",
+        "SALDO_INSUFICIENTE" => "Saldo insuficiente",
+        "VALOR_ACIMA_LIMITE" => "Acima do limite estabelecido",
+        "VALOR_INVALIDO" => "Valor inválido",
+        "COBRANCA_INVALIDA" => "Cobrança inválida",
+        "PAGAMENTO_RECUSADO_DETENTORA" => "Pagamento recusado pela detentora",
+        "PAGAMENTO_RECUSADO_SPI" => "Pagamento recusado no SPI",
+        "NAO_INFORMADO" => "Não informado",
         _ => "Requisição recusada",
     }
 }
@@ -396,6 +404,16 @@ impl PaymentsApi for PaymentsService {
                     return answer!(R::answered(status, body));
                 }
             };
+        if consent.status == consents::PARTIALLY_ACCEPTED {
+            // Still waiting for approvers: nothing consumed and the key given back, so the
+            // initiator may try again once the consent is AUTHORISED.
+            let _ = txn.rollback().await;
+            let v = Violation {
+                code: pix::CONSENTIMENTO_PENDENTE_AUTORIZACAO,
+                detail: "o consentimento aguarda a aprovação de outros autorizadores".into(),
+            };
+            return answer!(R::answered(422, error_body(&v)));
+        }
         if consent.status != consents::AUTHORISED {
             // Nothing consumed; the refusal is kept for the key like any 422 of a payment.
             let v = Violation {

@@ -3,7 +3,11 @@
 //! AWAITING_AUTHORISATION for at most 5 minutes after creation, then AUTHORISED (the customer
 //! approved at the portal) for at most 60 minutes, then CONSUMED by the first payment attempt;
 //! REJECTED with the spec's reason when the customer declines (`REJEITADO_USUARIO`) or a
-//! window closes (`TEMPO_EXPIRADO_AUTORIZACAO`, `TEMPO_EXPIRADO_CONSUMO`). Expiry is applied
+//! window closes (`TEMPO_EXPIRADO_AUTORIZACAO`, `TEMPO_EXPIRADO_CONSUMO`). When the bank
+//! needs more than one approver for the debtor account, the portal's approval leads to
+//! PARTIALLY_ACCEPTED, and the other approvers' (through the bank's channels,
+//! [`PaymentConsents::approve`]) to AUTHORISED; the bank's deadline for them closes it with
+//! `TEMPO_EXPIRADO_AUTORIZACAO`. Expiry is applied
 //! whenever a consent is read, and by [`PaymentConsents::sweep_expired`], so every instance
 //! sees the same state. Each transition writes an event to the outbox in its transaction.
 
@@ -20,6 +24,7 @@ use crate::error::PaymentsError;
 use crate::notify::Notifier;
 
 pub const AWAITING_AUTHORISATION: &str = "AWAITING_AUTHORISATION";
+pub const PARTIALLY_ACCEPTED: &str = "PARTIALLY_ACCEPTED";
 pub const AUTHORISED: &str = "AUTHORISED";
 pub const CONSUMED: &str = "CONSUMED";
 pub const REJECTED: &str = "REJECTED";
@@ -95,6 +100,30 @@ impl PaymentConsent {
     pub fn business_cnpj(&self) -> Option<&str> {
         self.request["businessEntity"]["document"]["identification"].as_str()
     }
+}
+
+/// Who approved at the portal, and what the bank asks before the consent is AUTHORISED.
+#[derive(Debug, Clone, Copy)]
+pub struct Approval<'a> {
+    pub approver_cpf: &'a str,
+    /// How many different people must approve; 1 for most accounts.
+    pub needed: u32,
+    /// When the approvals must be complete (unix seconds), if more than one is needed.
+    pub deadline: i64,
+}
+
+/// What one more approver found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approved {
+    /// That was the last approval needed: the consent is AUTHORISED.
+    Authorised,
+    /// Recorded; this many more are needed.
+    Waiting(u32),
+    /// This person had already approved it.
+    AlreadyApproved,
+    /// The consent is not waiting for approvals (it is `.0`).
+    NotFrom(String),
+    NotFound,
 }
 
 /// What a transition the caller asks for found.
@@ -188,6 +217,8 @@ impl PaymentConsents {
             rejection_detail: None,
             request: self.keyring.seal(REQUEST_COLUMN, &request.to_string())?,
             chosen_debtor_account: None,
+            approvals_needed: 1,
+            approvers: None,
         };
         consent::Entity::insert(consent::ActiveModel::from(row.clone()))
             .exec_without_returning(conn)
@@ -235,7 +266,11 @@ impl PaymentConsents {
     /// Rejects every consent whose window has closed; returns how many.
     pub async fn sweep_expired(&self, now: i64) -> Result<u64, PaymentsError> {
         let due = consent::Entity::find()
-            .filter(consent::Column::Status.is_in([AWAITING_AUTHORISATION, AUTHORISED]))
+            .filter(consent::Column::Status.is_in([
+                AWAITING_AUTHORISATION,
+                PARTIALLY_ACCEPTED,
+                AUTHORISED,
+            ]))
             .filter(consent::Column::ExpiresAt.lte(now))
             .all(self.db())
             .await?;
@@ -273,7 +308,7 @@ impl PaymentConsents {
                     status: REJECTED,
                     expires_at: None,
                     rejection: Some((reason, rejection_detail(reason))),
-                    chosen_debtor_account: None,
+                    ..Change::default()
                 },
                 now,
             )
@@ -283,17 +318,26 @@ impl PaymentConsents {
     }
 
     /// AWAITING_AUTHORISATION -> AUTHORISED, with the debtor account the customer chose when
-    /// the consent named none.
+    /// the consent named none; -> PARTIALLY_ACCEPTED instead when the bank needs more
+    /// approvers than the one at the portal.
     pub async fn authorise(
         &self,
         brand: &str,
         consent_id: &str,
         chosen_debtor_account: Option<&Value>,
+        approval: Approval<'_>,
         now: i64,
     ) -> Result<Transition, PaymentsError> {
         let sealed = chosen_debtor_account
             .map(|a| self.keyring.seal(DEBTOR_COLUMN, &a.to_string()))
             .transpose()?;
+        let approvers = approvers_json(&[self.keyring.blind_index(approval.approver_cpf)]);
+        let needed = i32::try_from(approval.needed.max(1)).unwrap_or(i32::MAX);
+        let (status, expires_at) = if needed > 1 {
+            (PARTIALLY_ACCEPTED, approval.deadline)
+        } else {
+            (AUTHORISED, now + self.windows.consume_within)
+        };
         let txn = sea_orm::TransactionTrait::begin(self.db()).await?;
         let outcome = self
             .transition(
@@ -302,16 +346,81 @@ impl PaymentConsents {
                 consent_id,
                 AWAITING_AUTHORISATION,
                 Change {
-                    status: AUTHORISED,
-                    expires_at: Some(now + self.windows.consume_within),
-                    rejection: None,
+                    status,
+                    expires_at: Some(expires_at),
                     chosen_debtor_account: sealed,
+                    approvers: Some((needed, approvers)),
+                    ..Change::default()
                 },
                 now,
             )
             .await?;
         txn.commit().await?;
         Ok(outcome)
+    }
+
+    /// One more approver of a PARTIALLY_ACCEPTED consent (the bank's channel vouches for who
+    /// they are): the last one needed makes it AUTHORISED, with 60 minutes to consume it.
+    /// Concurrent approvals are compared-and-set on the approver list.
+    pub async fn approve(
+        &self,
+        brand: &str,
+        consent_id: &str,
+        approver_cpf: &str,
+        now: i64,
+    ) -> Result<Approved, PaymentsError> {
+        let me = self.keyring.blind_index(approver_cpf);
+        for _ in 0..8 {
+            let Some(row) = self.row(brand, consent_id).await? else {
+                return Ok(Approved::NotFound);
+            };
+            let row = self.settle(row, now).await?;
+            if row.status != PARTIALLY_ACCEPTED {
+                return Ok(Approved::NotFrom(row.status));
+            }
+            let mut approvers: Vec<String> = row
+                .approvers
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| PaymentsError::Corrupt(format!("consent approvers: {e}")))?
+                .unwrap_or_default();
+            if approvers.contains(&me) {
+                return Ok(Approved::AlreadyApproved);
+            }
+            approvers.push(me.clone());
+            let got = u32::try_from(approvers.len()).unwrap_or(u32::MAX);
+            let needed = u32::try_from(row.approvals_needed).unwrap_or(1);
+            let done = got >= needed;
+            let txn = sea_orm::TransactionTrait::begin(self.db()).await?;
+            let outcome = self
+                .transition(
+                    &txn,
+                    brand,
+                    consent_id,
+                    PARTIALLY_ACCEPTED,
+                    Change {
+                        status: if done { AUTHORISED } else { PARTIALLY_ACCEPTED },
+                        expires_at: done.then_some(now + self.windows.consume_within),
+                        approvers: Some((row.approvals_needed, approvers_json(&approvers))),
+                        approvers_were: Some(row.approvers.clone()),
+                        ..Change::default()
+                    },
+                    now,
+                )
+                .await?;
+            txn.commit().await?;
+            match outcome {
+                Transition::Done if done => return Ok(Approved::Authorised),
+                Transition::Done => return Ok(Approved::Waiting(needed - got)),
+                Transition::NotFound => return Ok(Approved::NotFound),
+                // Another approval landed first: read again.
+                Transition::NotFrom(_) => continue,
+            }
+        }
+        Err(PaymentsError::Corrupt(
+            "the consent's approvals kept changing".into(),
+        ))
     }
 
     /// AUTHORISED -> CONSUMED through `conn`: the transaction of the payment attempt.
@@ -329,9 +438,7 @@ impl PaymentConsents {
             AUTHORISED,
             Change {
                 status: CONSUMED,
-                expires_at: None,
-                rejection: None,
-                chosen_debtor_account: None,
+                ..Change::default()
             },
             now,
         )
@@ -366,6 +473,17 @@ impl PaymentConsents {
         if let Some(sealed) = change.chosen_debtor_account {
             update = update.col_expr(consent::Column::ChosenDebtorAccount, Expr::value(sealed));
         }
+        if let Some((needed, approvers)) = change.approvers {
+            update = update
+                .col_expr(consent::Column::ApprovalsNeeded, Expr::value(needed))
+                .col_expr(consent::Column::Approvers, Expr::value(approvers));
+        }
+        if let Some(were) = change.approvers_were {
+            update = update.filter(match were {
+                Some(list) => consent::Column::Approvers.eq(list),
+                None => consent::Column::Approvers.is_null(),
+            });
+        }
         let changed = update.exec(conn).await?.rows_affected;
         if changed == 0 {
             let current = consent::Entity::find_by_id(consent_id.to_string())
@@ -383,13 +501,19 @@ impl PaymentConsents {
             .ok_or_else(|| PaymentsError::Corrupt("consent vanished in its transaction".into()))?;
         let kind = match change.status {
             AUTHORISED => "payment-consent.authorised",
+            PARTIALLY_ACCEPTED if from == PARTIALLY_ACCEPTED => "payment-consent.approved",
+            PARTIALLY_ACCEPTED => "payment-consent.partially-accepted",
             CONSUMED => "payment-consent.consumed",
             _ => "payment-consent.rejected",
         };
         event(conn, &row, kind, now).await?;
-        self.notifier
-            .consent_changed(conn, brand, &row.client_id, consent_id, change.status, now)
-            .await?;
+        // AUTHORISED is notified only when it follows PARTIALLY_ACCEPTED: otherwise the
+        // initiator learns it from the redirect.
+        if change.status != AUTHORISED || from == PARTIALLY_ACCEPTED {
+            self.notifier
+                .consent_changed(conn, brand, &row.client_id, consent_id, change.status, now)
+                .await?;
+        }
         tracing::info!(
             consent_id,
             from,
@@ -432,11 +556,20 @@ impl PaymentConsents {
     }
 }
 
+#[derive(Default)]
 struct Change<'a> {
     status: &'a str,
     expires_at: Option<i64>,
     rejection: Option<(&'a str, &'a str)>,
     chosen_debtor_account: Option<String>,
+    /// How many approvals are needed, and the approver list (JSON) to store.
+    approvers: Option<(i32, String)>,
+    /// Compare-and-set: the approver list the row must still hold.
+    approvers_were: Option<Option<String>>,
+}
+
+fn approvers_json(hashes: &[String]) -> String {
+    serde_json::to_string(hashes).unwrap_or_else(|_| "[]".into())
 }
 
 fn expiry_reason(row: &consent::Model, now: i64) -> Option<&'static str> {
@@ -444,7 +577,7 @@ fn expiry_reason(row: &consent::Model, now: i64) -> Option<&'static str> {
         return None;
     }
     match row.status.as_str() {
-        AWAITING_AUTHORISATION => Some(reason::TEMPO_EXPIRADO_AUTORIZACAO),
+        AWAITING_AUTHORISATION | PARTIALLY_ACCEPTED => Some(reason::TEMPO_EXPIRADO_AUTORIZACAO),
         AUTHORISED => Some(reason::TEMPO_EXPIRADO_CONSUMO),
         _ => None,
     }
@@ -548,6 +681,8 @@ mod tests {
             rejection_detail: None,
             request: String::new(),
             chosen_debtor_account: None,
+            approvals_needed: 1,
+            approvers: None,
         }
     }
 
@@ -563,6 +698,10 @@ mod tests {
             Some(reason::TEMPO_EXPIRADO_CONSUMO)
         );
         assert_eq!(expiry_reason(&row(CONSUMED, 0), 4000), None);
+        assert_eq!(
+            expiry_reason(&row(PARTIALLY_ACCEPTED, 900), 900),
+            Some(reason::TEMPO_EXPIRADO_AUTORIZACAO)
+        );
         assert_eq!(expiry_reason(&row(REJECTED, 0), 4000), None);
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod approvals;
 pub mod codec;
 pub mod consents;
 mod entity;
@@ -104,6 +105,18 @@ pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), PaymentsErr
         )
         .await?;
     }
-    m.finish(4).await?;
+    if (2..5).contains(&m.current()) {
+        // Consents stored before multiple approvals (PARTIALLY_ACCEPTED) were kept.
+        use sea_orm::ConnectionTrait;
+        m.txn()
+            .execute_unprepared(
+                "ALTER TABLE payments_consent ADD COLUMN approvals_needed INTEGER NOT NULL DEFAULT 1",
+            )
+            .await?;
+        m.txn()
+            .execute_unprepared("ALTER TABLE payments_consent ADD COLUMN approvers TEXT")
+            .await?;
+    }
+    m.finish(5).await?;
     Ok(())
 }

@@ -16,8 +16,9 @@ pub const TOPIC: &str = "payments";
 
 /// Payment statuses a receiver is told about.
 const PAYMENT_TRIGGERS: [&str; 5] = ["ACSC", "RJCT", "CANC", "PDNG", "SCHD"];
-/// Consent statuses a receiver is told about.
-const CONSENT_TRIGGERS: [&str; 2] = ["REJECTED", "CONSUMED"];
+/// Consent statuses a receiver is told about (AUTHORISED only after PARTIALLY_ACCEPTED: the
+/// consents module decides).
+const CONSENT_TRIGGERS: [&str; 3] = ["REJECTED", "CONSUMED", "AUTHORISED"];
 
 #[derive(Debug, Clone, Default)]
 pub struct Notifier {}

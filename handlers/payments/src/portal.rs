@@ -14,42 +14,97 @@ use aberta_runtime::shared::{Cnpj, Cpf};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::accounts::{PayingAccount, PaymentAccounts};
-use crate::consents::{self, PaymentConsent, PaymentConsents, Transition, reason};
-use crate::qr;
+use crate::accounts::{ApprovalRules, PayingAccount, PaymentAccounts};
+use crate::consents::{self, Approval, PaymentConsent, PaymentConsents, Transition, reason};
+use crate::{qr, rules};
 
 pub struct PaymentConsentPortal {
     consents: Arc<PaymentConsents>,
     accounts: Arc<dyn PaymentAccounts>,
+    approvals: Arc<dyn ApprovalRules>,
+}
+
+/// The customer (and business) a consent acts for, as the bank's connectors take it.
+pub(crate) fn customer_context(consent: &PaymentConsent) -> ConnectorContext {
+    ConnectorContext {
+        brand: consent.brand.clone(),
+        customer: Cpf::try_from(consent.logged_user_cpf().to_string()).ok(),
+        business: consent
+            .business_cnpj()
+            .and_then(|c| Cnpj::try_from(c.to_string()).ok()),
+        consent_id: None,
+        consent: None,
+        interaction_id: uuid::Uuid::new_v4().to_string(),
+        deadline: None,
+    }
+}
+
+fn bank_failed(what: &str, err: impl std::fmt::Display) -> AuthError {
+    AuthError::Fetch {
+        url: what.into(),
+        reason: err.to_string(),
+    }
+}
+
+/// When every approval of a consent needing several must be in (unix seconds): the end of
+/// the day in Brasília for an immediate payment, the end of the day before the first
+/// settlement for a scheduled one.
+pub fn approval_deadline(consent: &PaymentConsent, now: i64) -> i64 {
+    let today = crate::api::today_in_brasilia(now);
+    let first = consent.request["payment"]
+        .get("schedule")
+        .and_then(|s| rules::schedule_dates(s, today).ok())
+        .and_then(|dates| dates.first().copied());
+    let last_day = match first {
+        Some(date) => date.pred_opt().unwrap_or(date),
+        None => today,
+    };
+    // 00:00 in Brasília of the next day is 03:00 UTC.
+    let next_midnight = (last_day + chrono::Days::new(1))
+        .and_hms_opt(3, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .timestamp();
+    next_midnight - 1
 }
 
 impl PaymentConsentPortal {
-    pub fn new(consents: Arc<PaymentConsents>, accounts: Arc<dyn PaymentAccounts>) -> Self {
-        Self { consents, accounts }
+    pub fn new(
+        consents: Arc<PaymentConsents>,
+        accounts: Arc<dyn PaymentAccounts>,
+        approvals: Arc<dyn ApprovalRules>,
+    ) -> Self {
+        Self {
+            consents,
+            accounts,
+            approvals,
+        }
     }
 
     async fn paying_accounts(
         &self,
         consent: &PaymentConsent,
     ) -> Result<Vec<PayingAccount>, AuthError> {
-        let ctx = ConnectorContext {
-            brand: consent.brand.clone(),
-            customer: Cpf::try_from(consent.logged_user_cpf().to_string()).ok(),
-            business: consent
-                .business_cnpj()
-                .and_then(|c| Cnpj::try_from(c.to_string()).ok()),
-            consent_id: Some(consent.consent_id.clone()),
-            consent: None,
-            interaction_id: uuid::Uuid::new_v4().to_string(),
-            deadline: None,
-        };
         self.accounts
-            .paying_accounts(&ctx)
+            .paying_accounts(&customer_context(consent))
             .await
-            .map_err(|e| AuthError::Fetch {
-                url: "paying accounts".into(),
-                reason: e.to_string(),
-            })
+            .map_err(|e| bank_failed("paying accounts", e))
+    }
+
+    /// How many approvals the bank asks for, `debtor` being the account to debit.
+    async fn approvals_needed(
+        &self,
+        consent: &PaymentConsent,
+        debtor: Option<&Value>,
+    ) -> Result<u32, AuthError> {
+        let mut data = consent.request.clone();
+        if let (Some(object), Some(debtor)) = (data.as_object_mut(), debtor) {
+            object.insert("debtorAccount".into(), debtor.clone());
+        }
+        self.approvals
+            .approvals_needed(&customer_context(consent), &data)
+            .await
+            .map_err(|e| bank_failed("approval rules", e))
     }
 }
 
@@ -261,9 +316,20 @@ impl ConsentStore for PaymentConsentPortal {
                 .map_err(fetch_failed)?;
             return Ok(Err(Refusal::NotAwaiting));
         }
+        let needed = self
+            .approvals_needed(
+                &consent,
+                debtor.as_ref().or(consent.debtor_account.as_ref()),
+            )
+            .await?;
+        let approval = Approval {
+            approver_cpf: consent.logged_user_cpf(),
+            needed,
+            deadline: approval_deadline(&consent, now),
+        };
         match self
             .consents
-            .authorise(brand, consent_id, debtor.as_ref(), now)
+            .authorise(brand, consent_id, debtor.as_ref(), approval, now)
             .await
             .map_err(fetch_failed)?
         {

@@ -1,5 +1,6 @@
 //! A payments database made before the sweeper kept its own schedule (module version 3, no
-//! `next_check_at`) is brought up to date in place, on SQLite and on PostgreSQL.
+//! `next_check_at`) and before multiple approvals (no `approvals_needed`, `approvers`) is
+//! brought up to date in place, on SQLite and on PostgreSQL.
 
 mod common;
 
@@ -35,7 +36,7 @@ async fn scratch(backend: Backend) -> (Store, Option<tempfile::TempDir>, Option<
 }
 
 #[tokio::test]
-async fn a_version_3_database_gets_the_check_schedule() {
+async fn a_version_3_database_gets_the_check_schedule_and_approvals() {
     for backend in backends() {
         let (store, _dir, schema) = scratch(backend).await;
         let db = store.connection();
@@ -47,6 +48,19 @@ async fn a_version_3_database_gets_the_check_schedule() {
         db.execute_unprepared("ALTER TABLE payments_pix_payment DROP COLUMN next_check_at")
             .await
             .unwrap();
+        for column in ["approvals_needed", "approvers"] {
+            db.execute_unprepared(&format!(
+                "ALTER TABLE payments_consent DROP COLUMN {column}"
+            ))
+            .await
+            .unwrap();
+        }
+        db.execute_unprepared(
+            "INSERT INTO payments_consent (consent_id, brand, client_id, status, created_at, \
+             status_updated_at, expires_at, request) VALUES ('c', 'b', 'k', 'AUTHORISED', 0, 0, 0, 'x')",
+        )
+        .await
+        .unwrap();
         db.execute_unprepared(
             "UPDATE aberta_module_version SET version = 3 WHERE module = 'payments'",
         )
@@ -73,7 +87,17 @@ async fn a_version_3_database_gets_the_check_schedule() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(version.try_get::<i64>("", "v").unwrap(), 4, "{backend:?}");
+        assert_eq!(version.try_get::<i64>("", "v").unwrap(), 5, "{backend:?}");
+        let kept = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT approvals_needed AS n, approvers AS a FROM payments_consent".to_string(),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept.try_get::<i32>("", "n").unwrap(), 1, "{backend:?}");
+        assert_eq!(kept.try_get::<Option<String>>("", "a").unwrap(), None);
         if let Some(schema) = schema {
             let admin = Store::connect(&postgres_url()).await.unwrap();
             admin

@@ -113,9 +113,20 @@ impl DemoBank {
         for (seq, item) in body.data.iter().enumerate() {
             let amount_cents = cents_of(item.payment.amount.as_str())
                 .ok_or_else(|| refused("PARAMETRO_INVALIDO", "payment.amount inválido."))?;
+            if self.pix.invalid_charge_cents.contains(&amount_cents) {
+                return Err(refused(
+                    reason::INVALID_CHARGE,
+                    reason::detail(reason::INVALID_CHARGE),
+                ));
+            }
+            let next_step = now_ms.saturating_add(self.pix.step_ms());
             let (initial, due_at_ms) = match scheduled_date(&item.end_to_end_id.0, today) {
+                // Not schedulable: left RCVD, and rejected at the next step.
+                Some(_) if self.pix.unschedulable_cents.contains(&amount_cents) => {
+                    (status::RCVD, next_step)
+                }
                 Some(date) => (status::SCHD, start_of_day_ms(date)),
-                None => (status::RCVD, now_ms.saturating_add(self.pix.step_ms())),
+                None => (status::RCVD, next_step),
             };
             payments.push(NewPayment {
                 id: uuid::Uuid::new_v4().to_string(),

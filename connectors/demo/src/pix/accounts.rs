@@ -1,7 +1,7 @@
 //! Which accounts a customer may pay from: their available deposit, savings and prepaid
 //! accounts, named as payments 4.0.0 names a debtor account.
 
-use aberta_payments::accounts::{PayingAccount, PaymentAccounts};
+use aberta_payments::accounts::{ApprovalRules, PayingAccount};
 use aberta_runtime::connector::{ConnectorContext, ConnectorError};
 use ofb_payments_v4::models::{DebtorAccount, EnumAccountPaymentsType};
 use serde_json::Value;
@@ -90,20 +90,39 @@ impl DemoBank {
     }
 }
 
+/// Business payments from this amount on (in cents) need a second approver.
+pub(crate) const SECOND_APPROVER_FROM_CENTS: i64 = 500_000;
+
+/// The demo bank's approval rules: a business payment of R$ 5 000.00 or more needs two
+/// approvers, any other one; an approver is any person who is a customer of the bank (the
+/// bank's channel authenticated them; the platform makes sure each approver is another
+/// person).
 #[async_trait::async_trait]
-impl PaymentAccounts for DemoBank {
-    async fn paying_accounts(
+impl ApprovalRules for DemoBank {
+    async fn approvals_needed(
         &self,
         ctx: &ConnectorContext,
-    ) -> Result<Vec<PayingAccount>, ConnectorError> {
-        let Some(holder) = self.holder(ctx).await? else {
-            return Ok(Vec::new());
-        };
-        Ok(self
-            .payers(&holder)
-            .await?
-            .into_iter()
-            .map(|p| p.paying)
-            .collect())
+        consent: &Value,
+    ) -> Result<u32, ConnectorError> {
+        let cents = consent["payment"]["amount"]
+            .as_str()
+            .and_then(super::cents_of)
+            .unwrap_or_default();
+        Ok(
+            if ctx.business.is_some() && cents >= SECOND_APPROVER_FROM_CENTS {
+                2
+            } else {
+                1
+            },
+        )
+    }
+
+    async fn may_approve(
+        &self,
+        _ctx: &ConnectorContext,
+        approver_cpf: &str,
+    ) -> Result<bool, ConnectorError> {
+        let person = self.storage.customer_by_document(approver_cpf).await?;
+        Ok(person.is_some_and(|p| p.kind == "PF"))
     }
 }

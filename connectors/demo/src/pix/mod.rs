@@ -9,13 +9,17 @@
 //! | --- | --- | --- |
 //! | `RCVD` | `RJCT` `VALOR_ACIMA_LIMITE` | the amount is above [`PixRules::limit_cents`] |
 //! | `RCVD` | `PDNG` (held for analysis, until cancelled) | the amount is in [`PixRules::pending_cents`] |
+//! | `RCVD` | `RJCT` `PAGAMENTO_RECUSADO_SPI` | the amount is in [`PixRules::spi_refused_cents`] |
+//! | `RCVD` | `RJCT` `FALHA_AGENDAMENTO_PAGAMENTOS` | the amount is in [`PixRules::unschedulable_cents`] (scheduled payments of such an amount are created `RCVD`, not `SCHD`: the bank could not schedule the request's payments, so all of them fail) |
 //! | `RCVD` | `ACCP` | otherwise |
 //! | `ACCP` | `ACPD` | always |
 //! | `ACPD` | `ACSC`, the account debited | the available balance covers the amount |
 //! | `ACPD` | `RJCT` `SALDO_INSUFICIENTE`, nothing debited | it does not |
 //! | `SCHD` | as from `RCVD` | at 00:00 in Brasília of the scheduled date |
 //!
-//! `PDNG` and `SCHD` payments may be cancelled (`CANC`). The debit is one conditional UPDATE
+//! A payment whose amount is in [`PixRules::invalid_charge_cents`] is refused at once (422
+//! `COBRANCA_INVALIDA`: an expired or paid charge). `PDNG` and `SCHD` payments may be
+//! cancelled (`CANC`). The debit is one conditional UPDATE
 //! (`available >= amount`) in the same transaction as the `ACPD -> ACSC` compare-and-set, so
 //! a payment is debited at most once and a balance never goes negative, however many callers
 //! advance payments at the same time. Statuses advance lazily whenever a payment is read, and
@@ -43,16 +47,28 @@ pub struct PixRules {
     pub limit_cents: i64,
     /// Amounts (in cents) held in `PDNG` for analysis.
     pub pending_cents: RangeInclusive<i64>,
+    /// Amounts (in cents) the SPI refuses: `RJCT` with `PAGAMENTO_RECUSADO_SPI`.
+    pub spi_refused_cents: RangeInclusive<i64>,
+    /// Amounts (in cents) of a charge that is no longer payable: refused at once with
+    /// `COBRANCA_INVALIDA`.
+    pub invalid_charge_cents: RangeInclusive<i64>,
+    /// Amounts (in cents) of scheduled payments the bank fails to schedule: created `RCVD`
+    /// instead of `SCHD`, then `RJCT` with `FALHA_AGENDAMENTO_PAGAMENTOS`.
+    pub unschedulable_cents: RangeInclusive<i64>,
 }
 
 impl Default for PixRules {
     /// Half a second a step (`ACSC` 1.5 s after creation), a limit of R$ 10 000.00 per
-    /// payment, and every amount from R$ 1 234.00 to R$ 1 234.99 held for analysis.
+    /// payment; amounts from R$ 1 234.00 to R$ 1 234.99 held for analysis, R$ 1 235.xx
+    /// refused by the SPI, R$ 1 236.xx an invalid charge, R$ 1 237.xx unschedulable.
     fn default() -> Self {
         Self {
             step: Duration::from_millis(500),
             limit_cents: 1_000_000,
             pending_cents: 123_400..=123_499,
+            spi_refused_cents: 123_500..=123_599,
+            invalid_charge_cents: 123_600..=123_699,
+            unschedulable_cents: 123_700..=123_799,
         }
     }
 }
@@ -73,11 +89,17 @@ pub(crate) mod status {
 pub(crate) mod reason {
     pub const INSUFFICIENT_FUNDS: &str = "SALDO_INSUFICIENTE";
     pub const ABOVE_LIMIT: &str = "VALOR_ACIMA_LIMITE";
+    pub const SPI_REFUSED: &str = "PAGAMENTO_RECUSADO_SPI";
+    pub const INVALID_CHARGE: &str = "COBRANCA_INVALIDA";
+    pub const SCHEDULING_FAILED: &str = "FALHA_AGENDAMENTO_PAGAMENTOS";
 
     pub fn detail(code: &str) -> &'static str {
         match code {
             INSUFFICIENT_FUNDS => "Saldo insuficiente na conta de débito.",
             ABOVE_LIMIT => "Valor acima do limite por transação da detentora.",
+            SPI_REFUSED => "Pagamento recusado no SPI.",
+            INVALID_CHARGE => "Cobrança vencida, expirada ou já paga.",
+            SCHEDULING_FAILED => "Não foi possível agendar todos os pagamentos da requisição.",
             _ => "Pagamento rejeitado pela detentora.",
         }
     }
@@ -111,6 +133,12 @@ impl PixRules {
             }
             status::RCVD | status::SCHD if self.pending_cents.contains(&amount_cents) => {
                 Some(to(status::PDNG, None, false))
+            }
+            status::RCVD | status::SCHD if self.spi_refused_cents.contains(&amount_cents) => {
+                Some(to(status::RJCT, Some(reason::SPI_REFUSED), false))
+            }
+            status::RCVD if self.unschedulable_cents.contains(&amount_cents) => {
+                Some(to(status::RJCT, Some(reason::SCHEDULING_FAILED), false))
             }
             status::RCVD | status::SCHD => Some(to(status::ACCP, None, true)),
             status::ACCP => Some(to(status::ACPD, None, true)),
@@ -174,6 +202,31 @@ pub(crate) fn date_time(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_rejection_reason_has_its_amount() {
+        let rules = PixRules::default();
+        let ends = |status, cents| match rules.next(status, cents) {
+            Some(Step::To {
+                status, rejection, ..
+            }) => (status, rejection),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            ends(status::RCVD, 123_550),
+            (status::RJCT, Some(reason::SPI_REFUSED))
+        );
+        assert_eq!(
+            ends(status::RCVD, 123_701),
+            (status::RJCT, Some(reason::SCHEDULING_FAILED))
+        );
+        assert_eq!(ends(status::RCVD, 123_450), (status::PDNG, None));
+        assert_eq!(
+            ends(status::RCVD, 1_000_001),
+            (status::RJCT, Some(reason::ABOVE_LIMIT))
+        );
+        assert_eq!(ends(status::RCVD, 100), (status::ACCP, None));
+    }
 
     #[test]
     fn amounts_parse_to_cents() {

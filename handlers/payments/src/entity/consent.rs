@@ -10,12 +10,13 @@ pub struct Model {
     pub consent_id: String,
     pub brand: String,
     pub client_id: String,
-    /// `AWAITING_AUTHORISATION`, `AUTHORISED`, `CONSUMED` or `REJECTED`.
+    /// `AWAITING_AUTHORISATION`, `PARTIALLY_ACCEPTED`, `AUTHORISED`, `CONSUMED` or
+    /// `REJECTED`.
     pub status: String,
     pub created_at: i64,
     pub status_updated_at: i64,
-    /// The deadline of the current status: authorise within 5 minutes of creation, consume
-    /// within 60 minutes of authorisation.
+    /// The deadline of the current status: authorise within 5 minutes of creation, gather
+    /// every approval by the bank's deadline, consume within 60 minutes of authorisation.
     pub expires_at: i64,
     /// `rejectionReason.code` (and the spec's detail) once `REJECTED`.
     #[sea_orm(nullable)]
@@ -30,6 +31,11 @@ pub struct Model {
     /// consent named it.
     #[sea_orm(column_type = "Text", nullable)]
     pub chosen_debtor_account: Option<String>,
+    /// How many people must approve (the bank's rule for the debtor account; 1 for most).
+    pub approvals_needed: i32,
+    /// The keyed hashes of the approvers so far, as a JSON array (never the CPFs).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub approvers: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
