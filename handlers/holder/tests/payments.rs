@@ -57,14 +57,14 @@ async fn webhook_listener(env: &Env) -> (MtlsServer, String, Received) {
     (server, format!("https://127.0.0.1:{port}/tpp"), received)
 }
 
-async fn ready_tpp(world: &World, webhook_base: &str) -> Tpp {
+async fn ready_tpp(env: &Env, webhook_base: &str) -> Tpp {
     let tag = &uuid::Uuid::new_v4().to_string()[..8];
-    let mut tpp = world.env.new_tpp_full(
+    let mut tpp = env.new_tpp_full(
         &["PAGTO"],
         vec![format!("https://tpp-{tag}.localhost/callback")],
         vec![webhook_base.to_string()],
     );
-    world.env.register(&mut tpp).await;
+    env.register(&mut tpp).await;
     tpp
 }
 
@@ -93,7 +93,7 @@ struct Answer {
 /// Sends a signed (`application/jwt`) or plain request and reads the answer, verifying a
 /// signed answer against the holder organisation's keys in the directory keystore.
 async fn send(
-    world: &World,
+    env: &Env,
     tpp: &Tpp,
     method: reqwest::Method,
     path: &str,
@@ -101,7 +101,22 @@ async fn send(
     body: Option<String>,
     idempotency_key: Option<&str>,
 ) -> Answer {
-    let url = format!("{}{path}", world.env.issuer());
+    try_send(env, tpp, method, path, token, body, idempotency_key)
+        .await
+        .unwrap_or_else(|err| panic!("{path}: {err}"))
+}
+
+/// [`send`], with a failed connection as an error (the holder may be down).
+async fn try_send(
+    env: &Env,
+    tpp: &Tpp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<String>,
+    idempotency_key: Option<&str>,
+) -> Result<Answer, reqwest::Error> {
+    let url = format!("{}{path}", env.issuer());
     let mut request = tpp
         .http
         .request(method, &url)
@@ -114,7 +129,7 @@ async fn send(
     if let Some(body) = body {
         request = request.header("content-type", "application/jwt").body(body);
     }
-    let resp = request.send().await.unwrap();
+    let resp = request.send().await?;
     let status = resp.status().as_u16();
     let content_type = resp
         .headers()
@@ -122,26 +137,26 @@ async fn send(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let text = resp.text().await.unwrap();
+    let text = resp.text().await?;
     let body = if content_type.starts_with("application/jwt") {
-        verify_answer(world, tpp, &text).await
+        verify_answer(env, tpp, &text).await
     } else if text.is_empty() {
         Value::Null
     } else {
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: not JSON: {text}"))
     };
-    Answer {
+    Ok(Answer {
         status,
         content_type,
         body,
-    }
+    })
 }
 
 /// Checks a signed answer as the certification suite does: PS256 with a kid the holder's
 /// organisation publishes, `iss` the holder organisation, `aud` ours, a UUID `jti`, a recent
 /// `iat`.
-async fn verify_answer(world: &World, tpp: &Tpp, jwt: &str) -> Value {
-    let contract = &world.env.contract;
+async fn verify_answer(env: &Env, tpp: &Tpp, jwt: &str) -> Value {
+    let contract = &env.contract;
     let url = format!(
         "{}/{}/application.jwks",
         contract.directory.keystore_url, contract.holder.org_id
@@ -221,29 +236,29 @@ fn payment_data(consent_id: &str, amount: &str, cnpj_initiator: &str) -> Value {
     }])
 }
 
-async fn create_consent(world: &World, tpp: &Tpp, token: &str, amount: &str) -> String {
-    let (cpf, _) = world.env.user();
-    create_consent_of(world, tpp, token, consent_data(&cpf, amount)).await
+async fn create_consent(env: &Env, tpp: &Tpp, token: &str, amount: &str) -> String {
+    let (cpf, _) = env.user();
+    create_consent_of(env, tpp, token, consent_data(&cpf, amount)).await
 }
 
 /// Posts a consent request's `data`, signed.
-async fn post_consent(world: &World, tpp: &Tpp, token: &str, data: Value) -> Answer {
+async fn post_consent(env: &Env, tpp: &Tpp, token: &str, data: Value) -> Answer {
     let path = format!("{BASE}/consents");
     send(
-        world,
+        env,
         tpp,
         reqwest::Method::POST,
         &path,
         token,
-        Some(signed(tpp, world.env.issuer(), &path, data)),
+        Some(signed(tpp, env.issuer(), &path, data)),
         Some(&uuid::Uuid::new_v4().to_string()),
     )
     .await
 }
 
 /// Posts a consent request's `data`, signed; the new consent's id.
-async fn create_consent_of(world: &World, tpp: &Tpp, token: &str, data: Value) -> String {
-    let answer = post_consent(world, tpp, token, data).await;
+async fn create_consent_of(env: &Env, tpp: &Tpp, token: &str, data: Value) -> String {
+    let answer = post_consent(env, tpp, token, data).await;
     assert_eq!(answer.status, 201, "consent: {}", answer.body);
     assert!(answer.content_type.starts_with("application/jwt"));
     assert_eq!(answer.body["data"]["status"], "AWAITING_AUTHORISATION");
@@ -254,16 +269,16 @@ async fn create_consent_of(world: &World, tpp: &Tpp, token: &str, data: Value) -
 }
 
 /// Authorises a payment consent at the portal; the access token.
-async fn authorise(world: &World, tpp: &Tpp, consent_id: &str) -> String {
+async fn authorise(env: &Env, tpp: &Tpp, consent_id: &str) -> String {
     let verifier = common::verifier();
     let (status, par) = tpp
         .par(tpp.request_claims(&format!("openid payments consent:{consent_id}"), &verifier))
         .await;
     assert_eq!(status, 201, "PAR: {par}");
-    let (cpf, password) = world.env.user();
+    let (cpf, password) = env.user();
     // The screen shows the payment and offers the accounts to pay from.
     let fragment = common::authorize_seeing(
-        &world.env,
+        env,
         tpp,
         par["request_uri"].as_str().unwrap(),
         (&cpf, &password),
@@ -340,16 +355,16 @@ async fn journey(backend: Backend) {
         reqwest::Method::POST,
         &path,
         &token,
-        Some(signed(&tpp, world.env.issuer(), &path, data.clone())),
+        Some(signed(&tpp, world.issuer(), &path, data.clone())),
         Some("key-wrong-token"),
     )
     .await;
     assert_eq!(wrong_token.status, 401, "{}", wrong_token.body);
 
     // A body signed by another key: 400 BAD_SIGNATURE.
-    let forger = world.env.new_tpp(&["PAGTO"]);
+    let forger = world.new_tpp(&["PAGTO"]);
     let forged = forger.sign(json!({
-        "aud": format!("{}{path}", world.env.issuer()),
+        "aud": format!("{}{path}", world.issuer()),
         "iss": tpp.org_id,
         "iat": common::now(),
         "jti": uuid::Uuid::new_v4().to_string(),
@@ -369,7 +384,7 @@ async fn journey(backend: Backend) {
     assert_eq!(bad.body["errors"][0]["code"], "BAD_SIGNATURE");
 
     // The payment, then the same key and body again: the same payment, not another.
-    let body = signed(&tpp, world.env.issuer(), &path, data.clone());
+    let body = signed(&tpp, world.issuer(), &path, data.clone());
     let created = send(
         &world,
         &tpp,
@@ -406,7 +421,7 @@ async fn journey(backend: Backend) {
         reqwest::Method::POST,
         &path,
         &access,
-        Some(signed(&tpp, world.env.issuer(), &path, data.clone())),
+        Some(signed(&tpp, world.issuer(), &path, data.clone())),
         Some("key-1"),
     )
     .await;
@@ -420,7 +435,7 @@ async fn journey(backend: Backend) {
         reqwest::Method::POST,
         &path,
         &access,
-        Some(signed(&tpp, world.env.issuer(), &path, other)),
+        Some(signed(&tpp, world.issuer(), &path, other)),
         Some("key-1"),
     )
     .await;
@@ -433,7 +448,7 @@ async fn journey(backend: Backend) {
         reqwest::Method::POST,
         &path,
         &access,
-        Some(signed(&tpp, world.env.issuer(), &path, data)),
+        Some(signed(&tpp, world.issuer(), &path, data)),
         Some("key-2"),
     )
     .await;
@@ -498,30 +513,30 @@ fn brcode(key: &str, amount: &str) -> String {
 }
 
 /// A consent whose `payment` is changed by `edit`; the answer.
-async fn try_consent(world: &World, tpp: &Tpp, token: &str, edit: impl Fn(&mut Value)) -> Answer {
-    let (cpf, _) = world.env.user();
+async fn try_consent(env: &Env, tpp: &Tpp, token: &str, edit: impl Fn(&mut Value)) -> Answer {
+    let (cpf, _) = env.user();
     let mut data = consent_data(&cpf, "10.00");
     edit(&mut data["payment"]);
-    post_consent(world, tpp, token, data).await
+    post_consent(env, tpp, token, data).await
 }
 
-async fn pay(world: &World, tpp: &Tpp, access: &str, data: Value) -> Answer {
+async fn pay(env: &Env, tpp: &Tpp, access: &str, data: Value) -> Answer {
     let path = format!("{BASE}/pix/payments");
     send(
-        world,
+        env,
         tpp,
         reqwest::Method::POST,
         &path,
         access,
-        Some(signed(tpp, world.env.issuer(), &path, data)),
+        Some(signed(tpp, env.issuer(), &path, data)),
         Some(&uuid::Uuid::new_v4().to_string()),
     )
     .await
 }
 
-async fn consent_status(world: &World, tpp: &Tpp, token: &str, consent_id: &str) -> Value {
+async fn consent_status(env: &Env, tpp: &Tpp, token: &str, consent_id: &str) -> Value {
     let read = send(
-        world,
+        env,
         tpp,
         reqwest::Method::GET,
         &format!("{BASE}/consents/{consent_id}"),
@@ -581,11 +596,11 @@ async fn refusals(backend: Backend) {
     // JSON where a JWT is due.
     let plain = tpp
         .http
-        .post(format!("{}{BASE}/consents", world.env.issuer()))
+        .post(format!("{}{BASE}/consents", world.issuer()))
         .bearer_auth(&token)
         .header("x-fapi-interaction-id", uuid::Uuid::new_v4().to_string())
         .header("x-idempotency-key", "plain-json")
-        .json(&json!({ "data": consent_data(&world.env.user().0, "10.00") }))
+        .json(&json!({ "data": consent_data(&world.user().0, "10.00") }))
         .send()
         .await
         .unwrap();
@@ -593,7 +608,7 @@ async fn refusals(backend: Backend) {
     // An oversized body is refused unread.
     let huge = tpp
         .http
-        .post(format!("{}{BASE}/consents", world.env.issuer()))
+        .post(format!("{}{BASE}/consents", world.issuer()))
         .bearer_auth(&token)
         .header("x-fapi-interaction-id", uuid::Uuid::new_v4().to_string())
         .header("x-idempotency-key", "huge")
@@ -612,7 +627,7 @@ async fn refusals(backend: Backend) {
     let (_, par) = tpp
         .par(tpp.request_claims(&format!("openid payments consent:{consent_id}"), &verifier))
         .await;
-    let (cpf, password) = world.env.user();
+    let (cpf, password) = world.user();
     let fragment = common::authorize_as_user(
         &world.env,
         &tpp,
@@ -686,7 +701,7 @@ async fn refusals(backend: Backend) {
 
     // payments_api_pixscheduling-patch: a scheduled payment (SCHD) cancelled by the
     // initiator (CANC), and cancelling it again refused.
-    let (cpf, _) = world.env.user();
+    let (cpf, _) = world.user();
     let mut scheduled = consent_data(&cpf, "10.00");
     scheduled["payment"].as_object_mut().unwrap().remove("date");
     scheduled["payment"]["schedule"] = json!({ "single": { "date": tomorrow.to_string() } });
@@ -711,12 +726,7 @@ async fn refusals(backend: Backend) {
         reqwest::Method::PATCH,
         &patch_path,
         &token,
-        Some(signed(
-            &tpp,
-            world.env.issuer(),
-            &patch_path,
-            cancel.clone(),
-        )),
+        Some(signed(&tpp, world.issuer(), &patch_path, cancel.clone())),
         None,
     )
     .await;
@@ -728,7 +738,7 @@ async fn refusals(backend: Backend) {
         reqwest::Method::PATCH,
         &patch_path,
         &token,
-        Some(signed(&tpp, world.env.issuer(), &patch_path, cancel)),
+        Some(signed(&tpp, world.issuer(), &patch_path, cancel)),
         None,
     )
     .await;
@@ -779,7 +789,7 @@ async fn storm(backend: Backend) {
                     reqwest::Method::POST,
                     &path,
                     &access,
-                    Some(signed(&tpp, world.env.issuer(), &path, data)),
+                    Some(signed(&tpp, world.issuer(), &path, data)),
                     Some(&key),
                 )
                 .await;
@@ -965,7 +975,7 @@ async fn interrupted(backend: Backend) {
     let typed: Vec<ofb_payments_v4::models::CreatePixPaymentData> =
         serde_json::from_value(items.clone()).unwrap();
     let typed = serde_json::to_value(&typed).unwrap();
-    let brand = world.env.contract.holder.brand.clone();
+    let brand = world.contract.holder.brand.clone();
     let client_id = tpp.client_id().to_string();
     let key = IdempotencyKey::parse(Some("interrupted-1")).unwrap();
     let hash = BodyHash::of_message("POST /pix/payments", Some(&typed));
@@ -985,8 +995,8 @@ async fn interrupted(backend: Backend) {
         .consume(&txn, &brand, &consent_id, now)
         .await
         .unwrap();
-    let ring = aberta_store::KeyRing::from_env_or_file(&world.env.dir.path().join("keyring.json"))
-        .unwrap();
+    let ring =
+        aberta_store::KeyRing::from_env_or_file(&world.dir.path().join("keyring.json")).unwrap();
     let sealed = ring
         .seal("payments_pending_request.items", &typed.to_string())
         .unwrap();
@@ -1011,7 +1021,7 @@ async fn interrupted(backend: Backend) {
             ticket.request_hash().into(),
             consent_id.clone().into(),
             sealed.into(),
-            format!("{}{BASE}/pix/payments", world.env.issuer()).into(),
+            format!("{}{BASE}/pix/payments", world.issuer()).into(),
             now.into(),
         ],
     ))
@@ -1022,7 +1032,7 @@ async fn interrupted(backend: Backend) {
     // The initiator retries: the request is still in flight.
     let path = format!("{BASE}/pix/payments");
     let retry = async || {
-        let body = signed(&tpp, world.env.issuer(), &path, items.clone());
+        let body = signed(&tpp, world.issuer(), &path, items.clone());
         send(
             &world,
             &tpp,
@@ -1118,7 +1128,7 @@ async fn recurring(backend: Backend) {
     let world = start(backend).await;
     let tpp = ready_tpp(&world, "https://127.0.0.1:9/unused").await;
     let token = client_token(&tpp).await;
-    let (cpf, _) = world.env.user();
+    let (cpf, _) = world.user();
     let start_day = today() + chrono::Duration::days(1);
     let mut data = consent_data(&cpf, "5.00");
     data["payment"].as_object_mut().unwrap().remove("date");
@@ -1164,7 +1174,7 @@ async fn recurring(backend: Backend) {
             reqwest::Method::PATCH,
             &patch_path,
             &token,
-            Some(signed(&tpp, world.env.issuer(), &patch_path, data)),
+            Some(signed(&tpp, world.issuer(), &patch_path, data)),
             Some("cancel-recurrence"),
         )
         .await
@@ -1240,7 +1250,7 @@ async fn multiple_approvers(backend: Backend) {
     let (webhooks, webhook_base, received) = webhook_listener(&world.env).await;
     let tpp = ready_tpp(&world, &webhook_base).await;
     let token = client_token(&tpp).await;
-    let (cpf, _) = world.env.user();
+    let (cpf, _) = world.user();
     let mut data = consent_data(&cpf, "6000.00");
     data["businessEntity"] =
         json!({ "document": { "identification": "34567890000130", "rel": "CNPJ" } });
@@ -1360,7 +1370,7 @@ async fn bank_refusals(backend: Backend) {
     assert_eq!(consent["status"], "CONSUMED");
 
     let rejected_with = async |amount: &str, scheduled: bool| {
-        let (cpf, _) = world.env.user();
+        let (cpf, _) = world.user();
         let mut data = consent_data(&cpf, amount);
         let mut payment = payment_data("", amount, CNPJ_INITIATOR);
         if scheduled {
@@ -1423,4 +1433,215 @@ async fn bank_refusals_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bank_refusals_on_postgres() {
     bank_refusals(Backend::Postgres).await;
+}
+
+/// Where the account holder of the crash test runs: set, this test binary serves it (see
+/// `child_holder_process`).
+const CHILD_HOLDER: &str = "ABERTA_CHILD_HOLDER";
+
+/// Not a test by itself: [`crash`] runs this test binary again with [`CHILD_HOLDER`] set to
+/// `{dataDir, port, databaseUrl}`, and this then serves the account holder in that process
+/// until it is killed. Without the variable it returns at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_holder_process() {
+    let Ok(spec) = std::env::var(CHILD_HOLDER) else {
+        return;
+    };
+    let spec: Value = serde_json::from_str(&spec).unwrap();
+    aberta_ecosystem::tls::install_crypto_provider();
+    let data_dir = std::path::PathBuf::from(spec["dataDir"].as_str().unwrap());
+    let contract: aberta_ecosystem::sandbox::SandboxJson = serde_json::from_slice(
+        &std::fs::read(aberta_ecosystem::sandbox::sandbox_json_path(&data_dir)).unwrap(),
+    )
+    .unwrap();
+    let listener = TcpListener::bind(("127.0.0.1", spec["port"].as_u64().unwrap() as u16))
+        .await
+        .unwrap();
+    let internal = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let _holder = aberta_holder::sandbox::start(
+        &data_dir,
+        &contract,
+        listener,
+        internal,
+        spec["databaseUrl"].as_str(),
+    )
+    .await
+    .unwrap();
+    println!("child holder ready");
+    std::future::pending::<()>().await;
+}
+
+/// The account holder in a process of its own, killed (SIGKILL) when dropped.
+struct ChildHolder(std::process::Child);
+
+impl ChildHolder {
+    fn start(env: &Env, backend: Backend) -> Self {
+        use std::io::BufRead;
+        let port = env
+            .issuer()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .parse::<u16>()
+            .unwrap();
+        let spec = json!({
+            "dataDir": env.dir.path(),
+            "port": port,
+            "databaseUrl": common::database_url(backend),
+        });
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_holder_process", "--nocapture"])
+            .env(CHILD_HOLDER, spec.to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        for line in std::io::BufReader::new(stdout).lines() {
+            if line.unwrap().contains("child holder ready") {
+                return Self(child);
+            }
+        }
+        panic!("the holder process stopped before it was ready");
+    }
+
+    fn kill(mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for ChildHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Counts rows of `table` for `consent_id` in the holder's database.
+async fn rows_of(env: &Env, backend: Backend, table: &str, consent_id: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let url = common::database_url(backend)
+        .unwrap_or_else(|| aberta_auth::sandbox::default_database_url(env.dir.path()));
+    let store = aberta_store::Store::connect(&url).await.unwrap();
+    let db = store.connection();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table} WHERE consent_id = '{consent_id}'"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+/// The holder's process is killed (SIGKILL) while a burst of payments is in flight, then
+/// started again on the same database: every request, sent again with its idempotency key,
+/// ends with exactly one payment, the same one a request already answered had, and the bank
+/// made each payment once.
+async fn crash(backend: Backend) {
+    const PAYMENTS: usize = 12;
+    let (env, listener) = common::prepare(backend).await;
+    drop(listener);
+    let holder = ChildHolder::start(&env, backend);
+    let tpp = ready_tpp(&env, "https://127.0.0.1:9/unused").await;
+    let token = client_token(&tpp).await;
+    let mut requests = Vec::new();
+    for _ in 0..PAYMENTS {
+        let consent_id = create_consent(&env, &tpp, &token, "3.00").await;
+        let access = authorise(&env, &tpp, &consent_id).await;
+        let data = payment_data(&consent_id, "3.00", CNPJ_INITIATOR);
+        requests.push((consent_id, access, data, uuid::Uuid::new_v4().to_string()));
+    }
+    let path = format!("{BASE}/pix/payments");
+    let post = async |(_, access, data, key): &(String, String, Value, String)| {
+        let body = signed(&tpp, env.issuer(), &path, data.clone());
+        try_send(
+            &env,
+            &tpp,
+            reqwest::Method::POST,
+            &path,
+            access,
+            Some(body),
+            Some(key),
+        )
+        .await
+    };
+
+    // The burst; the process dies as soon as the first answer is in.
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
+    let first_tx = Mutex::new(Some(first_tx));
+    let burst = futures_util::future::join_all(requests.iter().map(|r| async {
+        let answer = post(r).await;
+        if let Some(tx) = first_tx.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+        answer
+    }));
+    let killer = async {
+        let _ = first_rx.await;
+        holder.kill();
+    };
+    let (before, ()) = tokio::join!(burst, killer);
+    let answered_before: Vec<Option<String>> = before
+        .iter()
+        .map(|a| match a {
+            Ok(a) if a.status == 201 => a.body["data"][0]["paymentId"].as_str().map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        answered_before.iter().any(Option::is_some),
+        "one answer came before the kill"
+    );
+    assert!(
+        before.iter().any(Result::is_err),
+        "the kill cut requests off mid-way"
+    );
+
+    let holder = ChildHolder::start(&env, backend);
+    for (request, before) in requests.iter().zip(&answered_before) {
+        // A request caught mid-way is finished by the recovery (after 30 s); until then
+        // its key answers 429.
+        let mut answer = None;
+        for _ in 0..120 {
+            match post(request).await {
+                Ok(a) if a.status == 429 => tokio::time::sleep(Duration::from_secs(1)).await,
+                Ok(a) => {
+                    answer = Some(a);
+                    break;
+                }
+                Err(err) => panic!("the restarted holder: {err}"),
+            }
+        }
+        let answer = answer.expect("the request was finished within two minutes");
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        let payments = answer.body["data"].as_array().unwrap();
+        assert_eq!(payments.len(), 1, "{}", answer.body);
+        if let Some(before) = before {
+            assert_eq!(payments[0]["paymentId"], json!(before), "the same payment");
+        }
+        let consent_id = &request.0;
+        assert_eq!(
+            rows_of(&env, backend, "payments_pix_payment", consent_id).await,
+            1
+        );
+        assert_eq!(
+            rows_of(&env, backend, "demo_pix_payment", consent_id).await,
+            1
+        );
+    }
+    holder.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_holder_process_loses_and_duplicates_no_payment_on_sqlite() {
+    crash(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_holder_process_loses_and_duplicates_no_payment_on_postgres() {
+    crash(Backend::Postgres).await;
 }

@@ -13,6 +13,14 @@ pub struct World {
     pub holder: Holder,
 }
 
+impl std::ops::Deref for World {
+    type Target = Env;
+
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
+
 pub async fn start(backend: Backend) -> World {
     start_with_limits(backend, OperationalLimits::disabled()).await
 }
