@@ -1498,9 +1498,10 @@ impl ChildHolder {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let holder = Self(child);
         for line in std::io::BufReader::new(stdout).lines() {
             if line.unwrap().contains("child holder ready") {
-                return Self(child);
+                return holder;
             }
         }
         panic!("the holder process stopped before it was ready");
