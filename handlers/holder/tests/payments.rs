@@ -1357,6 +1357,31 @@ async fn bank_refusals(backend: Backend) {
 
     let consent_id = create_consent(&world, &tpp, &token, "1236.00").await;
     let access = authorise(&world, &tpp, &consent_id).await;
+    // Bad input first: a malformed amount and an unknown payment id change nothing. (A body
+    // that breaks the schema is refused before the handler, where no signer is at hand for
+    // the signed 422: it answers 400 in JSON, as the certification's negative modules allow.)
+    let malformed = pay(
+        &world,
+        &tpp,
+        &access,
+        payment_data(&consent_id, "1236.0", CNPJ_INITIATOR),
+    )
+    .await;
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
+    assert_eq!(code_of(&malformed), "PARAMETRO_INVALIDO");
+    let consent = consent_status(&world, &tpp, &token, &consent_id).await;
+    assert_eq!(consent["status"], "AUTHORISED", "nothing written");
+    let unknown = send(
+        &world,
+        &tpp,
+        reqwest::Method::GET,
+        &format!("{BASE}/pix/payments/{}", uuid::Uuid::new_v4()),
+        &token,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
     let refused = pay(
         &world,
         &tpp,
