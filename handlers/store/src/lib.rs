@@ -14,4 +14,6 @@ pub mod seal;
 
 pub use error::{Result, StoreError};
 pub use seal::KeyRing;
-pub use store::{CodeOutcome, Store};
+pub use store::{
+    CLIENT_DELETED, CLIENT_REGISTERED, CLIENT_UPDATED, CLIENTS_TOPIC, CodeOutcome, Store,
+};

@@ -13,7 +13,7 @@ use crate::entity::{client, code, consent, grant, outbox, par, revocation, secre
 use crate::error::Result;
 
 /// The schema version this build writes; bump it with each new migration step.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Brings the schema to [`SCHEMA_VERSION`].
 pub async fn run(db: &DatabaseConnection) -> Result<()> {
@@ -46,6 +46,9 @@ pub async fn run(db: &DatabaseConnection) -> Result<()> {
             false,
         )
         .await?;
+    }
+    if current < 3 {
+        version_3(&txn, current).await?;
     }
     if current < SCHEMA_VERSION {
         txn.execute(
@@ -187,6 +190,36 @@ async fn index<C: ConnectionTrait, E: EntityTrait>(
         stmt.unique();
     }
     db.execute(&stmt).await?;
+    Ok(())
+}
+
+/// The outbox's commit-order position. A table made by version 2 lacks the column; one made
+/// just now (from the entity) has it. The partial indexes keep the searches for unsequenced
+/// and undelivered rows cheap however long the outbox grows.
+async fn version_3<C: ConnectionTrait>(db: &C, current: i64) -> Result<()> {
+    if current == 2 {
+        db.execute_unprepared("ALTER TABLE event_outbox ADD COLUMN seq BIGINT")
+            .await?;
+    }
+    index(db, "idx_event_outbox_seq", outbox::Entity, &["seq"], true).await?;
+    index(
+        db,
+        "idx_event_outbox_topic_seq",
+        outbox::Entity,
+        &["topic", "seq"],
+        false,
+    )
+    .await?;
+    db.execute_unprepared(
+        "CREATE INDEX IF NOT EXISTS idx_event_outbox_unsequenced ON event_outbox (id) \
+         WHERE seq IS NULL",
+    )
+    .await?;
+    db.execute_unprepared(
+        "CREATE INDEX IF NOT EXISTS idx_event_outbox_unpublished ON event_outbox (id) \
+         WHERE published_at IS NULL",
+    )
+    .await?;
     Ok(())
 }
 

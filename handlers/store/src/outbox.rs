@@ -26,13 +26,15 @@ pub async fn append<C: ConnectionTrait>(db: &C, event: NewEvent<'_>, now_ms: i64
         payload: ActiveValue::Set(event.payload.to_string()),
         created_at: ActiveValue::Set(now_ms),
         published_at: ActiveValue::Set(None),
+        seq: ActiveValue::Set(None),
     }
     .insert(db)
     .await?;
     Ok(())
 }
 
-/// Every event of a topic in order (tests and the later delivery worker).
+/// Every event of a topic in insertion (`id`) order, sequenced or not (tests and checks;
+/// subscribers read in `seq` order through aberta-events).
 pub async fn events<C: ConnectionTrait>(db: &C, topic: &str) -> Result<Vec<outbox::Model>> {
     use sea_orm::{ColumnTrait, QueryFilter};
     Ok(outbox::Entity::find()

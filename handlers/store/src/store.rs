@@ -14,6 +14,40 @@ use sea_orm::{
 
 use crate::entity::{client, code, consent, grant, par, revocation, secret, session};
 use crate::error::{Result, StoreError};
+use crate::outbox::{self, NewEvent};
+
+/// The outbox topic of client registration events.
+pub const CLIENTS_TOPIC: &str = "clients";
+pub const CLIENT_REGISTERED: &str = "client.registered";
+pub const CLIENT_UPDATED: &str = "client.updated";
+pub const CLIENT_DELETED: &str = "client.deleted";
+
+/// Records a registration event for `row`. The payload names the client and its software
+/// statement only: metadata (contacts, names, URIs) and the access token hash stay out.
+async fn client_event<C: ConnectionTrait>(
+    db: &C,
+    row: &client::Model,
+    event_type: &str,
+    at_seconds: i64,
+) -> Result<()> {
+    outbox::append(
+        db,
+        NewEvent {
+            brand: &row.brand,
+            topic: CLIENTS_TOPIC,
+            aggregate_id: &row.client_id,
+            event_type,
+            payload: serde_json::json!({
+                "clientId": row.client_id,
+                "softwareId": row.software_id,
+                "orgId": row.org_id,
+                "scope": row.scope,
+            }),
+        },
+        at_seconds.saturating_mul(1000),
+    )
+    .await
+}
 
 /// The handle every handler shares; cheap to clone.
 #[derive(Debug, Clone)]
@@ -113,14 +147,21 @@ impl Store {
     // ---- clients -------------------------------------------------------------------------
 
     /// Registers a client; [`StoreError::Conflict`] when the software statement already has one.
+    /// Registers a client (DCR) and records `client.registered` in the same transaction.
     pub async fn insert_client(&self, row: client::Model) -> Result<()> {
-        match row.into_active_model().insert(&self.db).await {
-            Ok(_) => Ok(()),
-            Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict(
-                "a client is already registered for this software statement",
-            )),
-            Err(err) => Err(err.into()),
+        let txn = self.db.begin().await?;
+        match row.clone().into_active_model().insert(&txn).await {
+            Ok(_) => {}
+            Err(err) if is_unique_violation(&err) => {
+                return Err(StoreError::Conflict(
+                    "a client is already registered for this software statement",
+                ));
+            }
+            Err(err) => return Err(err.into()),
         }
+        client_event(&txn, &row, CLIENT_REGISTERED, row.created_at).await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     pub async fn client(&self, brand: &str, client_id: &str) -> Result<Option<client::Model>> {
@@ -130,21 +171,29 @@ impl Store {
             .await?)
     }
 
-    /// Replaces a client's metadata (DCM); `false` when it no longer exists.
+    /// Replaces a client's metadata (DCM) and records `client.updated` in the same
+    /// transaction; `false` (and no event) when it no longer exists.
     pub async fn update_client(&self, row: client::Model) -> Result<bool> {
+        let txn = self.db.begin().await?;
         let result = client::Entity::update_many()
-            .col_expr(client::Column::JwksUri, Expr::value(row.jwks_uri))
-            .col_expr(client::Column::Scope, Expr::value(row.scope))
-            .col_expr(client::Column::Metadata, Expr::value(row.metadata))
+            .col_expr(client::Column::JwksUri, Expr::value(row.jwks_uri.clone()))
+            .col_expr(client::Column::Scope, Expr::value(row.scope.clone()))
+            .col_expr(client::Column::Metadata, Expr::value(row.metadata.clone()))
             .col_expr(client::Column::UpdatedAt, Expr::value(row.updated_at))
-            .filter(client::Column::ClientId.eq(row.client_id))
-            .filter(client::Column::Brand.eq(row.brand))
-            .exec(&self.db)
+            .filter(client::Column::ClientId.eq(row.client_id.clone()))
+            .filter(client::Column::Brand.eq(row.brand.clone()))
+            .exec(&txn)
             .await?;
-        Ok(result.rows_affected == 1)
+        if result.rows_affected != 1 {
+            return Ok(false);
+        }
+        client_event(&txn, &row, CLIENT_UPDATED, row.updated_at).await?;
+        txn.commit().await?;
+        Ok(true)
     }
 
-    /// Deletes a client and revokes every grant it holds, in one transaction.
+    /// Deletes a client, revokes every grant it holds and records `client.deleted`, in one
+    /// transaction.
     pub async fn delete_client(&self, brand: &str, client_id: &str) -> Result<bool> {
         let txn = self.db.begin().await?;
         let deleted = client::Entity::delete_many()
@@ -158,6 +207,20 @@ impl Store {
             .filter(grant::Column::Brand.eq(brand))
             .exec(&txn)
             .await?;
+        if deleted.rows_affected == 1 {
+            outbox::append(
+                &txn,
+                NewEvent {
+                    brand,
+                    topic: CLIENTS_TOPIC,
+                    aggregate_id: client_id,
+                    event_type: CLIENT_DELETED,
+                    payload: serde_json::json!({ "clientId": client_id }),
+                },
+                chrono::Utc::now().timestamp_millis(),
+            )
+            .await?;
+        }
         txn.commit().await?;
         Ok(deleted.rows_affected == 1)
     }

@@ -1,5 +1,7 @@
 //! The events outbox: one row per business event, written in the same transaction as the
-//! change it records. Delivery to subscribers reads it in `id` order.
+//! change it records. Delivery to subscribers reads it in `seq` order: `id` is taken at insert
+//! but a row becomes visible at commit, so a reader following `id` could pass a row whose
+//! transaction commits late; `seq` is given after commit by one sequencer (aberta-events).
 
 use sea_orm::entity::prelude::*;
 
@@ -19,9 +21,14 @@ pub struct Model {
     pub payload: String,
     /// Unix milliseconds.
     pub created_at: i64,
-    /// Unix milliseconds, once delivered.
+    /// Unix milliseconds, once delivered: acknowledged by the external sink (NATS), or, with
+    /// none configured, sequenced and so readable on the embedded sink.
     #[sea_orm(nullable)]
     pub published_at: Option<i64>,
+    /// The commit-order position, unique across the table; `None` until the sequencer has
+    /// seen the row committed.
+    #[sea_orm(nullable)]
+    pub seq: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
