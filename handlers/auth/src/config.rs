@@ -1,7 +1,10 @@
 //! What an installation configures: its brands (issuer host, portal look) and the settings
 //! shared by all of them.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use aberta_store::KeyRing;
 
 /// One brand of the institution: its own issuer (and so host), keys and portal look.
 #[derive(Debug, Clone)]
@@ -29,6 +32,10 @@ pub struct AuthConfig {
     pub par_ttl: i64,
     /// How long fetched key sets are reused.
     pub jwks_ttl: Duration,
+    /// Seals what a login stores (the customer's CPF and name in the portal session). Every
+    /// instance of one deployment must share it; without one, each process makes its own,
+    /// which suits a single instance only.
+    pub keyring: Option<Arc<KeyRing>>,
 }
 
 impl AuthConfig {
@@ -39,6 +46,13 @@ impl AuthConfig {
             access_token_ttl: 600,
             par_ttl: 90,
             jwks_ttl: Duration::from_secs(300),
+            keyring: None,
         }
+    }
+
+    /// The key ring that seals the portal's stored logins.
+    pub fn with_keyring(mut self, keyring: Arc<KeyRing>) -> Self {
+        self.keyring = Some(keyring);
+        self
     }
 }

@@ -302,7 +302,17 @@ pub async fn login(
             return error_page(&flow.brand, "server_error", "try again later");
         }
     };
-    let stored = serde_json::to_string(&user).unwrap_or_default();
+    // The login names the customer (CPF, name, businesses): sealed at rest.
+    let stored = match server.keyring.seal(
+        SESSION_USER_COLUMN,
+        &serde_json::to_string(&user).unwrap_or_default(),
+    ) {
+        Ok(sealed) => sealed,
+        Err(err) => {
+            tracing::error!(%err, "sealing the login");
+            return error_page(&flow.brand, "server_error", "try again later");
+        }
+    };
     if let Err(err) = server
         .store
         .set_session_user(flow.brand.id(), &flow.session.session_id, &stored)
@@ -317,8 +327,13 @@ pub async fn login(
     ))
 }
 
-fn session_user(flow: &Flow) -> Option<EndUser> {
-    serde_json::from_str(flow.session.user.as_deref()?).ok()
+/// The sealed-column name of a session's login (the key ring binds each value to it).
+const SESSION_USER_COLUMN: &str = "auth_session.user";
+
+fn session_user(server: &AuthServer, flow: &Flow) -> Option<EndUser> {
+    let sealed = flow.session.user.as_deref()?;
+    let json = server.keyring.open(SESSION_USER_COLUMN, sealed).ok()?;
+    serde_json::from_str(&json).ok()
 }
 
 #[handler]
@@ -332,7 +347,7 @@ pub async fn consent_page(
         Ok(flow) => flow,
         Err(resp) => return resp,
     };
-    let Some(user) = session_user(&flow) else {
+    let Some(user) = session_user(server, &flow) else {
         return see_other(&format!("/portal/login?session={session_id}"));
     };
     match render_consent(server, &flow, &user).await {
@@ -455,7 +470,7 @@ pub async fn decide(
         Ok(flow) => flow,
         Err(resp) => return resp,
     };
-    let Some(user) = session_user(&flow) else {
+    let Some(user) = session_user(server, &flow) else {
         return see_other(&format!("/portal/login?session={session_id}"));
     };
     let result = if form.contains_key("approve") && !form.contains_key("reject") {

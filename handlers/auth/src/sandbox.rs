@@ -134,10 +134,12 @@ pub async fn start(
             .collect(),
     );
     let consents = Arc::new(DbConsents::new(store.clone()));
+    let keyring = aberta_store::KeyRing::from_env_or_file(&data_dir.join("keyring.json"))?;
     let config = AuthConfig::new(
         brand_configs(contract),
         contract.directory.directory_jwks_url.clone(),
-    );
+    )
+    .with_keyring(Arc::new(keyring));
     let server = AuthServer::new(
         store,
         config,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use aberta_store::Store;
+use aberta_store::{KeyRing, Store};
 use poem::Request;
 
 use crate::brand::{self, Brand};
@@ -21,6 +21,8 @@ pub struct AuthServer {
     pub(crate) consents: Arc<dyn ConsentStore>,
     /// Client key sets and the directory's.
     pub(crate) keys: KeyCache,
+    /// Seals stored logins.
+    pub(crate) keyring: Arc<KeyRing>,
 }
 
 impl AuthServer {
@@ -37,6 +39,13 @@ impl AuthServer {
             return Err(AuthError::Config("at least one brand is needed".into()));
         }
         let mut config = config;
+        let keyring = match config.keyring.clone() {
+            Some(keyring) => keyring,
+            None => {
+                tracing::warn!("no key ring configured: logins are sealed with a per-process key");
+                Arc::new(KeyRing::generate()?)
+            }
+        };
         config.access_token_ttl = config.access_token_ttl.clamp(300, 900);
         config.par_ttl = config.par_ttl.max(60);
         let mut brands = Vec::new();
@@ -52,6 +61,7 @@ impl AuthServer {
             config,
             identity,
             consents,
+            keyring,
         }))
     }
 

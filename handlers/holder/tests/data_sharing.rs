@@ -19,9 +19,13 @@ fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
     LOGS.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let sink = buffer.clone();
+        // As the binary logs (JSON lines), but unmasked: the check below is on what the code
+        // writes, not on what the mask catches.
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
             .with_ansi(false)
+            .json()
+            .with_current_span(true)
             .with_writer(move || Captured(sink.clone()))
             .init();
         buffer
@@ -86,6 +90,12 @@ const CUSTOMER_ONLY: &[&str] = &[
 
 async fn start(backend: Backend) -> World {
     start_with_limits(backend, OperationalLimits::disabled()).await
+}
+
+/// [`start`], the holder on a database of its own.
+async fn start_alone(backend: Backend) -> World {
+    captured_logs();
+    world::start_alone(backend).await
 }
 
 async fn start_with_limits(backend: Backend, limits: OperationalLimits) -> World {
@@ -550,7 +560,7 @@ async fn poll_resources(tpp: &Tpp, base: &str, token: &str) -> Answer {
 }
 
 async fn journey(backend: Backend) {
-    let world = start(backend).await;
+    let world = start_alone(backend).await;
     let base = world.env.issuer().to_string();
     let tpp = ready_tpp(&world).await;
     let consent_id = create_consent(&world, &tpp, PF_PERMISSIONS).await;
@@ -792,7 +802,10 @@ async fn journey(backend: Backend) {
     .await;
     refused("personal data on a business consent", &personal, 403, None);
 
+    let store = world.holder.store.clone();
     world.holder.shutdown().await;
+    // At rest, after the run: no customer's data in clear.
+    world::assert_nothing_in_clear(&world.env, &store, &world::seeded_personal_data()).await;
 }
 
 /// A consent that reaches its end date: the next data call is 401, the consent reads
@@ -1008,6 +1021,19 @@ async fn logs_stay_clean(backend: Backend) {
         logs.lines().count() > 20 && logs.contains(&consent_id),
         "the journey was logged: {} lines",
         logs.lines().count()
+    );
+    // One JSON object a line; a request's lines carry its interaction id.
+    let mut in_a_request = 0;
+    for line in logs.lines() {
+        let event: Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        if event["span"]["x_fapi_interaction_id"].is_string() {
+            in_a_request += 1;
+        }
+    }
+    assert!(
+        in_a_request > 10,
+        "only {in_a_request} lines inside a request span"
     );
     let mut secrets: Vec<(String, String)> = world
         .env

@@ -311,7 +311,7 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 const CNPJ_INITIATOR: &str = "22333444000105";
 
 async fn journey(backend: Backend) {
-    let world = start(backend).await;
+    let world = world::start_alone(backend).await;
     let (webhooks, webhook_base, received) = webhook_listener(&world.env).await;
     let tpp = ready_tpp(&world, &webhook_base).await;
     let token = client_token(&tpp).await;
@@ -487,7 +487,15 @@ async fn journey(backend: Backend) {
     }
 
     webhooks.shutdown().await;
+    let store = world.holder.store.clone();
     world.holder.shutdown().await;
+    // At rest, after the run: no customer's or creditor's data in clear.
+    let mut needles = world::seeded_personal_data();
+    needles.extend([
+        "Marco Antonio de Brito".to_string(),
+        "1234567890".to_string(),
+    ]);
+    world::assert_nothing_in_clear(&world.env, &store, &needles).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,6 +31,8 @@ use crate::rules::{self, Violation};
 
 /// A payment request left between claim and answer this long is taken for interrupted.
 const RECOVER_AFTER_S: i64 = 30;
+/// The sealed-column name of the answers kept for idempotency keys.
+const ANSWER_COLUMN: &str = "payments_idempotency.response";
 /// The sealed column of a pending request's payments.
 const PENDING_COLUMN: &str = "payments_pending_request.items";
 
@@ -342,14 +344,23 @@ impl PaymentsApi for PaymentsService {
                 .await
                 .map_err(|e| internal(e.into()))
         );
-        let ticket =
-            match answer!(claim_key(&txn, &info, &request.x_idempotency_key.0, &hash, at).await) {
-                Ok(ticket) => ticket,
-                Err((status, body)) => {
-                    let _ = txn.rollback().await;
-                    return answer!(R::answered(status, body));
-                }
-            };
+        let ticket = match answer!(
+            claim_key(
+                &txn,
+                &self.keyring,
+                &info,
+                &request.x_idempotency_key.0,
+                &hash,
+                at
+            )
+            .await
+        ) {
+            Ok(ticket) => ticket,
+            Err((status, body)) => {
+                let _ = txn.rollback().await;
+                return answer!(R::answered(status, body));
+            }
+        };
         let consent = answer!(
             self.consents
                 .create(&txn, &info.brand, &info.client_id, &data, at)
@@ -359,7 +370,7 @@ impl PaymentsApi for PaymentsService {
         let body = envelope(&ctx, consents::response_data(&consent));
         answer!(
             ticket
-                .complete_in(&txn, 201, &body.to_string())
+                .complete_in(&txn, 201, &answer!(self.seal_answer(&body)))
                 .await
                 .map_err(internal)
         );
@@ -396,14 +407,23 @@ impl PaymentsApi for PaymentsService {
         // called: a duplicate waits for, then replays, this request's answer.
         let db = self.store.connection();
         let txn = answer!(db.begin().await.map_err(|e| internal(e.into())));
-        let ticket =
-            match answer!(claim_key(&txn, &info, &request.x_idempotency_key.0, &hash, at).await) {
-                Ok(ticket) => ticket,
-                Err((status, body)) => {
-                    let _ = txn.rollback().await;
-                    return answer!(R::answered(status, body));
-                }
-            };
+        let ticket = match answer!(
+            claim_key(
+                &txn,
+                &self.keyring,
+                &info,
+                &request.x_idempotency_key.0,
+                &hash,
+                at
+            )
+            .await
+        ) {
+            Ok(ticket) => ticket,
+            Err((status, body)) => {
+                let _ = txn.rollback().await;
+                return answer!(R::answered(status, body));
+            }
+        };
         if consent.status == consents::PARTIALLY_ACCEPTED {
             // Still waiting for approvers: nothing consumed and the key given back, so the
             // initiator may try again once the consent is AUTHORISED.
@@ -540,15 +560,23 @@ impl PaymentsApi for PaymentsService {
         // is kept (200 or 422) in the transaction that records the cancellations.
         let db = self.store.connection();
         let txn = answer!(db.begin().await.map_err(|e| internal(e.into())));
-        let ticket =
-            match answer!(claim_key(&txn, &info, &request.x_idempotency_key.0, &hash, now()).await)
-            {
-                Ok(ticket) => ticket,
-                Err((status, body)) => {
-                    let _ = txn.rollback().await;
-                    return answer!(R::answered(status, body));
-                }
-            };
+        let ticket = match answer!(
+            claim_key(
+                &txn,
+                &self.keyring,
+                &info,
+                &request.x_idempotency_key.0,
+                &hash,
+                now()
+            )
+            .await
+        ) {
+            Ok(ticket) => ticket,
+            Err((status, body)) => {
+                let _ = txn.rollback().await;
+                return answer!(R::answered(status, body));
+            }
+        };
         answer!(txn.commit().await.map_err(|e| internal(e.into())));
 
         let bank_ctx = answer!(self.connector_context(&ctx, &consent));
@@ -594,7 +622,7 @@ impl PaymentsApi for PaymentsService {
         let txn = answer!(db.begin().await.map_err(|e| internal(e.into())));
         answer!(
             ticket
-                .complete_in(&txn, status, &body.to_string())
+                .complete_in(&txn, status, &answer!(self.seal_answer(&body)))
                 .await
                 .map_err(internal)
         );
@@ -611,6 +639,13 @@ fn error_body(v: &Violation) -> Value {
 }
 
 impl PaymentsService {
+    /// Seals an answer kept for its idempotency key: it names people and accounts.
+    fn seal_answer(&self, body: &Value) -> Result<String, Rejection> {
+        self.keyring
+            .seal(ANSWER_COLUMN, &body.to_string())
+            .map_err(|e| internal(e.into()))
+    }
+
     /// Keeps a 422 for the key and commits (with whatever the transaction consumed).
     async fn keep_refusal<R>(
         &self,
@@ -623,7 +658,7 @@ impl PaymentsService {
     {
         let body = error_body(&v);
         ticket
-            .complete_in(&txn, 422, &body.to_string())
+            .complete_in(&txn, 422, &self.seal_answer(&body)?)
             .await
             .map_err(internal)?;
         txn.commit().await.map_err(|e| internal(e.into()))?;
@@ -721,7 +756,7 @@ impl PaymentsService {
             &pending.idempotency_key,
             &pending.request_hash,
         )
-        .complete_in(&txn, status, &body.to_string())
+        .complete_in(&txn, status, &self.seal_answer(&body)?)
         .await
         .map_err(internal)?;
         txn.commit().await.map_err(|e| internal(e.into()))?;
@@ -896,6 +931,7 @@ impl PaymentsService {
 /// `ERRO_IDEMPOTENCIA` for other data. A malformed key, or one still in flight, is refused.
 async fn claim_key(
     txn: &sea_orm::DatabaseTransaction,
+    keyring: &KeyRing,
     info: &TokenInfo,
     header: &str,
     hash: &BodyHash,
@@ -911,6 +947,9 @@ async fn claim_key(
     {
         Claim::Fresh(ticket) => Ok(Ok(ticket.detach())),
         Claim::Replay { status, body } => {
+            let body = keyring
+                .open(ANSWER_COLUMN, &body)
+                .map_err(|e| internal(e.into()))?;
             let body = serde_json::from_str(&body)
                 .map_err(|e| internal(PaymentsError::Corrupt(e.to_string())))?;
             Ok(Err((status, body)))

@@ -31,6 +31,33 @@ pub async fn start_with_limits(backend: Backend, limits: OperationalLimits) -> W
     World { env, holder }
 }
 
+/// A world whose holder has a database of its own (on PostgreSQL a fresh schema), for tests
+/// that look at everything it stored.
+pub async fn start_alone(backend: Backend) -> World {
+    let (env, listener) = common::prepare(backend).await;
+    let url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(own_schema().await),
+    };
+    let holder = holder_at(&env, url, listener, OperationalLimits::disabled()).await;
+    World { env, holder }
+}
+
+/// A fresh schema in the test database; its URL.
+async fn own_schema() -> String {
+    use sea_orm::ConnectionTrait;
+    let base = common::postgres_url();
+    let schema = format!("alone_{}", uuid::Uuid::new_v4().simple());
+    let admin = aberta_store::Store::connect(&base).await.unwrap();
+    admin
+        .connection()
+        .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options[search_path]={schema}")
+}
+
 /// A holder on `env`'s data directory and database, serving on `listener` (a restart binds
 /// the port the first one had).
 pub async fn holder_on(
@@ -39,8 +66,16 @@ pub async fn holder_on(
     listener: TcpListener,
     limits: OperationalLimits,
 ) -> Holder {
+    holder_at(env, common::database_url(backend), listener, limits).await
+}
+
+async fn holder_at(
+    env: &Env,
+    url: Option<String>,
+    listener: TcpListener,
+    limits: OperationalLimits,
+) -> Holder {
     let internal = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = common::database_url(backend);
     aberta_holder::sandbox::start_with_limits(
         env.dir.path(),
         &env.contract,
@@ -60,4 +95,88 @@ pub async fn client_token(tpp: &Tpp, scope: &str) -> String {
         .await;
     assert_eq!(status, 200, "client_credentials: {body}");
     body["access_token"].as_str().unwrap().to_string()
+}
+
+/// The seeded personal data that must never be stored in clear: every person's CPF and
+/// name, every business's CNPJ and names, every account number.
+pub fn seeded_personal_data() -> Vec<String> {
+    use aberta_demo_bank::seed;
+    let mut needles = Vec::new();
+    for person in seed::PEOPLE {
+        needles.push(person.cpf.to_string());
+        needles.push(person.name.to_string());
+    }
+    for business in seed::BUSINESSES {
+        needles.push(business.cnpj.to_string());
+        needles.push(business.company_name.to_string());
+        needles.push(business.trade_name.to_string());
+    }
+    for product in seed::bank().products {
+        if let Some(number) = product
+            .body
+            .pointer("/detail/number")
+            .and_then(|n| n.as_str())
+        {
+            needles.push(number.to_string());
+        }
+    }
+    needles
+}
+
+/// Fails when any of `needles` is stored in clear by the holder whose database `store` is: in
+/// the SQLite files of the data directory (database and journal, byte for byte), or in any
+/// row of any table of its PostgreSQL schema (each row cast to text).
+pub async fn assert_nothing_in_clear(env: &Env, store: &aberta_store::Store, needles: &[String]) {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    let mut dumps: Vec<(String, Vec<u8>)> = Vec::new();
+    match store.connection().get_database_backend() {
+        DatabaseBackend::Sqlite => {
+            for entry in std::fs::read_dir(env.dir.path()).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().to_string();
+                if name.starts_with("aberta.db") {
+                    dumps.push((name, std::fs::read(&path).unwrap()));
+                }
+            }
+            assert!(!dumps.is_empty(), "no SQLite file to dump");
+        }
+        _ => {
+            let db = store.connection();
+            let tables = db
+                .query_all_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    "SELECT table_name::text AS t FROM information_schema.tables \
+                     WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+                ))
+                .await
+                .unwrap();
+            assert!(!tables.is_empty(), "no PostgreSQL table to dump");
+            for table in tables {
+                let table: String = table.try_get("", "t").unwrap();
+                let rows = db
+                    .query_all_raw(Statement::from_string(
+                        db.get_database_backend(),
+                        format!("SELECT CAST(t.* AS TEXT) AS r FROM \"{table}\" t"),
+                    ))
+                    .await
+                    .unwrap();
+                let mut text = Vec::new();
+                for row in rows {
+                    let row: String = row.try_get("", "r").unwrap();
+                    text.extend_from_slice(row.as_bytes());
+                    text.push(b'\n');
+                }
+                dumps.push((table, text));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for (name, bytes) in &dumps {
+        for needle in needles {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                found.push(format!("{needle:?} in {name}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "stored in clear: {found:#?}");
 }
