@@ -132,12 +132,17 @@ async fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
         &contract.pcm.base_url,
     )?;
     let internal_port = args.internal_port.unwrap_or(ports.holder.saturating_add(3));
-    let holder = aberta_holder::sandbox::start(
+    let options = aberta_holder::sandbox::HolderOptions {
+        nats: aberta_holder::operations::nats_from_env(),
+        ..Default::default()
+    };
+    let holder = aberta_holder::sandbox::start_with(
         &data_dir,
         &contract,
         bind(args.host, ports.holder).await?,
         bind(IpAddr::from([127, 0, 0, 1]), internal_port).await?,
         args.database_url.as_deref(),
+        options,
     )
     .await
     .context("starting the account holder")?;

@@ -202,6 +202,12 @@ impl Sandbox {
     /// Prepares a data directory (test PKI, registry) and starts both servers on free
     /// loopback ports.
     pub async fn start(database_url: Option<&str>) -> Result<Self> {
+        Self::start_with(database_url, true).await
+    }
+
+    /// [`start`](Self::start); `capture` off starts the holder without recording calls for
+    /// the PCM, to measure what recording costs.
+    pub async fn start_with(database_url: Option<&str>, capture: bool) -> Result<Self> {
         aberta_ecosystem::tls::install_crypto_provider();
         let dir = tempfile::tempdir()?;
         let holder_listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -223,12 +229,16 @@ impl Sandbox {
         )
         .context("starting the directory simulator")?;
         let internal_listener = TcpListener::bind("127.0.0.1:0").await?;
-        let holder = aberta_holder::sandbox::start(
+        let holder = aberta_holder::sandbox::start_with(
             dir.path(),
             &contract,
             holder_listener,
             internal_listener,
             database_url,
+            aberta_holder::sandbox::HolderOptions {
+                capture,
+                ..Default::default()
+            },
         )
         .await
         .context("starting the account holder")?;
@@ -1117,6 +1127,26 @@ pub async fn run(opts: &Options, quiet: bool) -> Result<Report> {
     let backend = sandbox.backend.clone();
     drop(clients);
     sandbox.shutdown().await;
+
+    // The same read on a holder that records no calls: what capture and reporting cost.
+    progress(
+        quiet,
+        "GET accounts again, on a holder without call capture",
+    );
+    let bare_holder = Sandbox::start_with(opts.database_url.as_deref(), false).await?;
+    let tpp = Arc::new(bare_holder.register_tpp().await?);
+    let clients = (0..opts.connections)
+        .map(|_| tpp.client())
+        .collect::<Result<Vec<_>>>()?;
+    let (token, _) = data_access(&tpp, &clients[0]).await?;
+    let read = Arc::new(DataRead {
+        name: "GET accounts (every check, no call capture)",
+        url: tpp.url("/open-banking/accounts/v2/accounts"),
+        token,
+    });
+    scenarios.push(scenario(read, &tpp, &clients, opts, quiet).await?);
+    drop(clients);
+    bare_holder.shutdown().await;
     Ok(Report {
         backend,
         protocol,

@@ -18,6 +18,12 @@ pub enum HolderError {
     Payments(#[from] aberta_payments::PaymentsError),
     #[error(transparent)]
     Webhooks(#[from] aberta_webhooks::WebhooksError),
+    #[error(transparent)]
+    Events(#[from] aberta_events::EventsError),
+    #[error(transparent)]
+    Status(#[from] aberta_status::StatusError),
+    #[error(transparent)]
+    Pcm(#[from] aberta_pcm::PcmError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

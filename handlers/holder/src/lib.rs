@@ -4,6 +4,8 @@
 
 mod error;
 pub mod internal;
+pub mod logs;
+pub mod operations;
 pub mod sandbox;
 
 pub use error::HolderError;

@@ -27,11 +27,13 @@ use aberta_payments::portal::{PaymentConsentPortal, RoutedConsents};
 use aberta_payments::signed::JtiLedger;
 use aberta_store::{KeyRing, Store};
 use aberta_webhooks::{Deliverer, DeliveryPolicy};
-use poem::Route;
+use poem::{EndpointExt, Route};
 use tokio::net::TcpListener;
 
 use crate::error::HolderError;
 use crate::internal::{CONSENTS_PATH, InternalServer};
+use crate::operations::{CallReporting, Operations};
+use aberta_events::NatsSink;
 
 /// How often expired consents and rows are swept.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
@@ -56,6 +58,8 @@ pub struct Holder {
     pub internal_token: String,
     /// The background work (sweepers, webhook delivery), stopped with the holder.
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Call capture and PCM reporting, unless turned off.
+    reporting: Option<CallReporting>,
 }
 
 impl Holder {
@@ -68,6 +72,9 @@ impl Holder {
         self.internal.shutdown().await;
         for task in self.tasks {
             task.abort();
+        }
+        if let Some(reporting) = self.reporting {
+            reporting.shutdown().await;
         }
     }
 }
@@ -118,10 +125,63 @@ pub async fn start_with_limits(
     database_url: Option<&str>,
     limits: OperationalLimits,
 ) -> Result<Holder, HolderError> {
+    let options = HolderOptions {
+        limits,
+        ..HolderOptions::default()
+    };
+    start_with(
+        data_dir,
+        contract,
+        listener,
+        internal,
+        database_url,
+        options,
+    )
+    .await
+}
+
+/// What a holder runs with beyond its data directory and database.
+#[derive(Debug, Clone)]
+pub struct HolderOptions {
+    /// Operational limits on the data APIs (none by default).
+    pub limits: OperationalLimits,
+    /// Publish events to NATS JetStream as well as keeping the embedded topics.
+    pub nats: Option<NatsSink>,
+    /// Record every regulated call and report it to the PCM. On by default; the benchmark
+    /// turns it off to measure what it costs.
+    pub capture: bool,
+}
+
+impl Default for HolderOptions {
+    fn default() -> Self {
+        Self {
+            limits: OperationalLimits::disabled(),
+            nats: None,
+            capture: true,
+        }
+    }
+}
+
+/// [`start`], with `options`.
+pub async fn start_with(
+    data_dir: &Path,
+    contract: &SandboxJson,
+    listener: TcpListener,
+    internal: TcpListener,
+    database_url: Option<&str>,
+    options: HolderOptions,
+) -> Result<Holder, HolderError> {
+    let limits = options.limits;
     let url = database_url
         .map(str::to_owned)
         .unwrap_or_else(|| aberta_auth::sandbox::default_database_url(data_dir));
     let store = Store::connect(&url).await?;
+    let issuer = contract
+        .brands
+        .first()
+        .map(|b| b.issuer.clone())
+        .unwrap_or_default();
+    let operations = Operations::open(&store, &issuer).await?;
     let keyring = Arc::new(KeyRing::from_env_or_file(&data_dir.join("keyring.json"))?);
     let bank = DemoBank::open(&store, keyring.clone()).await?;
     let consents = Consents::new(
@@ -142,7 +202,8 @@ pub async fn start_with_limits(
     let config = AuthConfig::new(
         aberta_auth::sandbox::brand_configs(contract),
         contract.directory.directory_jwks_url.clone(),
-    );
+    )
+    .with_keyring(keyring.clone());
     let every_consent = Arc::new(RoutedConsents {
         data: consents.clone(),
         payments: Arc::new(PaymentConsentPortal::new(
@@ -170,6 +231,7 @@ pub async fn start_with_limits(
         notifier,
     ));
     let http_for_webhooks = http.clone();
+    let http_for_probes = http.clone();
     let codec = payments_codec(data_dir, contract, &auth, &store, http).await?;
 
     let guard = Arc::new(
@@ -196,14 +258,26 @@ pub async fn start_with_limits(
             ofb_payments_v4::server::BASE_PATH,
             ofb_payments_v4::server::routes(payments.clone(), codec),
         );
-    let endpoint = aberta_auth::server::endpoint_with(auth.clone(), apis);
+    let apis = operations.public_routes(apis, auth.clone());
+    let reporting = if options.capture {
+        Some(CallReporting::start(&store, keyring.clone(), contract)?)
+    } else {
+        None
+    };
+    let mut endpoint = aberta_auth::server::endpoint_with(auth.clone(), apis)
+        .with(operations.requests.middleware())
+        .boxed();
+    if let Some(reporting) = &reporting {
+        endpoint = endpoint.with(reporting.capture.clone()).boxed();
+    }
     let tls = aberta_auth::sandbox::tls_config(data_dir)?;
     let listener = MtlsServer::serve(listener, tls, endpoint)?;
 
     let internal_token = internal_token(data_dir)?;
     let internal = InternalServer::serve(
         internal,
-        Route::new()
+        operations
+            .internal_routes(Route::new(), &internal_token)
             .nest(
                 format!("{CONSENTS_PATH}/payment-consents"),
                 approval_routes(
@@ -242,6 +316,7 @@ pub async fn start_with_limits(
         bank.clone(),
     )));
     tasks.push(webhooks);
+    tasks.extend(operations.spawn(options.nats, http_for_probes, &issuer)?);
     Ok(Holder {
         auth,
         consents,
@@ -253,6 +328,7 @@ pub async fn start_with_limits(
         internal,
         internal_token,
         tasks,
+        reporting,
     })
 }
 

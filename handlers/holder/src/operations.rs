@@ -1,0 +1,286 @@
+//! The regulatory operations around the APIs, wired for the account holder: status and outages
+//! and admin metrics on the public listener; the outage register, the event topics and the
+//! Prometheus page on the internal one; the health checker and the event delivery in the
+//! background. Everything they keep is in the database, so every instance answers alike.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aberta_auth::AuthServer;
+use aberta_ecosystem::sandbox::SandboxJson;
+use aberta_events::NatsSink;
+use aberta_pcm::{
+    BrandIdentity, Capture, CaptureConfig, CaptureWriter, PcmConfig, PcmMetrics, Reporter,
+    ReporterHandle, WriterConfig,
+};
+use aberta_status::{
+    Exporter, Family, HealthChecker, HealthPolicy, OutageRegister, OutboxDepth, PcmBacklog, Probe,
+    RequestMetrics, StatusGauges, StatusSettings, SystemClock,
+};
+use aberta_store::{KeyRing, Store};
+use async_trait::async_trait;
+use poem::Route;
+use sea_orm::DatabaseConnection;
+use tokio::task::JoinHandle;
+
+use crate::error::HolderError;
+
+/// Where the internal listener serves the outage register, and the Prometheus page.
+pub const STATUS_PATH: &str = "/internal/v1/status";
+pub const METRICS_PATH: &str = "/metrics";
+
+/// The regulated API families the holder serves: the name (as the recorded calls spell it),
+/// its base path, and a path under it the health checker asks for without a token (an answer
+/// below 500 means the family is up).
+const FAMILIES: [(&str, &str, &str); 10] = [
+    (
+        "consents",
+        ofb_consents_v3::server::BASE_PATH,
+        "/consents/urn:probe",
+    ),
+    (
+        "resources",
+        ofb_resources_v3::server::BASE_PATH,
+        "/resources",
+    ),
+    (
+        "customers",
+        ofb_customers_v2::server::BASE_PATH,
+        "/personal/identifications",
+    ),
+    ("accounts", ofb_accounts_v2::server::BASE_PATH, "/accounts"),
+    (
+        "credit-cards",
+        ofb_credit_cards_v2::server::BASE_PATH,
+        "/accounts",
+    ),
+    ("loans", ofb_loans_v2::server::BASE_PATH, "/contracts"),
+    (
+        "financings",
+        ofb_financings_v2::server::BASE_PATH,
+        "/contracts",
+    ),
+    (
+        "invoice-financings",
+        ofb_invoice_financings_v2::server::BASE_PATH,
+        "/contracts",
+    ),
+    (
+        "unarranged-accounts-overdraft",
+        ofb_unarranged_accounts_overdraft_v2::server::BASE_PATH,
+        "/contracts",
+    ),
+    (
+        "payments",
+        ofb_payments_v4::server::BASE_PATH,
+        "/consents/urn:probe",
+    ),
+];
+
+/// The event sink the environment configures: NATS JetStream when `ABERTA_NATS_URL` is set
+/// (stream `ABERTA_NATS_STREAM`, default `ABERTA_EVENTS`; subjects under
+/// `ABERTA_NATS_SUBJECT_PREFIX`, default `aberta`), else only the embedded topics.
+pub fn nats_from_env() -> Option<NatsSink> {
+    let url = std::env::var("ABERTA_NATS_URL").ok()?;
+    Some(NatsSink {
+        url,
+        stream: std::env::var("ABERTA_NATS_STREAM").unwrap_or_else(|_| "ABERTA_EVENTS".into()),
+        subject_prefix: std::env::var("ABERTA_NATS_SUBJECT_PREFIX")
+            .unwrap_or_else(|_| "aberta".into()),
+    })
+}
+
+/// The operations of one holder process.
+pub struct Operations {
+    pub register: Arc<OutageRegister>,
+    pub requests: Arc<RequestMetrics>,
+    pub exporter: Arc<Exporter>,
+    families: Vec<Family>,
+    db: DatabaseConnection,
+}
+
+impl Operations {
+    /// Migrates the tables (events, status, recorded calls) and builds the register and
+    /// counters; `issuer` is the public base URL the status API names endpoints under.
+    pub async fn open(store: &Store, issuer: &str) -> Result<Self, HolderError> {
+        let db = store.connection().clone();
+        aberta_events::migrate(&db).await?;
+        aberta_status::migrate(&db).await?;
+        let register = Arc::new(OutageRegister::new(db.clone(), Arc::new(SystemClock)));
+        let families: Vec<Family> = FAMILIES
+            .iter()
+            .map(|(name, base, _)| Family::new(*name, vec![format!("{issuer}{base}")]))
+            .collect();
+        let requests = RequestMetrics::new(&families);
+        let exporter = Exporter::new(Some(requests.clone()));
+        exporter.register(OutboxDepth::new(db.clone()));
+        exporter.register(PcmBacklog::new(db.clone()));
+        exporter.register(StatusGauges::new(
+            register.clone(),
+            StatusSettings::default(),
+        ));
+        Ok(Self {
+            register,
+            requests,
+            exporter,
+            families,
+            db,
+        })
+    }
+
+    /// `apis` with the status/outages and admin metrics APIs added.
+    pub fn public_routes(&self, apis: Route, auth: Arc<AuthServer>) -> Route {
+        let brand_of: aberta_status::BrandOf = Arc::new(move |ctx| auth.brand_id(ctx));
+        apis.nest_no_strip(
+            ofb_common_v2::server::BASE_PATH,
+            ofb_common_v2::server::routes(aberta_status::discovery_api(
+                self.register.clone(),
+                StatusSettings::default(),
+            )),
+        )
+        .nest_no_strip(
+            ofb_admin_v2::server::BASE_PATH,
+            ofb_admin_v2::server::routes(aberta_status::admin_api(
+                self.register.clone(),
+                Some(brand_of),
+            )),
+        )
+    }
+
+    /// `internal` with the event topics, the outage register and the Prometheus page.
+    pub fn internal_routes(&self, internal: Route, token: &str) -> Route {
+        internal
+            .nest(
+                aberta_events::EVENTS_PATH,
+                aberta_events::internal_routes(self.db.clone(), token.to_string()),
+            )
+            .nest(
+                STATUS_PATH,
+                aberta_status::internal_routes(self.register.clone(), token.to_string()),
+            )
+            .nest_no_strip(
+                METRICS_PATH,
+                aberta_status::prometheus_route(self.exporter.clone(), Some(token.to_string())),
+            )
+    }
+
+    /// The background work: numbering (and, with `nats`, publishing) events, and probing the
+    /// families through `http` at `issuer`.
+    pub fn spawn(
+        &self,
+        nats: Option<NatsSink>,
+        http: reqwest::Client,
+        issuer: &str,
+    ) -> Result<Vec<JoinHandle<()>>, HolderError> {
+        let mut tasks = aberta_events::spawn(self.db.clone(), nats)?.into_handles();
+        let probe = Arc::new(HttpProbe {
+            http,
+            issuer: issuer.to_string(),
+        });
+        let (checker, _stop) = HealthChecker::new(
+            self.register.clone(),
+            probe,
+            self.families.clone(),
+            HealthPolicy::default(),
+        )?
+        .spawn();
+        tasks.push(checker);
+        Ok(tasks)
+    }
+}
+
+/// Recording every regulated call, and reporting the recorded calls to the PCM.
+pub struct CallReporting {
+    pub capture: Capture,
+    writer: CaptureWriter,
+    reporter: ReporterHandle,
+}
+
+impl CallReporting {
+    /// The writer and the reporter of the sandbox's holder: every brand answers as the holder
+    /// organisation, and reports go to the sandbox's PCM (client credentials with the holder's
+    /// transport certificate).
+    pub fn start(
+        store: &Store,
+        keyring: Arc<KeyRing>,
+        contract: &SandboxJson,
+    ) -> Result<Self, HolderError> {
+        let db = store.connection().clone();
+        let org_id = &contract.holder.org_id;
+        let metrics = Arc::new(PcmMetrics::default());
+        let writer = CaptureWriter::spawn(
+            db.clone(),
+            keyring.clone(),
+            metrics.clone(),
+            WriterConfig::default(),
+        );
+        let identity = |brand: &str| BrandIdentity {
+            brand: brand.to_string(),
+            server_org_id: org_id.clone(),
+        };
+        let config = CaptureConfig {
+            default_brand: identity(&contract.holder.brand),
+            brands: contract
+                .brands
+                .iter()
+                .map(|b| {
+                    let host = b.issuer.trim_start_matches("https://").to_string();
+                    (host, identity(&b.brand))
+                })
+                .collect(),
+            trust_forwarded_for: false,
+        };
+        let capture = Capture::layer(writer.sink(), config);
+        let mut identity_pem = std::fs::read(&contract.holder.transport_cert)?;
+        identity_pem.extend(std::fs::read(&contract.holder.transport_key)?);
+        let pcm = PcmConfig::new(
+            &contract.pcm.base_url,
+            &contract.pcm.token_url,
+            identity_pem,
+            std::fs::read(&contract.ca_bundle)?,
+            org_id,
+        );
+        let reporter = Reporter::new(db, pcm, keyring, metrics)?.spawn();
+        Ok(Self {
+            capture,
+            writer,
+            reporter,
+        })
+    }
+
+    /// Writes what was captured and stops reporting (what is not reported yet stays in the
+    /// database for the next start).
+    pub async fn shutdown(self) {
+        self.writer.shutdown().await;
+        self.reporter.shutdown().await;
+    }
+}
+
+/// Asks each family a question without a token over the public listener: any answer below
+/// 500 (a 401, normally) means the family's routes, its handlers and the process are up.
+struct HttpProbe {
+    http: reqwest::Client,
+    issuer: String,
+}
+
+#[async_trait]
+impl Probe for HttpProbe {
+    async fn check(&self, family: &str) -> Result<(), String> {
+        let (_, base, path) = FAMILIES
+            .iter()
+            .find(|(name, _, _)| *name == family)
+            .ok_or_else(|| format!("no probe for {family}"))?;
+        let answer = self
+            .http
+            .get(format!("{}{base}{path}", self.issuer))
+            .header("x-fapi-interaction-id", uuid::Uuid::new_v4().to_string())
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|e| format!("{family}: {e}"))?;
+        if answer.status().is_server_error() {
+            return Err(format!("{family} answered {}", answer.status()));
+        }
+        Ok(())
+    }
+}
