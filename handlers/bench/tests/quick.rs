@@ -17,7 +17,7 @@ async fn quick_run_has_no_failed_request() {
     let report = aberta_bench::run(&opts, true).await.unwrap();
     let text = report.markdown("`test`");
     assert_eq!(report.failures(), 0, "{text}");
-    assert_eq!(report.scenarios.len(), 8);
+    assert_eq!(report.scenarios.len(), 9);
     for scenario in &report.scenarios {
         assert!(
             scenario.ok > 0,

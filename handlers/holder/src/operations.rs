@@ -284,3 +284,166 @@ impl Probe for HttpProbe {
         Ok(())
     }
 }
+
+/// Every answer of 500 or above (a failure of ours, or of the bank behind a connector, which
+/// answers 500 or 504) becomes a `technical.http.5xx` event on the `technical` topic: the
+/// templated endpoint, the status and the interaction id, never the concrete path. Written by
+/// a task of its own, so the answer never waits for it.
+#[derive(Clone)]
+pub struct ServerErrors {
+    shared: Arc<ServerErrorsShared>,
+}
+
+struct ServerErrorsShared {
+    db: DatabaseConnection,
+    matcher: aberta_pcm::EndpointMatcher,
+    /// `host[:port]` of each brand's issuer, and the brand; the first is the default.
+    brands: Vec<(String, String)>,
+}
+
+impl ServerErrors {
+    pub fn new(db: DatabaseConnection, brands: Vec<(String, String)>) -> Self {
+        Self {
+            shared: Arc::new(ServerErrorsShared {
+                db,
+                matcher: aberta_pcm::EndpointMatcher::regulated(),
+                brands,
+            }),
+        }
+    }
+}
+
+impl<E: poem::Endpoint> poem::Middleware<E> for ServerErrors {
+    type Output = ServerErrorsEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ServerErrorsEndpoint {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+pub struct ServerErrorsEndpoint<E> {
+    inner: E,
+    shared: Arc<ServerErrorsShared>,
+}
+
+impl<E: poem::Endpoint> poem::Endpoint for ServerErrorsEndpoint<E> {
+    type Output = poem::Response;
+
+    async fn call(&self, req: poem::Request) -> poem::Result<Self::Output> {
+        use poem::IntoResponse;
+        let path = req.uri().path().to_string();
+        let host = req
+            .headers()
+            .get(poem::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()))
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let response = match self.inner.call(req).await {
+            Ok(output) => output.into_response(),
+            Err(err) => err.into_response(),
+        };
+        let status = response.status().as_u16();
+        if status >= 500 {
+            let shared = self.shared.clone();
+            let endpoint = shared
+                .matcher
+                .find(&path)
+                .map(|m| m.endpoint.template.to_string())
+                .unwrap_or_else(|| "unknown".into());
+            let interaction_id = response
+                .headers()
+                .get(aberta_runtime::fapi_headers::INTERACTION_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let brand = shared
+                .brands
+                .iter()
+                .find(|(h, _)| *h == host)
+                .or(shared.brands.first())
+                .map(|(_, b)| b.clone())
+                .unwrap_or_default();
+            tokio::spawn(async move {
+                let detail = serde_json::json!({
+                    "endpoint": endpoint,
+                    "status": status,
+                    "interactionId": interaction_id,
+                });
+                if let Err(err) =
+                    aberta_events::technical(&shared.db, &brand, "http.5xx", detail).await
+                {
+                    tracing::warn!(%err, "recording a technical event failed");
+                }
+            });
+        }
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem::{EndpointExt, handler, http::StatusCode};
+
+    use super::*;
+
+    #[handler]
+    fn fails() -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    #[handler]
+    fn works() -> &'static str {
+        "ok"
+    }
+
+    #[tokio::test]
+    async fn a_5xx_answer_is_a_technical_event_and_a_2xx_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::sqlite_file(&dir.path().join("t.db")).await.unwrap();
+        let db = store.connection().clone();
+        aberta_events::migrate(&db).await.unwrap();
+        let app = poem::Route::new()
+            .at("/open-banking/accounts/v2/accounts/:id", poem::get(fails))
+            .at("/open-banking/accounts/v2/accounts", poem::get(works))
+            .with(ServerErrors::new(
+                db.clone(),
+                vec![("bank.example".into(), "demo".into())],
+            ));
+        let client = poem::test::TestClient::new(app);
+        client
+            .get("/open-banking/accounts/v2/accounts")
+            .send()
+            .await
+            .assert_status_is_ok();
+        client
+            .get("/open-banking/accounts/v2/accounts/secret-id-123")
+            .send()
+            .await
+            .assert_status(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut events = Vec::new();
+        for _ in 0..50 {
+            events = aberta_store::outbox::events(&db, "technical")
+                .await
+                .unwrap();
+            if !events.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].event_type, "technical.http.5xx");
+        assert_eq!(events[0].brand, "demo");
+        assert!(
+            events[0]
+                .payload
+                .contains("/open-banking/accounts/v2/accounts/{accountId}"),
+            "{}",
+            events[0].payload
+        );
+        assert!(!events[0].payload.contains("secret-id-123"));
+    }
+}

@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 
 use crate::error::HolderError;
 use crate::internal::{CONSENTS_PATH, InternalServer};
-use crate::operations::{CallReporting, Operations};
+use crate::operations::{CallReporting, Operations, ServerErrors};
 use aberta_events::NatsSink;
 
 /// How often expired consents and rows are swept.
@@ -264,7 +264,16 @@ pub async fn start_with(
     } else {
         None
     };
+    let brand_hosts = contract
+        .brands
+        .iter()
+        .map(|b| {
+            let host = b.issuer.trim_start_matches("https://").to_ascii_lowercase();
+            (host, b.brand.clone())
+        })
+        .collect();
     let mut endpoint = aberta_auth::server::endpoint_with(auth.clone(), apis)
+        .with(ServerErrors::new(store.connection().clone(), brand_hosts))
         .with(operations.requests.middleware())
         .boxed();
     if let Some(reporting) = &reporting {
