@@ -773,30 +773,43 @@ impl PaymentsService {
             .await?;
         let mut finished = 0;
         for row in stale {
-            let Some(consent) = self.consents.get(&row.brand, &row.consent_id, now).await? else {
-                continue;
-            };
-            let items: Value =
-                serde_json::from_str(&self.keyring.open(PENDING_COLUMN, &row.items)?)
-                    .map_err(|e| PaymentsError::Corrupt(e.to_string()))?;
-            let body = serde_json::from_value(json!({ "data": items }))
-                .map_err(|e| PaymentsError::Corrupt(e.to_string()))?;
-            let interaction_id = uuid::Uuid::new_v4().to_string();
-            match self
-                .execute(&row, &consent, body, &interaction_id, now)
-                .await
-            {
-                Ok(Some(_)) => {
-                    tracing::info!(consent_id = %row.consent_id, "interrupted payment request finished");
-                    finished += 1;
-                }
-                Ok(None) => {}
-                Err(rejection) => {
-                    tracing::warn!(status = %rejection.status, "interrupted payment request still pending");
+            // One request that cannot be finished (its bank down, its row unreadable) must
+            // not hold up the others: it stays for the next round and the operators.
+            match self.recover_one(&row, now).await {
+                Ok(true) => finished += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(consent_id = %row.consent_id, %err, "an interrupted payment request cannot be finished");
                 }
             }
         }
         Ok(finished)
+    }
+
+    /// Sends one interrupted request again; whether this call finished it.
+    async fn recover_one(&self, row: &pending::Model, now: i64) -> Result<bool, PaymentsError> {
+        let Some(consent) = self.consents.get(&row.brand, &row.consent_id, now).await? else {
+            return Ok(false);
+        };
+        let items: Value = serde_json::from_str(&self.keyring.open(PENDING_COLUMN, &row.items)?)
+            .map_err(|e| PaymentsError::Corrupt(e.to_string()))?;
+        let body = serde_json::from_value(json!({ "data": items }))
+            .map_err(|e| PaymentsError::Corrupt(e.to_string()))?;
+        let interaction_id = uuid::Uuid::new_v4().to_string();
+        match self
+            .execute(row, &consent, body, &interaction_id, now)
+            .await
+        {
+            Ok(Some(_)) => {
+                tracing::info!(consent_id = %row.consent_id, "interrupted payment request finished");
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(rejection) => {
+                tracing::warn!(status = %rejection.status, "interrupted payment request still pending");
+                Ok(false)
+            }
+        }
     }
 
     async fn owned_payment(
