@@ -172,15 +172,6 @@ fn resource_entry(r: LinkedResource) -> ResourceEntry {
     }
 }
 
-/// Compares without an early exit, so timing says nothing about the token.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 fn is_document(value: &str) -> bool {
     let cpf = value.len() == 11 && value.bytes().all(|b| b.is_ascii_digit());
     let cnpj = value.len() == 14
@@ -193,7 +184,7 @@ fn is_document(value: &str) -> bool {
 
 impl Management {
     fn admitted(&self, token: &AdminToken) -> bool {
-        !self.admin_token.is_empty() && same_secret(&token.0.token, &self.admin_token)
+        aberta_store::same_secret(&token.0.token, &self.admin_token)
     }
 
     async fn revoke(&self, token: AdminToken, consent_id: &str, action: Action) -> RevokeResponse {
@@ -324,8 +315,5 @@ mod tests {
         assert!(is_document("12ABC34501DE35"));
         assert!(!is_document("7610927767"));
         assert!(!is_document("12abc34501de35"));
-        assert!(same_secret("s3cret", "s3cret"));
-        assert!(!same_secret("s3cret", "s3creT"));
-        assert!(!same_secret("s3cret", "s3cre"));
     }
 }

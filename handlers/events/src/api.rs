@@ -100,15 +100,6 @@ fn view(event: Event) -> EventView {
     }
 }
 
-/// Compares without an early exit, so timing says nothing about the token.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 /// Topics are short lowercase names (`consents`, `payment-consents`, `technical`).
 fn is_topic(topic: &str) -> bool {
     !topic.is_empty()
@@ -120,7 +111,7 @@ fn is_topic(topic: &str) -> bool {
 
 impl EventsApi {
     fn admitted(&self, token: &InternalToken) -> bool {
-        !self.internal_token.is_empty() && same_secret(&token.0.token, &self.internal_token)
+        aberta_store::same_secret(&token.0.token, &self.internal_token)
     }
 }
 
@@ -176,8 +167,5 @@ mod tests {
         assert!(!is_topic(""));
         assert!(!is_topic("Consents"));
         assert!(!is_topic("a.b"));
-        assert!(same_secret("s3cret", "s3cret"));
-        assert!(!same_secret("s3cret", "s3creT"));
-        assert!(!same_secret("s3cret", "s3cre"));
     }
 }

@@ -98,14 +98,6 @@ fn brand_of(consent_id: &str) -> Option<&str> {
     }
 }
 
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 impl Approvals {
     /// Checks the token, the consent and the approver; the consent's brand when all hold.
     async fn admit<'a>(
@@ -114,7 +106,7 @@ impl Approvals {
         consent_id: &'a str,
         approver: &str,
     ) -> Result<&'a str, DecisionResponse> {
-        if self.internal_token.is_empty() || !same_secret(&token.0.token, &self.internal_token) {
+        if !aberta_store::same_secret(&token.0.token, &self.internal_token) {
             return Err(DecisionResponse::Unauthorized(problem(
                 "bad internal token",
             )));

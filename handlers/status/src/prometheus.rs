@@ -388,13 +388,7 @@ fn bearer_is(req: &Request, token: &str) -> bool {
     else {
         return false;
     };
-    !token.is_empty()
-        && presented.len() == token.len()
-        && presented
-            .bytes()
-            .zip(token.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    aberta_store::same_secret(presented, token)
 }
 
 /// One `COUNT(*)` as a gauge.

@@ -13,7 +13,7 @@ pub mod outbox;
 pub mod seal;
 
 pub use error::{Result, StoreError};
-pub use seal::KeyRing;
+pub use seal::{KeyRing, same_secret};
 pub use store::{
     CLIENT_DELETED, CLIENT_REGISTERED, CLIENT_UPDATED, CLIENTS_TOPIC, CodeOutcome, Store,
 };

@@ -218,9 +218,29 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
         .map_err(|e| crypto_err(&e.to_string()))
 }
 
+/// Whether `presented` is the shared secret `expected` (an internal API's bearer token),
+/// compared without an early exit so timing says nothing about it. An empty `expected`
+/// admits nobody.
+pub fn same_secret(presented: &str, expected: &str) -> bool {
+    !expected.is_empty()
+        && aws_lc_rs::constant_time::verify_slices_are_equal(
+            presented.as_bytes(),
+            expected.as_bytes(),
+        )
+        .is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret("s3cret", "s3cret"));
+        assert!(!same_secret("s3cret", "s3creT"));
+        assert!(!same_secret("s3cret", "s3cre"));
+        assert!(!same_secret("", ""), "an empty secret admits nobody");
+    }
 
     #[test]
     fn sealed_values_open_only_for_their_column() {
