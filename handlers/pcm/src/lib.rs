@@ -42,7 +42,7 @@ pub use endpoints::EndpointMatcher;
 pub use error::{PcmError, Result};
 pub use facts::{CallFacts, PersonType};
 pub use metrics::{MetricsSnapshot, PcmMetrics};
-pub use outbox::{RefusedCall, backlog, refused, refused_count, requeue_refused};
+pub use outbox::{RefusedCall, backlog, purge_reported, refused, refused_count, requeue_refused};
 pub use record::SEALED_CLIENT_IP;
 pub use reporter::{MAX_BATCH, PcmConfig, Reporter, ReporterHandle, RunReport};
 pub use writer::{CaptureSink, CaptureWriter, WriterConfig};
@@ -70,5 +70,20 @@ pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), aberta_stor
         )
         .await?;
     }
-    m.finish(1).await
+    if m.current() < 2 {
+        // Only the calls still to report, per organisation in id order, as the reporter's
+        // claim walks it: a call leaves it when the PCM accepts it, so it stays the size of
+        // the backlog, and another organisation's backlog is never scanned.
+        use sea_orm::ConnectionTrait;
+        m.txn()
+            .execute_unprepared("DROP INDEX IF EXISTS idx_api_call_unreported")
+            .await?;
+        m.txn()
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS idx_api_call_pending \
+                 ON api_call (server_org_id, id) WHERE reported_at IS NULL",
+            )
+            .await?;
+    }
+    m.finish(2).await
 }

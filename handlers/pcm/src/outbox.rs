@@ -1,13 +1,15 @@
 //! The `api_call` table as the reporter's durable outbox.
 //!
 //! A row is *pending* while `reported_at` is NULL; it is *due* when pending, its
-//! `next_attempt_at` has come, and no live lease holds it. A reporter claims due rows by
-//! setting `lease_owner` (a fresh token per claim) and `lease_until`, with a conditional UPDATE
-//! that re-checks "due", so two instances never hold the same row; on PostgreSQL the
-//! candidates are first locked `FOR UPDATE SKIP LOCKED`, so concurrent instances take disjoint
-//! rows instead of colliding. Only the claim's holder may record an outcome, and recording
-//! clears the lease. A reporter that dies leaves its lease to expire, after which the rows are
-//! due again.
+//! `next_attempt_at` has come, and no live lease holds it. A reporter claims due rows so that
+//! two instances never hold the same row, and only the claim's holder records an outcome:
+//!
+//! * on PostgreSQL by locking them `FOR UPDATE SKIP LOCKED` in a transaction that stays open
+//!   until the outcomes are recorded: concurrent instances take disjoint rows, a reporter that
+//!   dies lets go of its rows with its connection, and a reported row is written once;
+//! * on SQLite, which allows one writer at a time, by setting `lease_owner` (a fresh token per
+//!   claim) and `lease_until` with a conditional UPDATE that re-checks "due"; recording clears
+//!   the lease, and a reporter that dies leaves its lease to expire.
 //!
 //! A row given up on (the PCM refused it and it cannot be fixed, or it cannot be expressed in
 //! the PCM's schema) is *refused*: still pending, `next_attempt_at` set to [`PARKED`] so it is
@@ -18,8 +20,9 @@ use std::time::Duration;
 
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseBackend, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, TransactionTrait,
 };
 
 use crate::Result;
@@ -63,68 +66,105 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Leases up to `limit` rows of `server_org_id` due at `now` to a fresh token; returns it and
-/// the rows, oldest first.
+/// A claimed batch: its rows, oldest first, and how this reporter holds them until it records
+/// their outcomes.
+pub(crate) struct Claim {
+    pub rows: Vec<api_call::Model>,
+    hold: Hold,
+}
+
+enum Hold {
+    /// PostgreSQL: the rows' locks (`FOR UPDATE SKIP LOCKED`) in a transaction left open until
+    /// the outcomes are recorded. Other instances skip the rows; a reporter that dies lets go
+    /// of them with its connection. No lease is written, so a reported row is updated once.
+    Locks(DatabaseTransaction),
+    /// SQLite (one writer at a time, so no transaction can stay open while the PCM answers):
+    /// a fresh lease token written into the rows, valid until `lease_until`.
+    Lease(String),
+}
+
+/// Claims up to `limit` rows of `server_org_id` due at `now` (unix ms), for `lease` where a
+/// lease is written.
 pub(crate) async fn claim(
     db: &DatabaseConnection,
     server_org_id: &str,
     now: i64,
     lease: Duration,
     limit: u64,
-) -> Result<(String, Vec<api_call::Model>)> {
-    let owner = uuid::Uuid::new_v4().to_string();
-    let candidates = Entity::find()
-        .select_only()
-        .column(Column::Id)
+) -> Result<Claim> {
+    let due_rows = Entity::find()
         .filter(due(now))
         .filter(Column::ServerOrgId.eq(server_org_id))
         .order_by_asc(Column::Id)
         .limit(limit);
-    let lease_until = now.saturating_add(millis(lease));
-    let leased = if db.get_database_backend() == DatabaseBackend::Postgres {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
         let txn = db.begin().await?;
-        let ids: Vec<i64> = candidates
+        let rows = due_rows
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .into_tuple()
             .all(&txn)
             .await?;
-        let leased = take_lease(&txn, &ids, &owner, now, lease_until).await?;
-        txn.commit().await?;
-        leased
-    } else {
-        let ids: Vec<i64> = candidates.into_tuple().all(db).await?;
-        take_lease(db, &ids, &owner, now, lease_until).await?
-    };
-    if leased == 0 {
-        return Ok((owner, Vec::new()));
+        return Ok(Claim {
+            rows,
+            hold: Hold::Locks(txn),
+        });
     }
-    let rows = Entity::find()
-        .filter(Column::LeaseOwner.eq(owner.as_str()))
-        .order_by_asc(Column::Id)
+    let owner = uuid::Uuid::new_v4().to_string();
+    let lease_until = now.saturating_add(millis(lease));
+    let ids: Vec<i64> = due_rows
+        .select_only()
+        .column(Column::Id)
+        .into_tuple()
         .all(db)
         .await?;
-    Ok((owner, rows))
-}
-
-async fn take_lease<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    ids: &[i64],
-    owner: &str,
-    now: i64,
-    lease_until: i64,
-) -> Result<u64> {
-    let mut leased = 0;
+    let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(IDS_PER_STATEMENT) {
-        leased += Entity::update_many()
-            .col_expr(Column::LeaseOwner, Expr::value(owner))
+        let leased = Entity::update_many()
+            .col_expr(Column::LeaseOwner, Expr::value(owner.as_str()))
             .col_expr(Column::LeaseUntil, Expr::value(lease_until))
             .filter(Column::Id.is_in(chunk.iter().copied()))
             .filter(due(now))
             .exec(db)
             .await?
             .rows_affected;
+        if leased > 0 {
+            rows.extend(
+                Entity::find()
+                    .filter(Column::Id.is_in(chunk.iter().copied()))
+                    .filter(Column::LeaseOwner.eq(owner.as_str()))
+                    .order_by_asc(Column::Id)
+                    .all(db)
+                    .await?,
+            );
+        }
     }
-    Ok(leased)
+    Ok(Claim {
+        rows,
+        hold: Hold::Lease(owner),
+    })
+}
+
+impl Claim {
+    /// Records `outcome` for the rows of `ids` this claim still holds (on SQLite a lease can
+    /// run out); returns how many it recorded.
+    pub async fn record(
+        &self,
+        db: &DatabaseConnection,
+        ids: &[i64],
+        outcome: Outcome<'_>,
+    ) -> Result<u64> {
+        match &self.hold {
+            Hold::Locks(txn) => record(txn, None, ids, outcome).await,
+            Hold::Lease(owner) => record(db, Some(owner), ids, outcome).await,
+        }
+    }
+
+    /// Lets go of the rows: commits what was recorded.
+    pub async fn release(self) -> Result<()> {
+        if let Hold::Locks(txn) = self.hold {
+            txn.commit().await?;
+        }
+        Ok(())
+    }
 }
 
 /// What to record for a set of claimed rows.
@@ -137,11 +177,11 @@ pub(crate) enum Outcome<'a> {
     Refused { reason: &'a str },
 }
 
-/// Records `outcome` for the rows of `ids` that `owner` still holds, and releases them;
-/// returns how many it recorded (fewer when a lease was lost).
-pub(crate) async fn record(
-    db: &DatabaseConnection,
-    owner: &str,
+/// Records `outcome` for the rows of `ids` (those `owner` still leases, when a lease holds
+/// them) and clears their lease; returns how many it recorded (fewer when a lease was lost).
+async fn record<C: ConnectionTrait>(
+    db: &C,
+    owner: Option<&str>,
     ids: &[i64],
     outcome: Outcome<'_>,
 ) -> Result<u64> {
@@ -165,12 +205,11 @@ pub(crate) async fn record(
                 .col_expr(Column::NextAttemptAt, Expr::value(PARKED))
                 .col_expr(Column::ReportError, Expr::value(bounded(reason))),
         };
-        recorded += update
-            .filter(Column::Id.is_in(chunk.iter().copied()))
-            .filter(Column::LeaseOwner.eq(owner))
-            .exec(db)
-            .await?
-            .rows_affected;
+        let mut update = update.filter(Column::Id.is_in(chunk.iter().copied()));
+        if let Some(owner) = owner {
+            update = update.filter(Column::LeaseOwner.eq(owner));
+        }
+        recorded += update.exec(db).await?.rows_affected;
     }
     Ok(recorded)
 }
@@ -246,4 +285,23 @@ pub(crate) async fn pending_received(db: &DatabaseConnection, from: i64, to: i64
         .filter(Column::ReceivedAt.lt(to))
         .count(db)
         .await?)
+}
+
+/// Deletes up to `limit` calls the PCM accepted and that were received before `before`
+/// (unix ms), oldest first; returns how many. Unreported and refused calls are never deleted.
+/// Call again while it returns `limit` to purge a long backlog in short statements.
+pub async fn purge_reported(db: &DatabaseConnection, before: i64, limit: u64) -> Result<u64> {
+    let old = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::ReceivedAt.lt(before))
+        .filter(Column::ReportedAt.is_not_null())
+        .order_by_asc(Column::ReceivedAt)
+        .limit(limit)
+        .into_query();
+    Ok(Entity::delete_many()
+        .filter(Column::Id.in_subquery(old))
+        .exec(db)
+        .await?
+        .rows_affected)
 }

@@ -68,6 +68,56 @@ impl CallRecord {
     }
 }
 
+/// The columns a COPY of captured calls fills, in the order of [`CallRecord::copy_line`]; the
+/// others take their defaults (the id, and NULL for the reporter's columns).
+pub(crate) const COPY_COLUMNS: &str = "brand, interaction_id, endpoint, method, family, \
+     status_code, received_at, processing_ms, client_org_id, client_ssid, server_org_id, \
+     additional_info, report_attempts, next_attempt_at";
+
+impl CallRecord {
+    /// Appends the row (unreported, due at once) to `out` as a line of PostgreSQL's COPY text
+    /// format, in [`COPY_COLUMNS`] order.
+    pub fn copy_line(self, keyring: &KeyRing, out: &mut String) {
+        use std::fmt::Write as _;
+        let additional_info = additional_info(&self, keyring);
+        let text = |out: &mut String, value: Option<&str>| {
+            match value {
+                Some(value) => copy_escape(out, value),
+                None => out.push_str("\\N"),
+            }
+            out.push('\t');
+        };
+        text(out, Some(&self.brand));
+        text(out, Some(&self.interaction_id));
+        text(out, Some(&self.endpoint));
+        text(out, Some(self.method));
+        text(out, Some(&self.family));
+        let _ = write!(
+            out,
+            "{}\t{}\t{}\t",
+            self.status, self.received_at, self.processing_ms
+        );
+        text(out, self.client_org_id.as_deref());
+        text(out, self.client_ssid.as_deref());
+        text(out, Some(&self.server_org_id));
+        text(out, Some(&additional_info));
+        let _ = writeln!(out, "0\t{}", self.received_at);
+    }
+}
+
+/// `value` in COPY text format: backslash, tab, newline and carriage return escaped.
+fn copy_escape(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
 /// The stored `additionalInfo`: the PCM's key names, `errorCodes` as a list (empty for an
 /// error answer without codes, as the PCM asks), the client address sealed.
 fn additional_info(record: &CallRecord, keyring: &KeyRing) -> String {
@@ -147,6 +197,33 @@ mod tests {
             keyring.open(CLIENT_IP_COLUMN, sealed).unwrap(),
             "203.0.113.9"
         );
+    }
+
+    #[test]
+    fn a_copy_line_escapes_what_copy_reads_as_syntax() {
+        let keyring = KeyRing::generate().unwrap();
+        let mut call = record(404);
+        call.client_ip = None;
+        call.client_ssid = None;
+        call.interaction_id = "a\tb\\c\nd".into();
+        let mut line = String::new();
+        call.copy_line(&keyring, &mut line);
+        assert!(
+            line.ends_with('\n') && line.matches('\n').count() == 1,
+            "{line:?}"
+        );
+        let fields: Vec<&str> = line.trim_end_matches('\n').split('\t').collect();
+        assert_eq!(fields.len(), COPY_COLUMNS.split(',').count(), "{line:?}");
+        assert_eq!(fields[1], "a\\tb\\\\c\\nd");
+        assert_eq!(fields[5], "404");
+        assert_eq!(fields[9], "\\N", "no software statement id");
+        let info: Value = serde_json::from_str(fields[11]).unwrap();
+        assert_eq!(
+            info,
+            serde_json::json!({"consentId": "urn:bank:1", "personType": "PF", "errorCodes": []})
+        );
+        assert_eq!(fields[12], "0");
+        assert_eq!(fields[13], "1700000000123");
     }
 
     #[test]

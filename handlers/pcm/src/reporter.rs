@@ -1,5 +1,5 @@
 //! The PCM reporter: drains the `api_call` outbox to `POST /report-api/v1/private/report`
-//! through the generated pcm 1.0.2 client, in leased batches of up to 5,000.
+//! through the generated pcm 1.0.2 client, in claimed batches of up to 5,000.
 //!
 //! Per run: claim a batch ([`crate::outbox`]), build each report ([`crate::report`]), refuse
 //! what cannot be reported, send the rest, and record every row's outcome:
@@ -13,9 +13,11 @@
 //!   the rows are scheduled again after an exponential, capped, jittered backoff.
 //!
 //! Reporting is at least once: a report is marked only after the PCM's answer, so an instance
-//! that dies between the PCM accepting a batch and the mark (or a lease that runs out while a
-//! request is still in flight) lets the batch be sent again. The lease is checked to outlast
-//! two requests (a batch and its repairs) so that the second case needs a hung database.
+//! that dies between the PCM accepting a batch and the mark (or, on SQLite, a lease that runs
+//! out while a request is still in flight) lets the batch be sent again. The lease is checked
+//! to outlast two requests (a batch and its repairs) so that the second case needs a hung
+//! database. On PostgreSQL the claim is a transaction's row locks instead, open while the PCM
+//! answers (at most two requests, each within `request_timeout`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -271,7 +273,7 @@ impl Reporter {
     pub async fn report_due(&self, now: DateTime<Utc>) -> Result<RunReport> {
         let inner = &*self.inner;
         let now_ms = now.timestamp_millis();
-        let (owner, rows) = outbox::claim(
+        let claim = outbox::claim(
             &inner.db,
             &inner.config.org_id,
             now_ms,
@@ -279,13 +281,15 @@ impl Reporter {
             inner.config.batch_size as u64,
         )
         .await?;
+        let rows = &claim.rows;
         if rows.is_empty() {
+            claim.release().await?;
             return Ok(RunReport::default());
         }
         let attempts: HashMap<i64, i32> = rows.iter().map(|r| (r.id, r.report_attempts)).collect();
         let mut ledger = Ledger::default();
         let mut items = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for row in rows {
             match report::server_report(row, &inner.keyring) {
                 Ok(report) => items.push(Item { id: row.id, report }),
                 Err(Unreportable(why)) => ledger.refused.push((row.id, why)),
@@ -320,8 +324,10 @@ impl Reporter {
                     .push((item.id, report::redacted(&item.report, message))),
             }
         }
-        let mut run = self.record(&owner, ledger, &attempts, now_ms).await?;
-        run.claimed = rows.len();
+        let claimed = rows.len();
+        let mut run = self.record(&claim, ledger, &attempts, now_ms).await?;
+        claim.release().await?;
+        run.claimed = claimed;
         Ok(run)
     }
 
@@ -451,7 +457,7 @@ impl Reporter {
     /// Writes a run's outcomes.
     async fn record(
         &self,
-        owner: &str,
+        claim: &outbox::Claim,
         ledger: Ledger,
         attempts: &HashMap<i64, i32>,
         now_ms: i64,
@@ -463,13 +469,9 @@ impl Reporter {
         let mut expected = 0usize;
 
         expected += ledger.accepted.len();
-        let done = outbox::record(
-            db,
-            owner,
-            &ledger.accepted,
-            Outcome::Reported { at: now_ms },
-        )
-        .await?;
+        let done = claim
+            .record(db, &ledger.accepted, Outcome::Reported { at: now_ms })
+            .await?;
         recorded += done as usize;
         run.reported = done as usize;
         run.repaired = ledger.repaired;
@@ -478,8 +480,9 @@ impl Reporter {
 
         for (reason, ids) in grouped(ledger.refused) {
             expected += ids.len();
-            let done =
-                outbox::record(db, owner, &ids, Outcome::Refused { reason: &reason }).await?;
+            let done = claim
+                .record(db, &ids, Outcome::Refused { reason: &reason })
+                .await?;
             recorded += done as usize;
             run.refused += done as usize;
             inner.metrics.refused(done);
@@ -499,16 +502,16 @@ impl Reporter {
                 uuid::Uuid::new_v4().as_u64_pair().0,
             );
             let at = now_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
-            let done = outbox::record(
-                db,
-                owner,
-                &ids,
-                Outcome::RetryAt {
-                    at,
-                    reason: &reason,
-                },
-            )
-            .await?;
+            let done = claim
+                .record(
+                    db,
+                    &ids,
+                    Outcome::RetryAt {
+                        at,
+                        reason: &reason,
+                    },
+                )
+                .await?;
             recorded += done as usize;
             run.retrying += done as usize;
             inner.metrics.report_failed();

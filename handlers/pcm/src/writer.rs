@@ -1,5 +1,6 @@
 //! The capture writer: takes captured calls off the request path through a bounded queue and
-//! inserts them in batches (one multi-row INSERT of up to `max_batch` rows each). The request
+//! inserts them in batches of up to `max_batch` rows (one COPY each on PostgreSQL, one
+//! multi-row INSERT on SQLite). The request
 //! path never waits: when the queue is full the call is dropped and counted.
 //!
 //! The writer does not wake for each call (a wake-up per request costs more than the rest of
@@ -13,14 +14,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aberta_store::KeyRing;
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{DatabaseBackend, DatabaseConnection, EntityTrait};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
+use crate::API_CALL_TABLE;
 use crate::entity::api_call;
 use crate::metrics::PcmMetrics;
-use crate::record::CallRecord;
+use crate::record::{COPY_COLUMNS, CallRecord};
 
 /// How the writer batches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,18 +245,12 @@ impl Writer {
         if batch.is_empty() {
             return;
         }
-        let rows: Vec<api_call::ActiveModel> = batch
-            .into_iter()
-            .map(|record| record.into_row(&self.keyring))
-            .collect();
-        let count = rows.len() as u64;
+        let count = batch.len() as u64;
+        let rows = Rows::prepare(&self.db, batch, &self.keyring);
         let mut pause = Duration::from_millis(100);
         for attempt in 1..=self.config.write_attempts.max(1) {
-            match api_call::Entity::insert_many(rows.clone())
-                .exec_without_returning(&self.db)
-                .await
-            {
-                Ok(_) => {
+            match rows.insert(&self.db).await {
+                Ok(()) => {
                     self.metrics.written(count);
                     return;
                 }
@@ -273,6 +269,58 @@ impl Writer {
             rows = count,
             "captured calls given up after repeated write failures"
         );
+    }
+}
+
+/// A batch ready to insert, kept as it is for the retries.
+enum Rows {
+    /// PostgreSQL: the COPY text of the rows, one statement whatever their number, and none
+    /// of a multi-row INSERT's parameters to bind.
+    Copy(String),
+    /// SQLite: one multi-row INSERT.
+    Insert(Vec<api_call::ActiveModel>),
+}
+
+impl Rows {
+    fn prepare(db: &DatabaseConnection, batch: Vec<CallRecord>, keyring: &KeyRing) -> Self {
+        if db.get_database_backend() == DatabaseBackend::Postgres {
+            let mut text = String::with_capacity(batch.len() * 320);
+            for record in batch {
+                record.copy_line(keyring, &mut text);
+            }
+            Self::Copy(text)
+        } else {
+            Self::Insert(
+                batch
+                    .into_iter()
+                    .map(|record| record.into_row(keyring))
+                    .collect(),
+            )
+        }
+    }
+
+    async fn insert(&self, db: &DatabaseConnection) -> Result<(), String> {
+        match self {
+            Self::Copy(text) => {
+                use sea_orm::sqlx::postgres::PgPoolCopyExt;
+                let statement = format!("COPY {API_CALL_TABLE} ({COPY_COLUMNS}) FROM STDIN");
+                let pool = db.get_postgres_connection_pool();
+                let mut copy = pool
+                    .copy_in_raw(&statement)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if let Err(err) = copy.send(text.as_bytes()).await {
+                    let _ = copy.abort(err.to_string()).await;
+                    return Err(err.to_string());
+                }
+                copy.finish().await.map(drop).map_err(|e| e.to_string())
+            }
+            Self::Insert(rows) => api_call::Entity::insert_many(rows.clone())
+                .exec_without_returning(db)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use aberta_ecosystem::pcm_sim::store::StoredReport;
 use aberta_pcm::entity::api_call;
-use aberta_pcm::{PcmMetrics, backlog, refused, requeue_refused};
+use aberta_pcm::{PcmMetrics, backlog, purge_reported, refused, requeue_refused};
 use chrono::{DateTime, Utc};
 use common::*;
 use poem::http::Method;
@@ -161,6 +161,25 @@ async fn n_calls_arrive_as_exactly_n_server_reports_with_the_right_fields() {
         assert!(text.contains("\naberta_pcm_backlog 0\n"), "{text}");
         assert!(text.contains("\naberta_pcm_refused 1\n"));
         assert!(text.contains(&format!("\naberta_pcm_reports_accepted_total {n}\n")));
+
+        // Retention: reported calls go in bounded rounds; the refused one stays in view.
+        assert_eq!(
+            purge_reported(&db.conn, 0, 100).await.unwrap(),
+            0,
+            "nothing that old"
+        );
+        let mut purged = 0;
+        loop {
+            let round = purge_reported(&db.conn, i64::MAX, 25).await.unwrap();
+            assert!(round <= 25);
+            purged += round;
+            if round < 25 {
+                break;
+            }
+        }
+        assert_eq!(purged, n as u64, "{backend:?}");
+        assert_eq!(api_call::Entity::find().count(&db.conn).await.unwrap(), 1);
+        assert_eq!(refused(&db.conn, 10).await.unwrap().len(), 1);
 
         writer.shutdown().await;
         db.finish().await;
