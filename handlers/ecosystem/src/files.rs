@@ -52,6 +52,15 @@ pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, &bytes)
 }
 
+/// As [`write_json`], on one line: for the many small files nobody reads by eye.
+pub(crate) fn write_json_compact<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec(value).map_err(|source| EcosystemError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    write_atomic(path, &bytes)
+}
+
 pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let bytes = std::fs::read(path).map_err(|e| EcosystemError::io(path, e))?;
     serde_json::from_slice(&bytes).map_err(|source| EcosystemError::Json {

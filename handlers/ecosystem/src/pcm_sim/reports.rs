@@ -55,13 +55,7 @@ pub(super) async fn add_reports(
         );
     }
     let sim = sim.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        items
-            .into_iter()
-            .map(|item| judge_and_store(&sim, &caller, item))
-            .collect::<Vec<_>>()
-    })
-    .await;
+    let outcome = tokio::task::spawn_blocking(move || judge_and_store(&sim, &caller, items)).await;
     let Ok(results) = outcome else {
         return http_error::pcm(StatusCode::INTERNAL_SERVER_ERROR, "storage failed");
     };
@@ -76,38 +70,65 @@ pub(super) async fn add_reports(
     }
 }
 
-fn judge_and_store(sim: &PcmSim, caller: &crate::token::Caller, item: Value) -> ReportResponse {
-    let correlation_id = item
-        .get("correlationId")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let bytes = serde_json::to_vec(&item).unwrap_or_default();
-    if let Err(violations) = aberta_runtime::parse_json::<AddReportsBody>(&bytes) {
-        return ReportResponse {
-            report_id: String::new(),
-            status: ReportStatus::Discarded,
-            correlation_id,
-            message: Some(violations.to_string()),
-        };
+/// Judges each item on its own and stores the accepted ones together; one result per item,
+/// in order.
+fn judge_and_store(
+    sim: &PcmSim,
+    caller: &crate::token::Caller,
+    items: Vec<Value>,
+) -> Vec<ReportResponse> {
+    let mut results = Vec::with_capacity(items.len());
+    let mut accepted = Vec::new();
+    for item in items {
+        let correlation_id = item
+            .get("correlationId")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        match aberta_runtime::validate::from_value::<AddReportsBody>(item.clone()) {
+            Ok(_) => {
+                accepted.push((results.len(), item));
+                results.push(response(ReportStatus::Accepted, correlation_id, None));
+            }
+            Err(violations) => results.push(response(
+                ReportStatus::Discarded,
+                correlation_id,
+                Some(violations.to_string()),
+            )),
+        }
     }
+    let (positions, bodies): (Vec<usize>, Vec<Value>) = accepted.into_iter().unzip();
     match sim
         .store
-        .insert("private", &caller.org_id, &caller.software_id, item)
+        .insert_batch("private", &caller.org_id, &caller.software_id, bodies)
     {
-        Ok(report_id) => ReportResponse {
-            report_id,
-            status: ReportStatus::Accepted,
-            correlation_id,
-            message: None,
-        },
-        Err(err) => {
-            tracing::error!(%err, "report storage failed");
-            ReportResponse {
-                report_id: String::new(),
-                status: ReportStatus::Discarded,
-                correlation_id,
-                message: Some("the simulator could not store the report".into()),
+        Ok(ids) => {
+            for (position, id) in positions.into_iter().zip(ids) {
+                results[position].report_id = id;
             }
         }
+        Err(err) => {
+            tracing::error!(%err, "report storage failed");
+            for position in positions {
+                results[position] = response(
+                    ReportStatus::Discarded,
+                    results[position].correlation_id.take(),
+                    Some("the simulator could not store the report".into()),
+                );
+            }
+        }
+    }
+    results
+}
+
+fn response(
+    status: ReportStatus,
+    correlation_id: Option<String>,
+    message: Option<String>,
+) -> ReportResponse {
+    ReportResponse {
+        report_id: String::new(),
+        status,
+        correlation_id,
+        message,
     }
 }
