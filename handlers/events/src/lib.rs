@@ -32,6 +32,7 @@ mod entity;
 mod error;
 mod nats;
 mod read;
+mod retention;
 mod sequence;
 pub mod sink;
 mod technical;
@@ -50,6 +51,7 @@ pub use entity::Model as SinkRow;
 pub use error::EventsError;
 pub use nats::{NatsSink, Publisher, PublisherPolicy, RoundReport};
 pub use read::{Event, MAX_READ, read, read_all};
+pub use retention::purge_delivered;
 pub use sequence::{SEQUENCE_BATCH, sequence_and_mark_delivered, sequence_pending};
 pub use technical::{TECHNICAL_TOPIC, technical};
 

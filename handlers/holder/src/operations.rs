@@ -90,6 +90,61 @@ pub fn nats_from_env() -> Option<NatsSink> {
     })
 }
 
+/// How long the outbox keeps delivered events and the recorded calls the PCM accepted.
+/// Undelivered events and unreported or refused calls are kept whatever their age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Delivered events: a subscriber of the embedded topics must read within this.
+    pub events: Duration,
+    /// Reported calls: the admin metrics read the current day and the 7 before it.
+    pub reported_calls: Duration,
+    /// How often the purge runs.
+    pub every: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        const DAY: u64 = 24 * 3600;
+        Self {
+            events: Duration::from_secs(7 * DAY),
+            reported_calls: Duration::from_secs(35 * DAY),
+            every: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Rows per DELETE of the purge, so no statement holds its locks for long.
+const PURGE_ROUND: u64 = 10_000;
+
+/// Purges what `retention` lets go, in rounds of [`PURGE_ROUND`] rows; returns the events
+/// and calls deleted. Every instance may run it: the rounds delete disjoint or no rows.
+pub async fn purge(
+    db: &DatabaseConnection,
+    retention: Retention,
+    now_ms: i64,
+) -> Result<(u64, u64), HolderError> {
+    let cut =
+        |keep: Duration| now_ms.saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
+    let mut events = 0;
+    loop {
+        let round = aberta_events::purge_delivered(db, cut(retention.events), PURGE_ROUND).await?;
+        events += round;
+        if round < PURGE_ROUND {
+            break;
+        }
+    }
+    let mut calls = 0;
+    loop {
+        let round =
+            aberta_pcm::purge_reported(db, cut(retention.reported_calls), PURGE_ROUND).await?;
+        calls += round;
+        if round < PURGE_ROUND {
+            break;
+        }
+    }
+    Ok((events, calls))
+}
+
 /// The operations of one holder process.
 pub struct Operations {
     pub register: Arc<OutageRegister>,
@@ -164,15 +219,28 @@ impl Operations {
             )
     }
 
-    /// The background work: numbering (and, with `nats`, publishing) events, and probing the
-    /// families through `http` at `issuer`.
+    /// The background work: numbering (and, with `nats`, publishing) events, probing the
+    /// families through `http` at `issuer`, and purging what `retention` lets go.
     pub fn spawn(
         &self,
         nats: Option<NatsSink>,
         http: reqwest::Client,
         issuer: &str,
+        retention: Retention,
     ) -> Result<Vec<JoinHandle<()>>, HolderError> {
         let mut tasks = aberta_events::spawn(self.db.clone(), nats)?.into_handles();
+        let db = self.db.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let now = chrono::Utc::now().timestamp_millis();
+                match purge(&db, retention, now).await {
+                    Ok((0, 0)) => {}
+                    Ok((events, calls)) => tracing::info!(events, calls, "retention purge"),
+                    Err(err) => tracing::warn!(%err, "retention purge failed"),
+                }
+                tokio::time::sleep(retention.every.max(Duration::from_secs(1))).await;
+            }
+        }));
         let probe = Arc::new(HttpProbe {
             http,
             issuer: issuer.to_string(),

@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 
 use crate::error::HolderError;
 use crate::internal::{CONSENTS_PATH, InternalServer};
-use crate::operations::{CallReporting, Operations, ServerErrors};
+use crate::operations::{CallReporting, Operations, Retention, ServerErrors};
 use aberta_events::NatsSink;
 
 /// How often expired consents and rows are swept.
@@ -150,6 +150,8 @@ pub struct HolderOptions {
     /// Record every regulated call and report it to the PCM. On by default; the benchmark
     /// turns it off to measure what it costs.
     pub capture: bool,
+    /// How long delivered events and reported calls are kept.
+    pub retention: Retention,
 }
 
 impl Default for HolderOptions {
@@ -158,6 +160,7 @@ impl Default for HolderOptions {
             limits: OperationalLimits::disabled(),
             nats: None,
             capture: true,
+            retention: Retention::default(),
         }
     }
 }
@@ -325,7 +328,7 @@ pub async fn start_with(
         bank.clone(),
     )));
     tasks.push(webhooks);
-    tasks.extend(operations.spawn(options.nats, http_for_probes, &issuer)?);
+    tasks.extend(operations.spawn(options.nats, http_for_probes, &issuer, options.retention)?);
     Ok(Holder {
         auth,
         consents,

@@ -148,6 +148,25 @@ async fn operations(backend: Backend) {
         Some(tpp.org_id.clone())
     );
 
+    // Retention with nothing kept: delivered events go, but never the newest numbered one.
+    {
+        use aberta_holder::operations::{Retention, purge};
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        let db = world.holder.store.connection();
+        let outbox = || aberta_store::entity::outbox::Entity::find().count(db);
+        let before = outbox().await.unwrap();
+        assert!(before >= 1);
+        let nothing_kept = Retention {
+            events: std::time::Duration::ZERO,
+            reported_calls: std::time::Duration::ZERO,
+            every: std::time::Duration::from_secs(3600),
+        };
+        let now = chrono::Utc::now().timestamp_millis() + 1_000;
+        let (events, _) = purge(db, nothing_kept, now).await.unwrap();
+        assert!(events < before, "the newest event stays");
+        assert_eq!(outbox().await.unwrap(), before - events);
+    }
+
     // Prometheus: the requests above were counted per family.
     let (status, page) = internal(&world, reqwest::Method::GET, "/metrics", None).await;
     assert_eq!(status, 200, "{page}");
@@ -170,4 +189,94 @@ async fn operations_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operations_on_postgres() {
     operations(Backend::Postgres).await;
+}
+
+/// The NATS server with JetStream of this machine (`ABERTA_TEST_NATS_URL` to change it).
+/// Required: the test fails, never skips, without it.
+fn nats_url() -> String {
+    std::env::var("ABERTA_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// A holder configured with a NATS sink publishes its business events there: a DCR
+/// registration arrives on `<prefix>.<brand>.clients` as a CloudEvents envelope.
+async fn events_reach_nats(backend: Backend) {
+    use async_nats::jetstream::{self, consumer};
+    use futures_util::StreamExt;
+
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let sink = aberta_events::NatsSink {
+        url: nats_url(),
+        stream: format!("ABERTA_HOLDER_TEST_{run}"),
+        subject_prefix: format!("abertaholder.{run}"),
+    };
+    let options = aberta_holder::sandbox::HolderOptions {
+        nats: Some(sink.clone()),
+        ..Default::default()
+    };
+    let world = world::start_with_options(backend, options).await;
+    let mut tpp = world.new_tpp(&["DADOS"]);
+    world.register(&mut tpp).await;
+    let client_id = tpp.client_id.clone().unwrap();
+
+    let client = async_nats::connect(nats_url())
+        .await
+        .unwrap_or_else(|err| panic!("NATS at {} is unreachable: {err}", nats_url()));
+    let js = jetstream::new(client);
+    let subject = format!(
+        "{}.{}.clients",
+        sink.subject_prefix, world.contract.holder.brand
+    );
+    let mut registered = None;
+    for _ in 0..100 {
+        if let Ok(stream) = js.get_stream(&sink.stream).await {
+            let consumer: consumer::PullConsumer = stream
+                .create_consumer(consumer::pull::Config {
+                    deliver_policy: consumer::DeliverPolicy::All,
+                    ack_policy: consumer::AckPolicy::None,
+                    filter_subject: subject.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let mut batch = consumer
+                .fetch()
+                .max_messages(100)
+                .expires(std::time::Duration::from_millis(300))
+                .messages()
+                .await
+                .unwrap();
+            while let Some(message) = batch.next().await {
+                let envelope: Value = serde_json::from_slice(&message.unwrap().payload).unwrap();
+                if envelope["type"] == "client.registered"
+                    && envelope["data"]["clientId"] == json!(client_id)
+                {
+                    registered = Some(envelope);
+                }
+            }
+        }
+        if registered.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let envelope =
+        registered.unwrap_or_else(|| panic!("{backend:?}: no client.registered on {subject}"));
+    assert_eq!(envelope["specversion"], "1.0");
+    assert_eq!(envelope["subject"], json!(client_id));
+    assert_eq!(
+        envelope["source"],
+        json!(format!("aberta/{}", world.contract.holder.brand))
+    );
+    world.holder.shutdown().await;
+    js.delete_stream(&sink.stream).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_reach_nats_on_sqlite() {
+    events_reach_nats(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_reach_nats_on_postgres() {
+    events_reach_nats(Backend::Postgres).await;
 }

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test binary uses a part of it
 
 use aberta_data::OperationalLimits;
-use aberta_holder::sandbox::Holder;
+use aberta_holder::sandbox::{Holder, HolderOptions};
 use tokio::net::TcpListener;
 
 use crate::common::{self, Backend, Env, Tpp};
@@ -39,7 +39,14 @@ pub async fn start_alone(backend: Backend) -> World {
         Backend::Sqlite => None,
         Backend::Postgres => Some(own_schema().await),
     };
-    let holder = holder_at(&env, url, listener, OperationalLimits::disabled()).await;
+    let holder = holder_at(&env, url, listener, HolderOptions::default()).await;
+    World { env, holder }
+}
+
+/// A world whose holder runs with `options`.
+pub async fn start_with_options(backend: Backend, options: HolderOptions) -> World {
+    let (env, listener) = common::prepare(backend).await;
+    let holder = holder_at(&env, common::database_url(backend), listener, options).await;
     World { env, holder }
 }
 
@@ -66,23 +73,27 @@ pub async fn holder_on(
     listener: TcpListener,
     limits: OperationalLimits,
 ) -> Holder {
-    holder_at(env, common::database_url(backend), listener, limits).await
+    let options = HolderOptions {
+        limits,
+        ..HolderOptions::default()
+    };
+    holder_at(env, common::database_url(backend), listener, options).await
 }
 
 async fn holder_at(
     env: &Env,
     url: Option<String>,
     listener: TcpListener,
-    limits: OperationalLimits,
+    options: HolderOptions,
 ) -> Holder {
     let internal = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    aberta_holder::sandbox::start_with_limits(
+    aberta_holder::sandbox::start_with(
         env.dir.path(),
         &env.contract,
         listener,
         internal,
         url.as_deref(),
-        limits,
+        options,
     )
     .await
     .unwrap()
