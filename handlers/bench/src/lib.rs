@@ -27,7 +27,11 @@ use tokio::net::TcpListener;
 mod payments;
 mod report;
 
-pub use report::{CryptoRates, Report, ScenarioResult};
+pub use report::{CaptureCost, CryptoRates, Report, ScenarioResult};
+
+/// The capture comparison's scenarios.
+pub const CAPTURE_ON: &str = "GET accounts (every check), call capture on";
+pub const CAPTURE_OFF: &str = "GET accounts (every check), call capture off";
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const LOA2: &str = "urn:brasil:openbanking:loa2";
@@ -48,6 +52,11 @@ pub struct Options {
     pub crypto_duration: Duration,
     /// PostgreSQL (or any `Store::connect` URL); SQLite in a temporary directory when `None`.
     pub database_url: Option<String>,
+    /// Rounds of the capture comparison (the accounts read with call capture on, then off,
+    /// each on a fresh holder).
+    pub capture_rounds: usize,
+    /// Run the capture comparison alone (and the PS256 rates).
+    pub only_capture: bool,
 }
 
 impl Options {
@@ -59,6 +68,8 @@ impl Options {
             warmup: Duration::from_secs(1),
             crypto_duration: Duration::from_secs(2),
             database_url: None,
+            capture_rounds: 2,
+            only_capture: false,
         }
     }
 
@@ -191,6 +202,12 @@ pub struct Sandbox {
     dir: tempfile::TempDir,
     pub contract: SandboxJson,
     directory: MtlsServer,
+    /// The PCM simulator the holder reports its calls to.
+    pcm: MtlsServer,
+    /// Where the simulator keeps its reports (tmpfs when the machine has one).
+    _pcm_reports: Option<tempfile::TempDir>,
+    /// The simulator's own runtime; declared after `pcm` so it outlives the server's tasks.
+    _pcm_runtime: SimRuntime,
     holder: Holder,
     /// A bare poem handler behind the holder's TLS configuration.
     bare: MtlsServer,
@@ -212,11 +229,12 @@ impl Sandbox {
         let dir = tempfile::tempdir()?;
         let holder_listener = TcpListener::bind("127.0.0.1:0").await?;
         let directory_listener = TcpListener::bind("127.0.0.1:0").await?;
+        let pcm_listener = TcpListener::bind("127.0.0.1:0").await?;
         let ports = Ports {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             holder: holder_listener.local_addr()?.port(),
             directory: directory_listener.local_addr()?.port(),
-            pcm: 1,
+            pcm: pcm_listener.local_addr()?.port(),
         };
         let data = dir.path().to_path_buf();
         let contract = tokio::task::spawn_blocking(move || sandbox::prepare(&data, &ports))
@@ -228,6 +246,22 @@ impl Sandbox {
             &contract.directory.base_url,
         )
         .context("starting the directory simulator")?;
+        let pcm_reports = reports_on_tmpfs(dir.path())?;
+        // The simulator stands for a PCM on another machine: on threads of its own, so that
+        // parsing and answering a batch of 5,000 never holds up the holder's workers.
+        let pcm_runtime = SimRuntime(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("pcm-sim")
+                .enable_all()
+                .build()?,
+        ));
+        let pcm = {
+            let _inside = pcm_runtime.0.as_ref().map(|r| r.enter());
+            let listener = TcpListener::from_std(pcm_listener.into_std()?)?;
+            aberta_ecosystem::pcm_sim::serve(dir.path(), listener, &contract.pcm.base_url)
+                .context("starting the PCM simulator")?
+        };
         let internal_listener = TcpListener::bind("127.0.0.1:0").await?;
         let holder = aberta_holder::sandbox::start_with(
             dir.path(),
@@ -255,14 +289,14 @@ impl Sandbox {
             poem::EndpointExt::boxed(poem::Route::new().at("/bare", poem::get(bare_handler))),
         )
         .context("starting the bare handler")?;
-        let backend = match database_url {
-            Some(url) => format!("PostgreSQL ({})", redact(url)),
-            None => "SQLite (file in a temporary directory)".to_string(),
-        };
+        let backend = backend_name(database_url);
         Ok(Self {
             dir,
             contract,
             directory,
+            pcm,
+            _pcm_runtime: pcm_runtime,
+            _pcm_reports: pcm_reports,
             holder,
             bare,
             bare_url,
@@ -274,6 +308,7 @@ impl Sandbox {
         self.holder.shutdown().await;
         self.bare.shutdown().await;
         self.directory.shutdown().await;
+        self.pcm.shutdown().await;
     }
 
     /// A new software statement of the sandbox TPP with its keys.
@@ -1052,6 +1087,83 @@ async fn data_access(tpp: &Tpp, client: &reqwest::Client) -> Result<(String, Str
     Ok((token, account_id))
 }
 
+/// The PCM simulator's runtime, shut down without waiting (it is dropped inside the main one).
+struct SimRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for SimRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn backend_name(database_url: Option<&str>) -> String {
+    match database_url {
+        Some(url) => format!("PostgreSQL ({})", redact(url)),
+        None => "SQLite (file in a temporary directory)".to_string(),
+    }
+}
+
+/// What call capture and PCM reporting cost: the accounts read on fresh holders of the same
+/// database, capture on (reporting to the PCM simulator) and off, for `capture_rounds`
+/// rounds, the order swapped every round, so that a drift of the machine falls on both alike.
+async fn capture_cost(opts: &Options, quiet: bool) -> Result<(Vec<ScenarioResult>, String)> {
+    let mut results = Vec::new();
+    let mut protocol = String::new();
+    for round in 1..=opts.capture_rounds {
+        let order = if round % 2 == 1 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for capture in order {
+            let (name, state) = if capture {
+                (CAPTURE_ON, "on")
+            } else {
+                (CAPTURE_OFF, "off")
+            };
+            progress(
+                quiet,
+                &format!("capture comparison, round {round}: a fresh holder with capture {state}"),
+            );
+            let sandbox = Sandbox::start_with(opts.database_url.as_deref(), capture).await?;
+            let tpp = Arc::new(sandbox.register_tpp().await?);
+            let clients = (0..opts.connections)
+                .map(|_| tpp.client())
+                .collect::<Result<Vec<_>>>()?;
+            let (token, _) = data_access(&tpp, &clients[0]).await?;
+            if protocol.is_empty() {
+                protocol = client_token(&tpp, &clients[0], "consents").await?.1;
+            }
+            let read = Arc::new(DataRead {
+                name,
+                url: tpp.url("/open-banking/accounts/v2/accounts"),
+                token,
+            });
+            results.push(scenario(read, &tpp, &clients, opts, quiet).await?);
+            drop(clients);
+            sandbox.shutdown().await;
+        }
+    }
+    Ok((results, protocol))
+}
+
+/// The PCM simulator writes a file per report; on a machine with `/dev/shm` they go there, so
+/// the simulator (which shares the machine with the holder) takes little from the figures.
+fn reports_on_tmpfs(data_dir: &std::path::Path) -> Result<Option<tempfile::TempDir>> {
+    let shm = std::path::Path::new("/dev/shm");
+    if !shm.is_dir() {
+        return Ok(None);
+    }
+    let reports = tempfile::tempdir_in(shm)?;
+    let pcm = data_dir.join("pcm");
+    std::fs::create_dir_all(&pcm)?;
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(reports.path(), pcm.join("reports"))?;
+    Ok(Some(reports))
+}
+
 /// Runs everything: the crypto rates, the sandbox, DCR and the three scenarios. `quiet`
 /// silences the progress lines.
 pub async fn run(opts: &Options, quiet: bool) -> Result<Report> {
@@ -1061,6 +1173,16 @@ pub async fn run(opts: &Options, quiet: bool) -> Result<Report> {
         let duration = opts.crypto_duration;
         tokio::task::spawn_blocking(move || measure_crypto(duration)).await??
     };
+    if opts.only_capture {
+        let (scenarios, protocol) = capture_cost(opts, quiet).await?;
+        return Ok(Report {
+            backend: backend_name(opts.database_url.as_deref()),
+            protocol,
+            crypto,
+            scenarios,
+            duration: opts.duration,
+        });
+    }
     progress(
         quiet,
         "starting the directory simulator and the authorization server",
@@ -1128,25 +1250,7 @@ pub async fn run(opts: &Options, quiet: bool) -> Result<Report> {
     drop(clients);
     sandbox.shutdown().await;
 
-    // The same read on a holder that records no calls: what capture and reporting cost.
-    progress(
-        quiet,
-        "GET accounts again, on a holder without call capture",
-    );
-    let bare_holder = Sandbox::start_with(opts.database_url.as_deref(), false).await?;
-    let tpp = Arc::new(bare_holder.register_tpp().await?);
-    let clients = (0..opts.connections)
-        .map(|_| tpp.client())
-        .collect::<Result<Vec<_>>>()?;
-    let (token, _) = data_access(&tpp, &clients[0]).await?;
-    let read = Arc::new(DataRead {
-        name: "GET accounts (every check, no call capture)",
-        url: tpp.url("/open-banking/accounts/v2/accounts"),
-        token,
-    });
-    scenarios.push(scenario(read, &tpp, &clients, opts, quiet).await?);
-    drop(clients);
-    bare_holder.shutdown().await;
+    scenarios.extend(capture_cost(opts, quiet).await?.0);
     Ok(Report {
         backend,
         protocol,

@@ -25,6 +25,12 @@ struct Args {
     /// A short run: 2 s per scenario on 8 connections.
     #[arg(long)]
     quick: bool,
+    /// Rounds of the capture comparison (accounts with call capture on, then off) [default: 2].
+    #[arg(long)]
+    capture_rounds: Option<usize>,
+    /// Run only the capture comparison (and the PS256 rates).
+    #[arg(long)]
+    only_capture: bool,
 }
 
 fn options(args: &Args) -> Result<Options> {
@@ -44,6 +50,10 @@ fn options(args: &Args) -> Result<Options> {
         opts.duration = Duration::from_secs_f64(seconds);
     }
     opts.database_url = args.database_url.clone().filter(|url| !url.is_empty());
+    if let Some(rounds) = args.capture_rounds {
+        opts.capture_rounds = rounds;
+    }
+    opts.only_capture = args.only_capture;
     Ok(opts)
 }
 

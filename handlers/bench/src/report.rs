@@ -77,7 +77,51 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
+/// The capture comparison's figures.
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureCost {
+    /// Requests per second over every window with capture on, pooled.
+    pub with: f64,
+    pub without: f64,
+    pub rounds: usize,
+    /// `1 - with / without`.
+    pub pooled: f64,
+    /// The lowest and highest cost of one round (its on window against its off window).
+    pub lowest: f64,
+    pub highest: f64,
+}
+
 impl Report {
+    /// The capture comparison, when the run made one.
+    pub fn capture_cost(&self) -> Option<CaptureCost> {
+        let windows = |name: &str| -> Vec<&ScenarioResult> {
+            self.scenarios.iter().filter(|s| s.name == name).collect()
+        };
+        let (on, off) = (windows(crate::CAPTURE_ON), windows(crate::CAPTURE_OFF));
+        if on.is_empty() || on.len() != off.len() {
+            return None;
+        }
+        let pooled = |w: &[&ScenarioResult]| {
+            let ok: usize = w.iter().map(|s| s.ok).sum();
+            let secs: f64 = w.iter().map(|s| s.elapsed.as_secs_f64()).sum();
+            ok as f64 / secs.max(1e-9)
+        };
+        let (with, without) = (pooled(&on), pooled(&off));
+        let rounds: Vec<f64> = on
+            .iter()
+            .zip(&off)
+            .map(|(a, b)| 1.0 - a.per_second() / b.per_second().max(1e-9))
+            .collect();
+        Some(CaptureCost {
+            with,
+            without,
+            rounds: on.len(),
+            pooled: 1.0 - with / without.max(1e-9),
+            lowest: rounds.iter().copied().fold(f64::INFINITY, f64::min),
+            highest: rounds.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        })
+    }
+
     pub fn failures(&self) -> usize {
         self.scenarios.iter().map(|s| s.failures).sum()
     }
@@ -163,6 +207,20 @@ impl Report {
                     pct(s.per_second() / bare.per_second().max(1e-9))
                 );
             }
+        }
+        if let Some(cost) = self.capture_cost() {
+            let _ = writeln!(
+                out,
+                "\nCall capture and PCM reporting: {:.0} req/s with, {:.0} req/s without (all \
+                 windows of each pooled, {} each): **{} of the throughput**; the windows' own \
+                 cost ranged from {} to {}.",
+                cost.with,
+                cost.without,
+                cost.rounds,
+                pct(cost.pooled),
+                pct(cost.lowest),
+                pct(cost.highest),
+            );
         }
         let _ = writeln!(out, "\nAgainst the crypto limit measured above:\n");
         let _ = writeln!(

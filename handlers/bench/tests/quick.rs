@@ -13,11 +13,13 @@ async fn quick_run_has_no_failed_request() {
         warmup: Duration::from_millis(200),
         crypto_duration: Duration::from_millis(100),
         database_url: None,
+        capture_rounds: 1,
+        only_capture: false,
     };
     let report = aberta_bench::run(&opts, true).await.unwrap();
     let text = report.markdown("`test`");
     assert_eq!(report.failures(), 0, "{text}");
-    assert_eq!(report.scenarios.len(), 9);
+    assert_eq!(report.scenarios.len(), 10);
     for scenario in &report.scenarios {
         assert!(
             scenario.ok > 0,
@@ -27,5 +29,11 @@ async fn quick_run_has_no_failed_request() {
         assert!(scenario.per_second() > 0.0, "{text}");
     }
     assert!(report.crypto.sign_per_s > 0.0 && report.crypto.verify_per_s > 0.0);
+    let cost = report
+        .capture_cost()
+        .expect("the run compares capture on and off");
+    assert_eq!(cost.rounds, 1);
+    assert!(cost.with > 0.0 && cost.without > 0.0);
+    assert!(text.contains("Call capture and PCM reporting:"), "{text}");
     assert!(text.contains("| scenario | connections | requests | req/s | p50 | p99 |"));
 }

@@ -9,6 +9,10 @@
 //!
 //! N defaults to 20,000 and BATCH to 5,000. Without `ABERTA_DATABASE_URL` the database is a
 //! SQLite file in a temporary directory; a PostgreSQL database gets a scratch schema.
+//!
+//! On Linux it also reports the CPU time each report cost: in the reporter, in the simulator
+//! (served by a runtime of its own, whose threads are named `pcm-sim`), and, with PostgreSQL on
+//! this machine, in the server's processes.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -44,7 +48,23 @@ async fn main() -> anyhow::Result<()> {
         pcm: listener.local_addr()?.port(),
     };
     let contract = sandbox::prepare(dir.path(), &ports)?;
-    let _pcm = pcm_sim::serve(dir.path(), listener, &contract.pcm.base_url)?;
+    // The simulator on threads of its own, so its CPU time can be told from the reporter's.
+    let sim_runtime = SimRuntime(Some(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name(SIM_THREADS)
+            .enable_all()
+            .build()?,
+    ));
+    let _pcm = {
+        let _inside = sim_runtime.0.as_ref().map(|r| r.enter());
+        let listener = listener.into_std()?;
+        pcm_sim::serve(
+            dir.path(),
+            tokio::net::TcpListener::from_std(listener)?,
+            &contract.pcm.base_url,
+        )?
+    };
 
     let (db, label, scratch) = database(dir.path()).await?;
     aberta_pcm::migrate(&db).await?;
@@ -99,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
         metrics.clone(),
     )?;
 
+    let cpu_before = cpu::sample();
     let started = Instant::now();
     loop {
         let run = reporter.report_due(Utc::now()).await?;
@@ -108,6 +129,7 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(run.retrying == 0, "a batch failed: {run:?}");
     }
     let elapsed = started.elapsed();
+    let cpu_after = cpu::sample();
     anyhow::ensure!(backlog(&db).await? == 0, "the backlog did not drain");
     let reported = metrics.snapshot().reported;
     println!(
@@ -115,6 +137,22 @@ async fn main() -> anyhow::Result<()> {
         elapsed.as_secs_f64(),
         reported as f64 / elapsed.as_secs_f64()
     );
+    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
+        let per_report = |ticks: u64| ticks as f64 * 1e6 / cpu::TICKS_PER_S / reported as f64;
+        let sim = after.sim.saturating_sub(before.sim);
+        let reporter = after
+            .process
+            .saturating_sub(before.process)
+            .saturating_sub(sim);
+        let database = after.postgres.saturating_sub(before.postgres);
+        println!(
+            "CPU per report: reporter {:.1} µs, simulator {:.1} µs, PostgreSQL processes {:.1} µs",
+            per_report(reporter),
+            per_report(sim),
+            per_report(database)
+        );
+    }
+    drop(sim_runtime);
     if let Some((admin, schema)) = scratch {
         db.close().await?;
         admin
@@ -122,6 +160,72 @@ async fn main() -> anyhow::Result<()> {
             .await?;
     }
     Ok(())
+}
+
+/// The simulator's threads.
+const SIM_THREADS: &str = "pcm-sim";
+
+/// The simulator's runtime, shut down without waiting (it is dropped inside the main one).
+struct SimRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for SimRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// CPU time from `/proc` (Linux): this process, its simulator threads, and every process named
+/// `postgres` (the server's backends, when it runs on this machine).
+mod cpu {
+    /// `USER_HZ`, the unit of `/proc/*/stat` times on every Linux platform.
+    pub const TICKS_PER_S: f64 = 100.0;
+
+    #[derive(Debug, Clone, Copy)]
+    pub struct Sample {
+        pub process: u64,
+        pub sim: u64,
+        pub postgres: u64,
+    }
+
+    /// `(name, utime + stime)` from a `stat` file.
+    fn ticks(path: &std::path::Path) -> Option<(String, u64)> {
+        let stat = std::fs::read_to_string(path).ok()?;
+        let open = stat.find('(')?;
+        let close = stat.rfind(')')?;
+        let name = stat[open + 1..close].to_string();
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        // Fields 14 and 15 of the file; the list starts at field 3.
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        Some((name, utime + stime))
+    }
+
+    pub fn sample() -> Option<Sample> {
+        let (_, process) = ticks(std::path::Path::new("/proc/self/stat"))?;
+        let mut sim = 0;
+        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+            if let Some((name, t)) = ticks(&task.path().join("stat"))
+                && name.starts_with(super::SIM_THREADS)
+            {
+                sim += t;
+            }
+        }
+        let mut postgres = 0;
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            if let Some((name, t)) = ticks(&entry.path().join("stat"))
+                && name == "postgres"
+            {
+                postgres += t;
+            }
+        }
+        Some(Sample {
+            process,
+            sim,
+            postgres,
+        })
+    }
 }
 
 /// A PostgreSQL connection outside the scratch schema, and the schema's name.
