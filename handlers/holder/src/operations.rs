@@ -262,6 +262,21 @@ pub struct CallReporting {
     pub capture: Capture,
     writer: CaptureWriter,
     reporter: ReporterHandle,
+    /// The writer's and the reporter's own thread: a batch's burst of work (5,000 reports to
+    /// build, send and record) never holds up a worker that serves requests.
+    _threads: OwnRuntime,
+}
+
+/// A runtime of one worker thread, shut down without waiting when dropped (it is dropped
+/// inside the main one).
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl CallReporting {
@@ -276,6 +291,14 @@ impl CallReporting {
         let db = store.connection().clone();
         let org_id = &contract.holder.org_id;
         let metrics = Arc::new(PcmMetrics::default());
+        let threads = OwnRuntime(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("pcm-report")
+                .enable_all()
+                .build()?,
+        ));
+        let inside = threads.0.as_ref().map(|r| r.enter());
         let writer = CaptureWriter::spawn(
             db.clone(),
             keyring.clone(),
@@ -309,10 +332,12 @@ impl CallReporting {
             org_id,
         );
         let reporter = Reporter::new(db, pcm, keyring, metrics)?.spawn();
+        drop(inside);
         Ok(Self {
             capture,
             writer,
             reporter,
+            _threads: threads,
         })
     }
 
