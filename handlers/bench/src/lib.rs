@@ -202,12 +202,10 @@ pub struct Sandbox {
     dir: tempfile::TempDir,
     pub contract: SandboxJson,
     directory: MtlsServer,
-    /// The PCM simulator the holder reports its calls to.
-    pcm: MtlsServer,
+    /// The PCM simulator the holder reports its calls to, on threads of its own.
+    pcm: aberta_ecosystem::pcm_sim::OwnThreadServer,
     /// Where the simulator keeps its reports (tmpfs when the machine has one).
     _pcm_reports: Option<tempfile::TempDir>,
-    /// The simulator's own runtime; declared after `pcm` so it outlives the server's tasks.
-    _pcm_runtime: SimRuntime,
     holder: Holder,
     /// A bare poem handler behind the holder's TLS configuration.
     bare: MtlsServer,
@@ -247,21 +245,12 @@ impl Sandbox {
         )
         .context("starting the directory simulator")?;
         let pcm_reports = reports_on_tmpfs(dir.path())?;
-        // The simulator stands for a PCM on another machine: on threads of its own, so that
-        // parsing and answering a batch of 5,000 never holds up the holder's workers.
-        let pcm_runtime = SimRuntime(Some(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("pcm-sim")
-                .enable_all()
-                .build()?,
-        ));
-        let pcm = {
-            let _inside = pcm_runtime.0.as_ref().map(|r| r.enter());
-            let listener = TcpListener::from_std(pcm_listener.into_std()?)?;
-            aberta_ecosystem::pcm_sim::serve(dir.path(), listener, &contract.pcm.base_url)
-                .context("starting the PCM simulator")?
-        };
+        let pcm = aberta_ecosystem::pcm_sim::serve_on_own_thread(
+            dir.path(),
+            pcm_listener,
+            &contract.pcm.base_url,
+        )
+        .context("starting the PCM simulator")?;
         let internal_listener = TcpListener::bind("127.0.0.1:0").await?;
         let holder = aberta_holder::sandbox::start_with(
             dir.path(),
@@ -295,7 +284,6 @@ impl Sandbox {
             contract,
             directory,
             pcm,
-            _pcm_runtime: pcm_runtime,
             _pcm_reports: pcm_reports,
             holder,
             bare,
@@ -1085,17 +1073,6 @@ async fn data_access(tpp: &Tpp, client: &reqwest::Client) -> Result<(String, Str
         .context("the consent has no account")?
         .to_string();
     Ok((token, account_id))
-}
-
-/// The PCM simulator's runtime, shut down without waiting (it is dropped inside the main one).
-struct SimRuntime(Option<tokio::runtime::Runtime>);
-
-impl Drop for SimRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
 }
 
 fn backend_name(database_url: Option<&str>) -> String {

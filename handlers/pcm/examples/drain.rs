@@ -11,7 +11,7 @@
 //! SQLite file in a temporary directory; a PostgreSQL database gets a scratch schema.
 //!
 //! On Linux it also reports the CPU time each report cost: in the reporter, in the simulator
-//! (served by a runtime of its own, whose threads are named `pcm-sim`), and, with PostgreSQL on
+//! (served on threads of its own, `pcm_sim::serve_on_own_thread`), and, with PostgreSQL on
 //! this machine, in the server's processes.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -49,22 +49,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let contract = sandbox::prepare(dir.path(), &ports)?;
     // The simulator on threads of its own, so its CPU time can be told from the reporter's.
-    let sim_runtime = SimRuntime(Some(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name(SIM_THREADS)
-            .enable_all()
-            .build()?,
-    ));
-    let _pcm = {
-        let _inside = sim_runtime.0.as_ref().map(|r| r.enter());
-        let listener = listener.into_std()?;
-        pcm_sim::serve(
-            dir.path(),
-            tokio::net::TcpListener::from_std(listener)?,
-            &contract.pcm.base_url,
-        )?
-    };
+    let pcm = pcm_sim::serve_on_own_thread(dir.path(), listener, &contract.pcm.base_url)?;
 
     let (db, label, scratch) = database(dir.path()).await?;
     aberta_pcm::migrate(&db).await?;
@@ -152,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
             per_report(database)
         );
     }
-    drop(sim_runtime);
+    pcm.shutdown().await;
     if let Some((admin, schema)) = scratch {
         db.close().await?;
         admin
@@ -160,20 +145,6 @@ async fn main() -> anyhow::Result<()> {
             .await?;
     }
     Ok(())
-}
-
-/// The simulator's threads.
-const SIM_THREADS: &str = "pcm-sim";
-
-/// The simulator's runtime, shut down without waiting (it is dropped inside the main one).
-struct SimRuntime(Option<tokio::runtime::Runtime>);
-
-impl Drop for SimRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
 }
 
 /// CPU time from `/proc` (Linux): this process, its simulator threads, and every process named
@@ -207,7 +178,7 @@ mod cpu {
         let mut sim = 0;
         for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
             if let Some((name, t)) = ticks(&task.path().join("stat"))
-                && name.starts_with(super::SIM_THREADS)
+                && name.starts_with(aberta_ecosystem::pcm_sim::OWN_THREADS)
             {
                 sim += t;
             }

@@ -121,6 +121,59 @@ pub fn serve(data_dir: &Path, listener: TcpListener, base_url: &str) -> Result<M
     MtlsServer::serve(listener, config, sim.endpoint())
 }
 
+/// The simulator served by a runtime of its own (one worker; its threads, blocking ones too,
+/// named [`OWN_THREADS`]): it stands for a PCM on another machine, so parsing and answering a
+/// batch of 5,000 never holds up the workers of the process it shares, and its CPU time can be
+/// told apart by thread name.
+pub struct OwnThreadServer {
+    server: Option<MtlsServer>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+/// The name of [`OwnThreadServer`]'s threads.
+pub const OWN_THREADS: &str = "pcm-sim";
+
+/// [`serve`] on a runtime of its own; `listener` may come from any runtime.
+pub fn serve_on_own_thread(
+    data_dir: &Path,
+    listener: TcpListener,
+    base_url: &str,
+) -> Result<OwnThreadServer> {
+    let io = |e: std::io::Error| crate::EcosystemError::io(data_dir, e);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(OWN_THREADS)
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    let server = {
+        let _inside = runtime.enter();
+        let listener = TcpListener::from_std(listener.into_std().map_err(io)?).map_err(io)?;
+        serve(data_dir, listener, base_url)?
+    };
+    Ok(OwnThreadServer {
+        server: Some(server),
+        runtime: Some(runtime),
+    })
+}
+
+impl OwnThreadServer {
+    pub async fn shutdown(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+}
+
+impl Drop for OwnThreadServer {
+    /// Without waiting: it is dropped inside another runtime.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 pub fn signing_key_path(data_dir: &Path) -> PathBuf {
     data_dir.join("pcm").join("token-signing.jwk.json")
 }
