@@ -24,10 +24,15 @@ use serde_json::{Map, Value, json};
 use sha2::Digest;
 use tokio::net::TcpListener;
 
+mod capture;
+mod cpu;
 mod payments;
 mod report;
 
-pub use report::{CaptureCost, CryptoRates, Report, ScenarioResult};
+use capture::{capture_cost, reports_on_tmpfs};
+
+pub use cpu::CpuUse;
+pub use report::{CaptureCost, CpuCost, CryptoRates, Report, ScenarioResult};
 
 /// The capture comparison's scenarios.
 pub const CAPTURE_ON: &str = "GET accounts (every check), call capture on";
@@ -57,6 +62,9 @@ pub struct Options {
     pub capture_rounds: usize,
     /// Run the capture comparison alone (and the PS256 rates).
     pub only_capture: bool,
+    /// The capture comparison's offered load in requests per second (an open loop); a closed
+    /// loop on every connection when `None`.
+    pub capture_rate: Option<f64>,
 }
 
 impl Options {
@@ -70,6 +78,7 @@ impl Options {
             database_url: None,
             capture_rounds: 2,
             only_capture: false,
+            capture_rate: None,
         }
     }
 
@@ -501,11 +510,14 @@ struct Run {
 }
 
 /// One worker per client (connection) takes pre-built jobs until `duration` is over or the
-/// pool is empty; every job's duration is recorded.
+/// pool is empty; every job's duration is recorded. With a `pace` (requests per second in
+/// all), each worker starts its jobs on a fixed schedule instead of back to back (an open
+/// loop; a worker that falls behind its schedule sends at once).
 async fn drive<J, F, Fut>(
     clients: &[reqwest::Client],
     jobs: Vec<J>,
     duration: Duration,
+    pace: Option<f64>,
     f: F,
 ) -> Run
 where
@@ -517,12 +529,22 @@ where
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let deadline = started + duration;
+    let workers = clients.len() as f64;
+    let period = pace
+        .filter(|rate| *rate > 0.0)
+        .map(|rate| Duration::from_secs_f64(workers / rate));
     let mut handles = Vec::new();
-    for client in clients {
+    for (k, client) in clients.iter().enumerate() {
         let (client, jobs, next, f) = (client.clone(), jobs.clone(), next.clone(), f.clone());
+        // The workers' schedules are spread evenly over one period.
+        let mut due = period.map(|p| started + p.mul_f64(k as f64 / workers));
         handles.push(tokio::spawn(async move {
             let mut log = WorkerLog::default();
             loop {
+                if let (Some(at), Some(period)) = (due.as_mut(), period) {
+                    tokio::time::sleep_until(tokio::time::Instant::from_std(*at)).await;
+                    *at += period;
+                }
                 if Instant::now() >= deadline {
                     break;
                 }
@@ -942,7 +964,14 @@ async fn scenario<S: Scenario>(
     let per_second = if S::HTTP_REQUESTS > 1 { 300.0 } else { 3000.0 };
     let warm_pool = clients.len() * 4 + (per_second * opts.warmup.as_secs_f64()) as usize;
     progress(quiet, &format!("{}: warming up", s.name()));
-    let warm = drive(clients, sign(warm_pool).await?, opts.warmup, runner.clone()).await;
+    let warm = drive(
+        clients,
+        sign(warm_pool).await?,
+        opts.warmup,
+        None,
+        runner.clone(),
+    )
+    .await;
     if warm.failures > 0 {
         bail!(
             "{}: {} of the warm-up requests failed; first error: {}",
@@ -977,7 +1006,7 @@ async fn scenario<S: Scenario>(
     let jobs = sign(pool).await?;
     let presign_time = signing.elapsed();
     progress(quiet, &format!("{}: timed run", s.name()));
-    let run = drive(clients, jobs, opts.duration, runner).await;
+    let run = drive(clients, jobs, opts.duration, None, runner).await;
     let mut latencies = run.latencies;
     latencies.sort_unstable();
     Ok(ScenarioResult {
@@ -995,6 +1024,8 @@ async fn scenario<S: Scenario>(
         exhausted: run.exhausted,
         presigned: pool,
         presign_time,
+        offered: None,
+        cpu: None,
     })
 }
 
@@ -1080,65 +1111,6 @@ fn backend_name(database_url: Option<&str>) -> String {
         Some(url) => format!("PostgreSQL ({})", redact(url)),
         None => "SQLite (file in a temporary directory)".to_string(),
     }
-}
-
-/// What call capture and PCM reporting cost: the accounts read on fresh holders of the same
-/// database, capture on (reporting to the PCM simulator) and off, for `capture_rounds`
-/// rounds, the order swapped every round, so that a drift of the machine falls on both alike.
-async fn capture_cost(opts: &Options, quiet: bool) -> Result<(Vec<ScenarioResult>, String)> {
-    let mut results = Vec::new();
-    let mut protocol = String::new();
-    for round in 1..=opts.capture_rounds {
-        let order = if round % 2 == 1 {
-            [true, false]
-        } else {
-            [false, true]
-        };
-        for capture in order {
-            let (name, state) = if capture {
-                (CAPTURE_ON, "on")
-            } else {
-                (CAPTURE_OFF, "off")
-            };
-            progress(
-                quiet,
-                &format!("capture comparison, round {round}: a fresh holder with capture {state}"),
-            );
-            let sandbox = Sandbox::start_with(opts.database_url.as_deref(), capture).await?;
-            let tpp = Arc::new(sandbox.register_tpp().await?);
-            let clients = (0..opts.connections)
-                .map(|_| tpp.client())
-                .collect::<Result<Vec<_>>>()?;
-            let (token, _) = data_access(&tpp, &clients[0]).await?;
-            if protocol.is_empty() {
-                protocol = client_token(&tpp, &clients[0], "consents").await?.1;
-            }
-            let read = Arc::new(DataRead {
-                name,
-                url: tpp.url("/open-banking/accounts/v2/accounts"),
-                token,
-            });
-            results.push(scenario(read, &tpp, &clients, opts, quiet).await?);
-            drop(clients);
-            sandbox.shutdown().await;
-        }
-    }
-    Ok((results, protocol))
-}
-
-/// The PCM simulator writes a file per report; on a machine with `/dev/shm` they go there, so
-/// the simulator (which shares the machine with the holder) takes little from the figures.
-fn reports_on_tmpfs(data_dir: &std::path::Path) -> Result<Option<tempfile::TempDir>> {
-    let shm = std::path::Path::new("/dev/shm");
-    if !shm.is_dir() {
-        return Ok(None);
-    }
-    let reports = tempfile::tempdir_in(shm)?;
-    let pcm = data_dir.join("pcm");
-    std::fs::create_dir_all(&pcm)?;
-    #[cfg(unix)]
-    std::os::unix::fs::symlink(reports.path(), pcm.join("reports"))?;
-    Ok(Some(reports))
 }
 
 /// Runs everything: the crypto rates, the sandbox, DCR and the three scenarios. `quiet`

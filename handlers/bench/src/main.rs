@@ -31,6 +31,10 @@ struct Args {
     /// Run only the capture comparison (and the PS256 rates).
     #[arg(long)]
     only_capture: bool,
+    /// Offer the capture comparison's windows this many requests per second in all (an open
+    /// loop, best well under saturation) instead of a closed loop on every connection.
+    #[arg(long)]
+    capture_rate: Option<f64>,
 }
 
 fn options(args: &Args) -> Result<Options> {
@@ -54,6 +58,13 @@ fn options(args: &Args) -> Result<Options> {
         opts.capture_rounds = rounds;
     }
     opts.only_capture = args.only_capture;
+    if let Some(rate) = args.capture_rate {
+        anyhow::ensure!(
+            rate.is_finite() && rate > 0.0,
+            "--capture-rate must be positive"
+        );
+        opts.capture_rate = Some(rate);
+    }
     Ok(opts)
 }
 

@@ -185,6 +185,8 @@ fn result(
         exhausted: run.exhausted,
         presigned,
         presign_time,
+        offered: None,
+        cpu: None,
     }
 }
 
@@ -236,14 +238,20 @@ pub(crate) async fn scenarios(
     let presigned = jobs.len();
     progress(quiet, "payments: POST /pix/payments");
     let url = tpp.url(&path);
-    let post = drive(clients, jobs, opts.duration, move |client, jobs, i| {
-        let url = url.clone();
-        async move {
-            let (token, body, key) = &jobs[i];
-            send_jwt(&client, &url, token, Some((body.clone(), key.clone())), 201).await?;
-            Ok(())
-        }
-    })
+    let post = drive(
+        clients,
+        jobs,
+        opts.duration,
+        None,
+        move |client, jobs, i| {
+            let url = url.clone();
+            async move {
+                let (token, body, key) = &jobs[i];
+                send_jwt(&client, &url, token, Some((body.clone(), key.clone())), 201).await?;
+                Ok(())
+            }
+        },
+    )
     .await;
     let post = result(
         "POST /pix/payments (signed, own consent each)",
@@ -258,7 +266,7 @@ pub(crate) async fn scenarios(
     let url = tpp.url(&format!("{path}/{payment_id}"));
     // The window, not the pool, ends the run: more jobs than any machine serves.
     let reads = vec![(); 50_000_000];
-    let get = drive(clients, reads, opts.duration, move |client, _, _| {
+    let get = drive(clients, reads, opts.duration, None, move |client, _, _| {
         let (url, token) = (url.clone(), cc_token.clone());
         async move {
             send_jwt(&client, &url, &token, None, 200).await?;

@@ -3,6 +3,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::cpu::CpuUse;
+
 /// PS256 (RSA-2048) rates of this machine, all cores at once.
 #[derive(Debug, Clone)]
 pub struct CryptoRates {
@@ -33,6 +35,10 @@ pub struct ScenarioResult {
     pub exhausted: bool,
     pub presigned: usize,
     pub presign_time: Duration,
+    /// The offered rate of an open-loop window (requests per second in all).
+    pub offered: Option<f64>,
+    /// CPU time the window took (the capture comparison measures it).
+    pub cpu: Option<CpuUse>,
 }
 
 impl ScenarioResult {
@@ -89,6 +95,71 @@ pub struct CaptureCost {
     /// The lowest and highest cost of one round (its on window against its off window).
     pub lowest: f64,
     pub highest: f64,
+    /// The same comparison in CPU time per request, when `/proc` could be read.
+    pub cpu: Option<CpuCost>,
+}
+
+/// The capture comparison in CPU time per request: the server's (this process without the load
+/// generator's threads, and the PostgreSQL server), pooled over every window of each kind.
+/// CPU-bound throughput goes as its inverse.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuCost {
+    /// Microseconds per request with capture on and off.
+    pub with_us: f64,
+    pub without_us: f64,
+    /// The throughput the CPU allows, lost to capture: `1 - without / with`.
+    pub pooled: f64,
+    pub lowest: f64,
+    pub highest: f64,
+    /// Of `with_us`: the capture writer's and PCM reporter's thread, and the PCM simulator.
+    pub reporting_us: f64,
+    pub simulator_us: f64,
+    /// The throughput lost with the PCM simulator's time left out too, as if the PCM ran
+    /// elsewhere, as the real one does.
+    pub pooled_without_simulator: f64,
+    /// Offered load of the windows (open loop), if any.
+    pub offered: Option<f64>,
+}
+
+impl CpuCost {
+    fn of(on: &[&ScenarioResult], off: &[&ScenarioResult]) -> Option<CpuCost> {
+        let pooled = |w: &[&ScenarioResult]| -> Option<(CpuUse, usize)> {
+            let mut sum = CpuUse::default();
+            let mut ok = 0;
+            for s in w {
+                sum.add(s.cpu.as_ref()?);
+                ok += s.ok;
+            }
+            (ok > 0).then_some((sum, ok))
+        };
+        let ((with, with_ok), (without, without_ok)) = (pooled(on)?, pooled(off)?);
+        let per = |seconds: f64, ok: usize| seconds * 1e6 / ok as f64;
+        let (with_us, without_us) = (
+            per(with.server(), with_ok),
+            per(without.server(), without_ok),
+        );
+        let rounds: Vec<f64> = on
+            .iter()
+            .zip(off)
+            .filter_map(|(a, b)| {
+                let (ca, cb) = (a.cpu?, b.cpu?);
+                let (ua, ub) = (per(ca.server(), a.ok.max(1)), per(cb.server(), b.ok.max(1)));
+                Some(1.0 - ub / ua.max(1e-9))
+            })
+            .collect();
+        Some(CpuCost {
+            with_us,
+            without_us,
+            pooled: 1.0 - without_us / with_us.max(1e-9),
+            lowest: rounds.iter().copied().fold(f64::INFINITY, f64::min),
+            highest: rounds.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            reporting_us: per(with.reporting, with_ok),
+            simulator_us: per(with.simulator, with_ok),
+            pooled_without_simulator: 1.0
+                - without_us / (with_us - per(with.simulator, with_ok)).max(1e-9),
+            offered: on.first().and_then(|s| s.offered),
+        })
+    }
 }
 
 impl Report {
@@ -119,6 +190,7 @@ impl Report {
             pooled: 1.0 - with / without.max(1e-9),
             lowest: rounds.iter().copied().fold(f64::INFINITY, f64::min),
             highest: rounds.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            cpu: CpuCost::of(&on, &off),
         })
     }
 
@@ -221,6 +293,51 @@ impl Report {
                 pct(cost.lowest),
                 pct(cost.highest),
             );
+            if let Some(cpu) = cost.cpu {
+                let load = match cpu.offered {
+                    Some(rate) => format!("an open loop offering {rate:.0} req/s"),
+                    None => "a closed loop".to_string(),
+                };
+                let _ = writeln!(
+                    out,
+                    "\nThe same windows in CPU time per request ({load}; the CPU \
+                     time of this process without the load generator's threads, and of the \
+                     PostgreSQL server, from the load's start until the holder had reported \
+                     every call): {:.0} µs with, \
+                     {:.0} µs without: **{} of the throughput the CPU allows**; single rounds \
+                     ranged from {} to {}. With capture, the writer's and reporter's thread \
+                     took {:.1} µs a request and the PCM simulator {:.1} µs; without the \
+                     simulator's time (a real PCM runs elsewhere) the cost is **{}**.",
+                    cpu.with_us,
+                    cpu.without_us,
+                    pct(cpu.pooled),
+                    pct(cpu.lowest),
+                    pct(cpu.highest),
+                    cpu.reporting_us,
+                    cpu.simulator_us,
+                    pct(cpu.pooled_without_simulator),
+                );
+                let _ = writeln!(
+                    out,
+                    "\n| window | requests | server CPU | of it PostgreSQL | per request | \
+                     reporting thread | simulator |\n|---|---:|---:|---:|---:|---:|---:|"
+                );
+                for s in self.scenarios.iter().filter(|s| s.cpu.is_some()) {
+                    let Some(c) = s.cpu else { continue };
+                    let per = |x: f64| x * 1e6 / s.ok.max(1) as f64;
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {:.2} s | {:.2} s | {:.0} µs | {:.1} µs | {:.1} µs |",
+                        s.name,
+                        s.ok,
+                        c.server(),
+                        c.postgres,
+                        per(c.server()),
+                        per(c.reporting),
+                        per(c.simulator),
+                    );
+                }
+            }
         }
         let _ = writeln!(out, "\nAgainst the crypto limit measured above:\n");
         let _ = writeln!(

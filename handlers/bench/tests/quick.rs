@@ -15,6 +15,7 @@ async fn quick_run_has_no_failed_request() {
         database_url: None,
         capture_rounds: 1,
         only_capture: false,
+        capture_rate: Some(100.0),
     };
     let report = aberta_bench::run(&opts, true).await.unwrap();
     let text = report.markdown("`test`");
@@ -35,5 +36,9 @@ async fn quick_run_has_no_failed_request() {
     assert_eq!(cost.rounds, 1);
     assert!(cost.with > 0.0 && cost.without > 0.0);
     assert!(text.contains("Call capture and PCM reporting:"), "{text}");
+    let cpu = cost.cpu.expect("the windows' CPU time is read from /proc");
+    assert!(cpu.with_us > 0.0 && cpu.without_us > 0.0, "{text}");
+    assert_eq!(cpu.offered, Some(100.0));
+    assert!(text.contains("an open loop offering 100 req/s"), "{text}");
     assert!(text.contains("| scenario | connections | requests | req/s | p50 | p99 |"));
 }

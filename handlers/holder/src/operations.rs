@@ -257,6 +257,9 @@ impl Operations {
     }
 }
 
+/// The name of the writer's and the reporter's thread (a benchmark reads its CPU time by it).
+pub const REPORTING_THREADS: &str = "pcm-report";
+
 /// Recording every regulated call, and reporting the recorded calls to the PCM.
 pub struct CallReporting {
     pub capture: Capture,
@@ -294,7 +297,7 @@ impl CallReporting {
         let threads = OwnRuntime(Some(
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
-                .thread_name("pcm-report")
+                .thread_name(REPORTING_THREADS)
                 .enable_all()
                 .build()?,
         ));
