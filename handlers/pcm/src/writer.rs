@@ -42,7 +42,7 @@ impl Default for WriterConfig {
         Self {
             queue_capacity: 50_000,
             max_batch: 500,
-            flush_every: Duration::from_millis(100),
+            flush_every: Duration::from_secs(1),
             write_attempts: 20,
         }
     }
