@@ -144,11 +144,22 @@ mod tests {
     }
 
     #[test]
-    fn this_process_can_be_sampled() {
+    fn this_process_is_sampled_as_it_works() {
         let before = Ticks::now().expect("/proc is readable on Linux");
-        let after = Ticks::now().expect("/proc is readable on Linux");
-        let used = after.since(&before);
-        assert!(used.server() >= 0.0);
-        assert!(after.process > 0, "this process has run");
+        // Work until the process's own counter moves (a tick is 10 ms of CPU); a sampler that
+        // never sees it fails at the wall-clock cap.
+        let started = std::time::Instant::now();
+        let mut x = 1u64;
+        let used = loop {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+            let used = Ticks::now().expect("/proc is readable").since(&before);
+            if used.process > 0.0 || started.elapsed() > std::time::Duration::from_secs(20) {
+                break used;
+            }
+        };
+        assert!(used.process > 0.0, "no CPU time seen in 20 s of work");
+        assert!(used.server() > 0.0 && used.load == 0.0, "{used:?}");
     }
 }
