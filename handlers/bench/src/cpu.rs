@@ -1,22 +1,20 @@
-//! CPU time from `/proc` (Linux): this process's and its threads' by name (the load generator,
-//! the holder's PCM reporting, the PCM simulator), and the PostgreSQL server's processes. The
+//! CPU time from `/proc` (Linux, through [`cpu_time`]): this process's and its threads' by name
+//! (the load generator, the holder's PCM reporting, the PCM simulator), and the PostgreSQL
+//! server's processes. The
 //! machine-wide figures of `/proc/stat` are left alone: on this project's virtual machines they
 //! lag the processes' own. A closed-loop throughput figure moves with everything else
 //! the machine does; the CPU time the server's own processes spend per request is far
 //! steadier.
 
 use std::collections::HashMap;
-use std::path::Path;
 
+use aberta_ecosystem::cpu_time;
 use aberta_ecosystem::pcm_sim::OWN_THREADS as SIMULATOR_THREADS;
 use aberta_holder::operations::REPORTING_THREADS;
 
 /// The name of the load generator's threads (the bench drives the capture windows from a
 /// runtime of its own, so its CPU time can be told from the server's).
 pub const LOAD_THREADS: &str = "bench-load";
-
-/// `USER_HZ`, the unit of `/proc` times on every Linux platform.
-const TICKS_PER_S: f64 = 100.0;
 
 /// Cumulative CPU ticks at one moment.
 #[derive(Debug, Clone, Default)]
@@ -65,49 +63,23 @@ impl CpuUse {
 impl Ticks {
     /// Now; `None` where `/proc` cannot be read (the report then has no CPU figures).
     pub fn now() -> Option<Ticks> {
-        let mut ticks = Ticks {
-            process: thread(Path::new("/proc/self/stat"))?.1,
-            ..Ticks::default()
-        };
-        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Some((name, t)) = thread(&entry.path().join("stat"))
-                && name == "postgres"
-            {
-                ticks.postgres.insert(pid, t);
-            }
-        }
-        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-            let Some((name, t)) = thread(&task.path().join("stat")) else {
-                continue;
-            };
-            if name.starts_with(LOAD_THREADS) {
-                ticks.load += t;
-            } else if name.starts_with(REPORTING_THREADS) {
-                ticks.reporting += t;
-            } else if name.starts_with(SIMULATOR_THREADS) {
-                ticks.simulator += t;
-            }
-        }
-        Some(ticks)
+        let threads = cpu_time::threads(&[LOAD_THREADS, REPORTING_THREADS, SIMULATOR_THREADS])?;
+        Some(Ticks {
+            process: cpu_time::this_process()?,
+            postgres: cpu_time::processes("postgres")?,
+            load: threads[0],
+            reporting: threads[1],
+            simulator: threads[2],
+        })
     }
 
     /// What was spent from `before` to `self`.
     pub fn since(&self, before: &Ticks) -> CpuUse {
-        let s = |a: u64, b: u64| a.saturating_sub(b) as f64 / TICKS_PER_S;
+        let seconds = |ticks: u64| ticks as f64 / cpu_time::TICKS_PER_S;
+        let s = |a: u64, b: u64| seconds(a.saturating_sub(b));
         CpuUse {
             process: s(self.process, before.process),
-            postgres: self
-                .postgres
-                .iter()
-                .map(|(pid, t)| s(*t, before.postgres.get(pid).copied().unwrap_or(0)))
-                .sum(),
+            postgres: seconds(cpu_time::grown(&self.postgres, &before.postgres)),
             load: s(self.load, before.load),
             reporting: s(self.reporting, before.reporting),
             simulator: s(self.simulator, before.simulator),
@@ -115,33 +87,9 @@ impl Ticks {
     }
 }
 
-/// `(name, utime + stime)` from a process's or a thread's `stat` file.
-fn thread(path: &Path) -> Option<(String, u64)> {
-    parse_thread(&std::fs::read_to_string(path).ok()?)
-}
-
-fn parse_thread(stat: &str) -> Option<(String, u64)> {
-    // The name sits between the first '(' and the last ')' and may hold spaces or brackets.
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let name = stat.get(open + 1..close)?.to_string();
-    let fields: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the file; this list starts at field 3.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((name, utime + stime))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_thread_name_may_hold_spaces_and_brackets() {
-        let stat = "4242 (pcm-sim (1)) S 1 1 1 0 -1 4194368 10 0 0 0 250 30 0 0 20 0 1 0 5";
-        assert_eq!(parse_thread(stat), Some(("pcm-sim (1)".to_string(), 280)));
-        assert_eq!(parse_thread("4242 (short) S 1"), None);
-    }
 
     #[test]
     fn this_process_is_sampled_as_it_works() {

@@ -8,6 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod admin;
+pub mod cpu_time;
 pub mod directory;
 pub mod error;
 mod files;

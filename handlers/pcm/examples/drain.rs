@@ -129,7 +129,7 @@ async fn main() -> anyhow::Result<()> {
             .process
             .saturating_sub(before.process)
             .saturating_sub(sim);
-        let database = after.postgres.saturating_sub(before.postgres);
+        let database = after.postgres_since(&before);
         println!(
             "CPU per report: reporter {:.1} µs, simulator {:.1} µs, PostgreSQL processes {:.1} µs",
             per_report(reporter),
@@ -150,51 +150,30 @@ async fn main() -> anyhow::Result<()> {
 /// CPU time from `/proc` (Linux): this process, its simulator threads, and every process named
 /// `postgres` (the server's backends, when it runs on this machine).
 mod cpu {
-    /// `USER_HZ`, the unit of `/proc/*/stat` times on every Linux platform.
-    pub const TICKS_PER_S: f64 = 100.0;
+    use std::collections::HashMap;
 
-    #[derive(Debug, Clone, Copy)]
+    use aberta_ecosystem::cpu_time;
+    pub use cpu_time::TICKS_PER_S;
+
+    #[derive(Debug, Clone)]
     pub struct Sample {
         pub process: u64,
         pub sim: u64,
-        pub postgres: u64,
+        postgres: HashMap<u32, u64>,
     }
 
-    /// `(name, utime + stime)` from a `stat` file.
-    fn ticks(path: &std::path::Path) -> Option<(String, u64)> {
-        let stat = std::fs::read_to_string(path).ok()?;
-        let open = stat.find('(')?;
-        let close = stat.rfind(')')?;
-        let name = stat[open + 1..close].to_string();
-        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-        // Fields 14 and 15 of the file; the list starts at field 3.
-        let utime: u64 = fields.get(11)?.parse().ok()?;
-        let stime: u64 = fields.get(12)?.parse().ok()?;
-        Some((name, utime + stime))
+    impl Sample {
+        /// The PostgreSQL processes' time since `before`.
+        pub fn postgres_since(&self, before: &Sample) -> u64 {
+            cpu_time::grown(&self.postgres, &before.postgres)
+        }
     }
 
     pub fn sample() -> Option<Sample> {
-        let (_, process) = ticks(std::path::Path::new("/proc/self/stat"))?;
-        let mut sim = 0;
-        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-            if let Some((name, t)) = ticks(&task.path().join("stat"))
-                && name.starts_with(aberta_ecosystem::pcm_sim::OWN_THREADS)
-            {
-                sim += t;
-            }
-        }
-        let mut postgres = 0;
-        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-            if let Some((name, t)) = ticks(&entry.path().join("stat"))
-                && name == "postgres"
-            {
-                postgres += t;
-            }
-        }
         Some(Sample {
-            process,
-            sim,
-            postgres,
+            process: cpu_time::this_process()?,
+            sim: cpu_time::threads(&[aberta_ecosystem::pcm_sim::OWN_THREADS])?[0],
+            postgres: cpu_time::processes("postgres")?,
         })
     }
 }
