@@ -13,6 +13,11 @@ use crate::state::AuthServer;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
+/// The longest an assertion may live (`exp` from now). Its `jti` is kept until it expires,
+/// so the cap bounds the replay table; RFC 7523 §3 lets a server refuse an `exp` unreasonably
+/// far ahead, and clients sign assertions for a minute or a few.
+const MAX_ASSERTION_LIFETIME: i64 = 3600;
+
 /// Reads a JWS payload without verifying it (to find out whose key verifies it).
 pub fn unverified_claims(jwt: &str) -> Option<serde_json::Map<String, Value>> {
     let mut parts = jwt.split('.');
@@ -76,19 +81,24 @@ pub struct AuthenticatedForm {
 }
 
 /// Reads the brand and the form of `req`, then authenticates its client (mTLS plus
-/// private_key_jwt).
+/// private_key_jwt). A request without a client certificate is refused before its body is
+/// read, and the body is read up to [`OAUTH_FORM_LIMIT`](crate::form::OAUTH_FORM_LIMIT) only.
 pub async fn authenticated_form(
     server: &AuthServer,
     req: &poem::Request,
     body: poem::Body,
 ) -> Result<AuthenticatedForm, OAuthError> {
     let brand = server.brand(req)?;
-    let bytes = body
-        .into_bytes()
+    let cert = req
+        .extensions()
+        .get::<ClientCert>()
+        .ok_or_else(no_certificate)?;
+    let limit = crate::form::OAUTH_FORM_LIMIT;
+    let bytes = crate::form::read_limited(req.headers(), body, limit)
         .await
-        .map_err(|_| OAuthError::invalid_request("unreadable body"))?;
+        .map_err(|refusal| refusal.oauth(limit))?;
     let form = crate::form::parse(&bytes)?;
-    let client = authenticate(server, &brand, &form, req.extensions().get::<ClientCert>()).await?;
+    let client = authenticate(server, &brand, &form, Some(cert)).await?;
     Ok(AuthenticatedForm {
         brand,
         form,
@@ -103,8 +113,7 @@ pub async fn authenticate(
     form: &HashMap<String, String>,
     cert: Option<&ClientCert>,
 ) -> Result<client::Model, OAuthError> {
-    let cert = cert
-        .ok_or_else(|| OAuthError::invalid_client("a mutual-TLS client certificate is required"))?;
+    let cert = cert.ok_or_else(no_certificate)?;
     if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
         return Err(OAuthError::invalid_client(
             "private_key_jwt client authentication is required",
@@ -151,14 +160,24 @@ pub async fn authenticate(
         .await?
         .ok_or_else(|| OAuthError::invalid_client("client_assertion signature does not verify"))?;
     let now = crate::time::now();
-    match verified.get("exp").and_then(Value::as_i64) {
-        Some(exp) if exp > now => {}
+    let exp = match verified.get("exp").and_then(Value::as_i64) {
+        Some(exp) if exp > now => exp,
         _ => {
             return Err(OAuthError::invalid_client(
                 "client_assertion is expired or lacks exp",
             ));
         }
+    };
+    if exp > now + MAX_ASSERTION_LIFETIME {
+        return Err(OAuthError::invalid_client(
+            "client_assertion exp is more than an hour ahead",
+        ));
     }
+    let jti = verified
+        .get("jti")
+        .and_then(Value::as_str)
+        .filter(|jti| !jti.is_empty())
+        .ok_or_else(|| OAuthError::invalid_client("client_assertion lacks jti"))?;
     if !audience_matches(verified.get("aud"), &brand.assertion_audiences()) {
         return Err(OAuthError::invalid_client(
             "client_assertion aud is not this server",
@@ -172,5 +191,26 @@ pub async fn authenticate(
             ));
         }
     }
+    // Last, so that an assertion refused for another reason does not spend its jti.
+    let fresh = server
+        .store
+        .record_assertion(
+            brand.id(),
+            &client.client_id,
+            &crate::crypto::digest(jti),
+            exp,
+            now,
+        )
+        .await?;
+    if !fresh {
+        tracing::warn!(client_id = %client.client_id, "client assertion replayed");
+        return Err(OAuthError::invalid_client(
+            "client_assertion was already used",
+        ));
+    }
     Ok(client)
+}
+
+fn no_certificate() -> OAuthError {
+    OAuthError::invalid_client("a mutual-TLS client certificate is required")
 }

@@ -5,12 +5,37 @@
 //! in the 201/200 bodies (absent from the generated response models), and `invalid_scope`
 //! (absent from the generated error enum). The implementation and this layer talk through a
 //! task-local, set for the duration of one request.
+//!
+//! Before any body is read, the layer also answers a method the path lacks (405 with `Allow`),
+//! a write without a client certificate (401) and a body over
+//! [`REGISTRATION_LIMIT`](crate::form::REGISTRATION_LIMIT) (413); and every refusal of a
+//! write is RFC 7591 JSON, whatever the generated layer answered.
 
 use std::cell::RefCell;
 
+use aberta_runtime::context::ClientCert;
 use poem::http::{Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use serde_json::{Value, json};
+
+use crate::form::{BodyRefusal, REGISTRATION_LIMIT};
+
+/// The methods of `/register` (RFC 7591 POST, and the DCR document's RFC 7592 Appendix B
+/// form with `client_id` as a query parameter).
+const REGISTER_METHODS: &str = "GET, HEAD, PUT, POST, DELETE";
+/// The methods of `/register/{clientId}` (RFC 7592).
+const CLIENT_METHODS: &str = "GET, HEAD, PUT, DELETE";
+
+/// The methods of a registration path; `None` for any other path.
+fn registration_methods(path: &str) -> Option<&'static str> {
+    match path.strip_prefix("/register")? {
+        "" => Some(REGISTER_METHODS),
+        rest => rest
+            .strip_prefix('/')
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+            .map(|_| CLIENT_METHODS),
+    }
+}
 
 /// What the layer and the `DcrApi` implementation exchange for one request.
 #[derive(Debug, Default)]
@@ -43,13 +68,20 @@ pub fn override_error(code: &'static str) {
 }
 
 fn rfc_error(error: &str, description: &str) -> Response {
+    rfc_error_status(StatusCode::BAD_REQUEST, error, description)
+}
+
+fn rfc_error_status(status: StatusCode, error: &str, description: &str) -> Response {
     tracing::info!(error, description, "registration refused");
     Response::builder()
-        .status(StatusCode::BAD_REQUEST)
+        .status(status)
         .content_type("application/json")
         .header("cache-control", "no-store")
         .body(json!({ "error": error, "error_description": description }).to_string())
 }
+
+/// The challenge of a registration 401: its body is the RFC 6750 error the DCR document gives.
+const INVALID_TOKEN_CHALLENGE: &str = "Bearer error=\"invalid_token\"";
 
 /// Checks a registration body before the generated payload parses it; returns the body to
 /// pass on (with `implicit` dropped from `grant_types`) and the requested scope.
@@ -110,10 +142,45 @@ pub async fn around<E: Endpoint>(
     mut req: Request,
 ) -> poem::Result<Response> {
     let mut extras = DcrExtras::default();
-    let writes = matches!(*req.method(), Method::POST | Method::PUT)
-        && req.uri().path().starts_with("/register");
+    let Some(allowed) = registration_methods(req.uri().path()) else {
+        return next.call(req).await.map(IntoResponse::into_response);
+    };
+    if !allowed.split(", ").any(|m| m == req.method().as_str()) {
+        // The DCR document declares its 405 without content, so only `Allow` says why.
+        return Ok(Response::builder()
+            .status(StatusCode::METHOD_NOT_ALLOWED)
+            .header("allow", allowed)
+            .finish());
+    }
+    let writes = matches!(*req.method(), Method::POST | Method::PUT);
     if writes {
-        let body = req.take_body().into_bytes().await?;
+        // Refused before the body is read: nobody without a certificate registers.
+        if req.extensions().get::<ClientCert>().is_none() {
+            let mut resp = rfc_error_status(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "a mutual-TLS client certificate is required",
+            );
+            resp.headers_mut().insert(
+                "www-authenticate",
+                poem::http::HeaderValue::from_static(INVALID_TOKEN_CHALLENGE),
+            );
+            return Ok(resp);
+        }
+        let body = req.take_body();
+        let body = match crate::form::read_limited(req.headers(), body, REGISTRATION_LIMIT).await {
+            Ok(body) => body,
+            Err(BodyRefusal::TooLarge) => {
+                return Ok(rfc_error_status(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "invalid_client_metadata",
+                    &format!("the body exceeds {REGISTRATION_LIMIT} bytes"),
+                ));
+            }
+            Err(BodyRefusal::Unreadable) => {
+                return Ok(rfc_error("invalid_client_metadata", "unreadable body"));
+            }
+        };
         match precheck(&body) {
             Ok((body, scope)) => {
                 extras.requested_scope = scope;
@@ -129,19 +196,26 @@ pub async fn around<E: Endpoint>(
             (resp, extras)
         })
         .await;
-    let resp = resp?;
+    // An error of the generated layer (e.g. an unsupported media type) is a response too, so
+    // that `finish` can answer it in RFC 7591 form.
+    let resp = resp.unwrap_or_else(|err| err.into_response());
     finish(resp, extras, writes).await
 }
 
-async fn finish(resp: Response, extras: DcrExtras, writes: bool) -> poem::Result<Response> {
+async fn finish(mut resp: Response, extras: DcrExtras, writes: bool) -> poem::Result<Response> {
     let status = resp.status();
+    if status == StatusCode::UNAUTHORIZED && !resp.headers().contains_key("www-authenticate") {
+        resp.headers_mut().insert(
+            "www-authenticate",
+            poem::http::HeaderValue::from_static(INVALID_TOKEN_CHALLENGE),
+        );
+    }
+    let refused_write = writes
+        && status.is_client_error()
+        && !matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
     let rewrite = (status.is_success() && extras.metadata.is_some())
         || extras.error_override.is_some()
-        || (writes
-            && matches!(
-                status,
-                StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
-            ));
+        || refused_write;
     if !rewrite {
         return Ok(resp);
     }
@@ -156,8 +230,9 @@ async fn finish(resp: Response, extras: DcrExtras, writes: bool) -> poem::Result
         }
     } else if let Some(code) = extras.error_override {
         value["error"] = json!(code);
-    } else if value.get("errors").is_some() {
-        // The generated payload refused the body with an OFB error: answer RFC 7591 instead.
+    } else if value.get("error").and_then(Value::as_str).is_none() {
+        // The generated layer refused the body in its own format (an OFB error, or plain text
+        // for a body it could not take): answer RFC 7591 instead.
         return Ok(rfc_error(
             "invalid_client_metadata",
             "the registration metadata is invalid",

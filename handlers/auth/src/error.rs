@@ -1,7 +1,10 @@
 //! Errors. Policy: a refused OAuth request answers the RFC 6749/7591/9126 error object
-//! (`error`, `error_description`) with the status its RFC gives (401 for `invalid_client` and
-//! `invalid_token`, 400 otherwise); internal failures answer 500 `server_error` and are logged
-//! without secrets. A refusal changes no state.
+//! (`error`, `error_description`). `invalid_client` is a 400: the client authenticated with
+//! `private_key_jwt`, not an HTTP scheme, so there is no challenge a 401 could carry
+//! (RFC 6749 §5.2, RFC 9110 §15.5.2). A failed bearer token is a 401 whose
+//! `WWW-Authenticate: Bearer` names the error (RFC 6750 §3.1). Other refusals are 400.
+//! Internal failures answer 500 `server_error` and are logged without secrets. A refusal
+//! changes no state.
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
@@ -31,6 +34,8 @@ pub struct OAuthError {
     pub status: StatusCode,
     pub error: &'static str,
     pub description: String,
+    /// The `WWW-Authenticate` value, for a refused bearer token only.
+    pub challenge: Option<&'static str>,
 }
 
 impl OAuthError {
@@ -39,14 +44,20 @@ impl OAuthError {
             status,
             error,
             description: description.into(),
+            challenge: None,
         }
+    }
+
+    fn with_challenge(mut self, challenge: &'static str) -> Self {
+        self.challenge = Some(challenge);
+        self
     }
 
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", d)
     }
     pub fn invalid_client(d: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid_client", d)
+        Self::new(StatusCode::BAD_REQUEST, "invalid_client", d)
     }
     pub fn invalid_grant(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_grant", d)
@@ -63,8 +74,27 @@ impl OAuthError {
     pub fn unsupported_grant_type(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", d)
     }
+    /// A bearer token that is expired, revoked, unknown or bound to another certificate.
     pub fn invalid_token(d: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "invalid_token", d)
+            .with_challenge("Bearer error=\"invalid_token\"")
+    }
+    /// No bearer token at all: the challenge carries no error code (RFC 6750 §3.1).
+    pub fn token_required(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_token", d).with_challenge("Bearer")
+    }
+    /// A bearer token without the scope the resource needs (RFC 6750 §3.1).
+    pub fn insufficient_scope(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "insufficient_scope", d)
+            .with_challenge("Bearer error=\"insufficient_scope\"")
+    }
+    /// A body larger than the endpoint accepts, refused without reading it.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            format!("the body exceeds {limit} bytes"),
+        )
     }
     pub fn server_error() -> Self {
         Self::new(
@@ -100,10 +130,10 @@ impl IntoResponse for OAuthError {
             .content_type("application/json")
             .header("cache-control", "no-store")
             .body(body.to_string());
-        if self.status == StatusCode::UNAUTHORIZED {
+        if let Some(challenge) = self.challenge {
             resp.headers_mut().insert(
                 "www-authenticate",
-                poem::http::HeaderValue::from_static("Bearer"),
+                poem::http::HeaderValue::from_static(challenge),
             );
         }
         resp

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use aberta_store::entity::{code, grant, session};
 use askama::Template;
 use poem::http::StatusCode;
-use poem::web::{Data, Form, Query};
-use poem::{Request, Response, handler};
+use poem::web::{Data, Query};
+use poem::{IntoResponse, Request, Response, handler};
 use serde_json::json;
 
 use crate::brand::Brand;
@@ -271,12 +271,44 @@ fn render_login(flow: &Flow, error: Option<&str>, status: StatusCode) -> Respons
     )
 }
 
+/// A portal form's fields, read under [`PORTAL_FORM_LIMIT`](crate::form::PORTAL_FORM_LIMIT);
+/// an oversized or malformed form gets the error page.
+async fn portal_form(
+    server: &AuthServer,
+    req: &Request,
+    body: poem::Body,
+) -> Result<Vec<(String, String)>, Response> {
+    use crate::form::{BodyRefusal, PORTAL_FORM_LIMIT, read_limited};
+    let brand = server.brand(req).map_err(IntoResponse::into_response)?;
+    let bytes = match read_limited(req.headers(), body, PORTAL_FORM_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(BodyRefusal::TooLarge) => {
+            let mut resp = error_page(&brand, "invalid_request", "the form is too large");
+            resp.set_status(StatusCode::PAYLOAD_TOO_LARGE);
+            return Err(resp);
+        }
+        Err(BodyRefusal::Unreadable) => {
+            return Err(error_page(
+                &brand,
+                "invalid_request",
+                "the form could not be read",
+            ));
+        }
+    };
+    serde_urlencoded::from_bytes(&bytes)
+        .map_err(|_| error_page(&brand, "invalid_request", "the form is malformed"))
+}
+
 #[handler]
 pub async fn login(
     req: &Request,
-    Form(form): Form<HashMap<String, String>>,
+    body: poem::Body,
     Data(server): Data<&Arc<AuthServer>>,
 ) -> Response {
+    let form: HashMap<String, String> = match portal_form(server, req, body).await {
+        Ok(fields) => fields.into_iter().collect(),
+        Err(resp) => return resp,
+    };
     let session_id = form.get("session").map(String::as_str).unwrap_or_default();
     let flow = match flow(server, req, session_id).await {
         Ok(flow) => flow,
@@ -455,9 +487,13 @@ fn group_permissions(permissions: &[String]) -> Vec<PermissionGroup> {
 #[handler]
 pub async fn decide(
     req: &Request,
-    Form(fields): Form<Vec<(String, String)>>,
+    body: poem::Body,
     Data(server): Data<&Arc<AuthServer>>,
 ) -> Response {
+    let fields = match portal_form(server, req, body).await {
+        Ok(fields) => fields,
+        Err(resp) => return resp,
+    };
     // Several `account` fields when the customer picks several accounts.
     let accounts: Vec<String> = fields
         .iter()

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use aberta_ecosystem::tls::{MtlsServer, fapi_provider};
 use poem::endpoint::BoxEndpoint;
-use poem::{EndpointExt, Route, get, post};
+use poem::http::StatusCode;
+use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route, get, post};
 use rustls::RootCertStore;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{NoServerSessionStorage, ServerConfig, WebPkiClientVerifier};
@@ -27,32 +28,76 @@ pub fn endpoint(server: Arc<AuthServer>) -> BoxEndpoint<'static> {
 pub fn endpoint_with(server: Arc<AuthServer>, apis: Route) -> BoxEndpoint<'static> {
     let dcr = ofb_dcr_v2::server::routes(Arc::new(crate::dcr::Registration::new(server.clone())))
         .around(crate::dcr_guard::around);
+    const GET: &str = "GET, HEAD";
+    const POST: &str = "POST";
+    const GET_POST: &str = "GET, HEAD, POST";
     apis.at(
         "/.well-known/openid-configuration",
-        get(crate::discovery::discovery),
+        allow(GET, get(crate::discovery::discovery)),
     )
-    .at("/jwks", get(crate::discovery::jwks))
-    .at("/par", post(crate::par::push))
-    .at("/authorize", get(crate::authorize::authorize))
-    .at("/token", post(crate::token::token))
+    .at("/jwks", allow(GET, get(crate::discovery::jwks)))
+    .at("/par", allow(POST, post(crate::par::push)))
+    .at("/authorize", allow(GET, get(crate::authorize::authorize)))
+    .at("/token", allow(POST, post(crate::token::token)))
     .at(
         "/userinfo",
-        get(crate::userinfo::userinfo).post(crate::userinfo::userinfo),
+        allow(
+            GET_POST,
+            get(crate::userinfo::userinfo).post(crate::userinfo::userinfo),
+        ),
     )
-    .at("/introspect", post(crate::introspect::introspect))
-    .at("/revoke", post(crate::introspect::revoke))
+    .at(
+        "/introspect",
+        allow(POST, post(crate::introspect::introspect)),
+    )
+    .at("/revoke", allow(POST, post(crate::introspect::revoke)))
     .at(
         "/portal/login",
-        get(crate::portal::login_page).post(crate::portal::login),
+        allow(
+            GET_POST,
+            get(crate::portal::login_page).post(crate::portal::login),
+        ),
     )
     .at(
         "/portal/consent",
-        get(crate::portal::consent_page).post(crate::portal::decide),
+        allow(
+            GET_POST,
+            get(crate::portal::consent_page).post(crate::portal::decide),
+        ),
     )
     .nest("/", dcr)
     .data(server)
     .around(crate::interaction::around)
     .boxed()
+}
+
+/// `methods` answering a method it lacks with 405, the `Allow` header (RFC 9110 §15.5.6) and
+/// an OAuth-style JSON body, instead of poem's bare plain-text 405.
+fn allow<E: Endpoint + 'static>(allowed: &'static str, methods: E) -> BoxEndpoint<'static> {
+    methods
+        .around(move |next, req| async move {
+            match next.call(req).await {
+                Err(err) if err.status() == StatusCode::METHOD_NOT_ALLOWED => {
+                    Ok(method_not_allowed(allowed))
+                }
+                other => other.map(IntoResponse::into_response),
+            }
+        })
+        .boxed()
+}
+
+/// The 405 of a path whose methods are `allowed` (a comma-separated list).
+fn method_not_allowed(allowed: &'static str) -> Response {
+    let body = serde_json::json!({
+        "error": "invalid_request",
+        "error_description": format!("method not allowed; this path accepts {allowed}"),
+    });
+    Response::builder()
+        .status(StatusCode::METHOD_NOT_ALLOWED)
+        .header("allow", allowed)
+        .content_type("application/json")
+        .header("cache-control", "no-store")
+        .body(body.to_string())
 }
 
 /// The interaction-id middleware of the authorization server, for other listeners.

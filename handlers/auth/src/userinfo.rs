@@ -23,7 +23,7 @@ pub async fn bearer(server: &AuthServer, req: &Request) -> Result<TokenInfo, OAu
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .ok_or_else(|| OAuthError::invalid_token("a bearer token is required"))?;
+        .ok_or_else(|| OAuthError::token_required("a bearer token is required"))?;
     let info = server
         .introspect_token(brand.id(), token)
         .await?
@@ -50,12 +50,7 @@ pub async fn userinfo(req: &Request, Data(server): Data<&Arc<AuthServer>>) -> Re
         .subject
         .filter(|_| info.scope.split_whitespace().any(|s| s == "openid"))
     else {
-        return OAuthError::new(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
-            "the token lacks openid",
-        )
-        .into_response();
+        return OAuthError::insufficient_scope("the token lacks openid").into_response();
     };
     json_response(StatusCode::OK, &json!({ "sub": subject }))
 }

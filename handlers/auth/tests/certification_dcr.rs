@@ -361,7 +361,7 @@ async fn brands_do_not_share_clients_or_tokens() {
             .await;
         assert_eq!(
             (status, body["error"].as_str()),
-            (401, Some("invalid_client")),
+            (400, Some("invalid_client")),
             "{body}"
         );
         let info = sandbox

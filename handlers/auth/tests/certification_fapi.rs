@@ -413,7 +413,7 @@ async fn fapi1_advanced_final_ensure_client_id_in_token_endpoint() {
                 ("client_id", &other.software_id),
             ])
             .await;
-        assert_error(&result, 401, "invalid_client");
+        assert_error(&result, 400, "invalid_client");
     }
 }
 
@@ -485,7 +485,7 @@ async fn fapi1_advanced_final_ensure_mtls_holder_of_key_required() {
             .unwrap();
         let status = resp.status().as_u16();
         let body: Value = resp.json().await.unwrap();
-        assert_error(&(status, body), 401, "invalid_client");
+        assert_error(&(status, body), 400, "invalid_client");
     }
 }
 
@@ -518,7 +518,7 @@ async fn fapi1_advanced_final_client_assertion_rules() {
             (
                 "ensure-client-assertion-with-wrong-aud-fails",
                 base(json!("https://other.example")),
-                401,
+                400,
                 Some("invalid_client"),
             ),
         ];
@@ -527,7 +527,7 @@ async fn fapi1_advanced_final_client_assertion_rules() {
         cases.push((
             "ensure-client-assertion-with-exp-is-5-minutes-in-past-fails",
             expired,
-            401,
+            400,
             Some("invalid_client"),
         ));
         let mut no_sub = base(json!(issuer));
@@ -535,7 +535,7 @@ async fn fapi1_advanced_final_client_assertion_rules() {
         cases.push((
             "ensure-client-assertion-with-no-sub-fails",
             no_sub,
-            401,
+            400,
             Some("invalid_client"),
         ));
         let mut wrong_iss = base(json!(issuer));
@@ -543,7 +543,7 @@ async fn fapi1_advanced_final_client_assertion_rules() {
         cases.push((
             "ensure-client-assertion-with-wrong-iss-fails",
             wrong_iss,
-            401,
+            400,
             Some("invalid_client"),
         ));
         let mut wrong_sub = base(json!(issuer));
@@ -551,7 +551,7 @@ async fn fapi1_advanced_final_client_assertion_rules() {
         cases.push((
             "ensure-client-assertion-with-wrong-sub-fails",
             wrong_sub,
-            401,
+            400,
             Some("invalid_client"),
         ));
         for (module, claims, want_status, want_error) in cases {
@@ -600,7 +600,7 @@ async fn fapi1_advanced_final_client_assertion_rules() {
         ];
         assert_error(
             &tpp.post_form("/token", &pairs).await,
-            401,
+            400,
             "invalid_client",
         );
     }

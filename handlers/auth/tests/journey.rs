@@ -218,7 +218,7 @@ async fn journey(backend: Backend) {
     let (status, body) = tpp.token(&[("grant_type", "client_credentials")]).await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (401, Some("invalid_client"))
+        (400, Some("invalid_client"))
     );
     sandbox.holder.listener.shutdown().await;
 }

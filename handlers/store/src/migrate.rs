@@ -9,11 +9,13 @@ use sea_orm::{
     EntityTrait, Schema, Statement, TransactionTrait,
 };
 
-use crate::entity::{client, code, consent, grant, outbox, par, revocation, secret, session};
+use crate::entity::{
+    assertion, client, code, consent, grant, outbox, par, revocation, secret, session,
+};
 use crate::error::Result;
 
 /// The schema version this build writes; bump it with each new migration step.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Brings the schema to [`SCHEMA_VERSION`].
 pub async fn run(db: &DatabaseConnection) -> Result<()> {
@@ -49,6 +51,19 @@ pub async fn run(db: &DatabaseConnection) -> Result<()> {
     }
     if current < 3 {
         version_3(&txn, current).await?;
+    }
+    if current < 4 {
+        // Client assertions already presented (replay refusal), purged by expiry.
+        let schema = Schema::new(backend);
+        create(&txn, &schema, assertion::Entity).await?;
+        index(
+            &txn,
+            "idx_auth_assertion_jti_expiry",
+            assertion::Entity,
+            &["expires_at"],
+            false,
+        )
+        .await?;
     }
     if current < SCHEMA_VERSION {
         txn.execute(

@@ -9,10 +9,10 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseBackend,
     DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, SqlErr, Statement,
-    TransactionTrait,
+    TransactionTrait, TryInsertResult,
 };
 
-use crate::entity::{client, code, consent, grant, par, revocation, secret, session};
+use crate::entity::{assertion, client, code, consent, grant, par, revocation, secret, session};
 use crate::error::{Result, StoreError};
 use crate::outbox::{self, NewEvent};
 
@@ -495,6 +495,38 @@ impl Store {
             .is_some())
     }
 
+    // ---- client assertions already presented ---------------------------------------------
+
+    /// Records the `jti` (a digest of it) of `client_id`'s assertion until `expires_at`;
+    /// `false` when that client presented it before and it has not expired. The insert
+    /// decides (primary key, no read first), so two instances given the same assertion at
+    /// once accept it once. Expired rows are deleted first, which keeps the table to the
+    /// assertions still alive.
+    pub async fn record_assertion(
+        &self,
+        brand: &str,
+        client_id: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool> {
+        assertion::Entity::delete_many()
+            .filter(assertion::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await?;
+        let row = assertion::Model {
+            brand: brand.to_string(),
+            client_id: client_id.to_string(),
+            jti: jti.to_string(),
+            expires_at,
+        };
+        let inserted = assertion::Entity::insert(row.into_active_model())
+            .on_conflict_do_nothing()
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
+    }
+
     // ---- consents (the database-backed consent store) ------------------------------------
 
     pub async fn upsert_consent(&self, row: consent::Model) -> Result<()> {
@@ -571,6 +603,11 @@ impl Store {
             .rows_affected;
         total += grant::Entity::delete_many()
             .filter(grant::Column::ExpiresAt.lt(now))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        total += assertion::Entity::delete_many()
+            .filter(assertion::Column::ExpiresAt.lte(now))
             .exec(&self.db)
             .await?
             .rows_affected;

@@ -3,6 +3,7 @@
 
 use aberta_store::entity::{client, code, consent, grant, par};
 use aberta_store::{CodeOutcome, Store, StoreError};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -440,5 +441,107 @@ async fn outbox_events_commit_and_roll_back_with_their_transaction() {
         let rows = events(store.connection(), &topic).await.unwrap();
         let kinds: Vec<_> = rows.iter().map(|r| r.event_type.as_str()).collect();
         assert_eq!(kinds, ["kept"], "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_assertion_jti_is_taken_once_by_any_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, store) in backends(&dir).await {
+        // A second connection stands for another instance on the same database.
+        let other = match name {
+            "sqlite" => Store::sqlite_file(&dir.path().join("aberta.db"))
+                .await
+                .unwrap(),
+            _ => Store::connect(&std::env::var("ABERTA_TEST_DATABASE_URL").unwrap())
+                .await
+                .unwrap(),
+        };
+        let brand = id();
+        let (client, jti) = (id(), id());
+        assert!(
+            store
+                .record_assertion(&brand, &client, &jti, NOW + 60, NOW)
+                .await
+                .unwrap(),
+            "{name}: first use"
+        );
+        assert!(
+            !other
+                .record_assertion(&brand, &client, &jti, NOW + 60, NOW + 1)
+                .await
+                .unwrap(),
+            "{name}: replay at the other instance"
+        );
+        assert!(
+            !store
+                .record_assertion(&brand, &client, &jti, NOW + 60, NOW + 2)
+                .await
+                .unwrap(),
+            "{name}: replay at the same instance"
+        );
+        // Another client, or another brand, may use the same jti.
+        assert!(
+            other
+                .record_assertion(&brand, &id(), &jti, NOW + 60, NOW)
+                .await
+                .unwrap(),
+            "{name}: another client"
+        );
+        assert!(
+            other
+                .record_assertion(&id(), &client, &jti, NOW + 60, NOW)
+                .await
+                .unwrap(),
+            "{name}: another brand"
+        );
+        // Concurrent first uses: exactly one wins.
+        let racing = id();
+        let (a, b) = tokio::join!(
+            store.record_assertion(&brand, &client, &racing, NOW + 60, NOW),
+            other.record_assertion(&brand, &client, &racing, NOW + 60, NOW),
+        );
+        assert_eq!(
+            [a.unwrap(), b.unwrap()].iter().filter(|won| **won).count(),
+            1,
+            "{name}: one of two concurrent uses wins"
+        );
+        // Once expired, rows go: on the next record, and by the purge.
+        let later = NOW + 61;
+        let stale = id();
+        assert!(
+            store
+                .record_assertion(&brand, &client, &stale, NOW + 61, NOW)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .record_assertion(&brand, &client, &id(), later + 60, later)
+                .await
+                .unwrap()
+        );
+        let left = aberta_store::entity::assertion::Entity::find()
+            .filter(aberta_store::entity::assertion::Column::Brand.eq(brand.as_str()))
+            .filter(aberta_store::entity::assertion::Column::ExpiresAt.lte(later))
+            .count(store.connection())
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "{name}: expired rows deleted on record");
+        // Times long past, so the purge touches no other test's rows.
+        let (past, purge_brand) = (1_000, id());
+        assert!(
+            store
+                .record_assertion(&purge_brand, &client, &jti, past + 100, past)
+                .await
+                .unwrap()
+        );
+        assert!(store.purge_expired(past + 100).await.unwrap() >= 1);
+        let left = aberta_store::entity::assertion::Entity::find()
+            .filter(aberta_store::entity::assertion::Column::Brand.eq(purge_brand.as_str()))
+            .count(store.connection())
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "{name}: expired rows purged");
     }
 }

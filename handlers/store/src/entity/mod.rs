@@ -1,5 +1,6 @@
 //! The tables, one sea-orm entity per module. Times are Unix seconds; JSON documents are text.
 
+pub mod assertion;
 pub mod client;
 pub mod code;
 pub mod consent;
