@@ -2,10 +2,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use aberta_ecosystem::pki::Pki;
 use aberta_ecosystem::registry::Registry;
 use aberta_ecosystem::sandbox::{self, Ports, SandboxJson};
+use aberta_ecosystem::tls::ConnectionLimits;
 use aberta_ecosystem::{directory, pcm_sim};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -57,6 +59,46 @@ struct SandboxArgs {
     /// file `aberta.db` in the data directory).
     #[arg(long, env = "ABERTA_DATABASE_URL")]
     database_url: Option<String>,
+    #[command(flatten)]
+    connections: ConnectionArgs,
+}
+
+/// Timeouts and caps of the account holder's public listener.
+#[derive(Debug, Args)]
+struct ConnectionArgs {
+    /// Seconds a client has to send a request's head after the TLS handshake (and between
+    /// HTTP/1 requests).
+    #[arg(long, env = "ABERTA_HEADER_READ_TIMEOUT", default_value_t = ConnectionLimits::default().header_read_timeout.as_secs())]
+    header_read_timeout: u64,
+    /// Seconds a connection may stay open with no request in flight.
+    #[arg(long, env = "ABERTA_IDLE_TIMEOUT", default_value_t = ConnectionLimits::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
+    /// Seconds a client has to finish the TLS handshake.
+    #[arg(long, env = "ABERTA_HANDSHAKE_TIMEOUT", default_value_t = ConnectionLimits::default().handshake_timeout.as_secs())]
+    handshake_timeout: u64,
+    /// Seconds a client has to send a whole request body.
+    #[arg(long, env = "ABERTA_BODY_READ_TIMEOUT", default_value_t = ConnectionLimits::default().body_read_timeout.as_secs())]
+    body_read_timeout: u64,
+    /// Connections open at once from one client address.
+    #[arg(long, env = "ABERTA_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = ConnectionLimits::default().max_connections_per_address)]
+    max_connections_per_address: usize,
+    /// Connections open at once on the listener.
+    #[arg(long, env = "ABERTA_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections)]
+    max_connections: usize,
+}
+
+impl ConnectionArgs {
+    fn limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            handshake_timeout: Duration::from_secs(self.handshake_timeout),
+            header_read_timeout: Duration::from_secs(self.header_read_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            body_read_timeout: Duration::from_secs(self.body_read_timeout),
+            max_connections_per_address: self.max_connections_per_address,
+            max_connections: self.max_connections,
+            ..ConnectionLimits::default()
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,6 +176,7 @@ async fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
     let internal_port = args.internal_port.unwrap_or(ports.holder.saturating_add(3));
     let options = aberta_holder::sandbox::HolderOptions {
         nats: aberta_holder::operations::nats_from_env(),
+        connections: args.connections.limits(),
         ..Default::default()
     };
     let holder = aberta_holder::sandbox::start_with(

@@ -27,6 +27,10 @@ impl Drop for Running {
 }
 
 fn run_sandbox(data: &Path, port: u16, database_url: Option<&str>) -> Running {
+    run_sandbox_with(data, port, database_url, &[])
+}
+
+fn run_sandbox_with(data: &Path, port: u16, database_url: Option<&str>, extra: &[&str]) -> Running {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aberta"));
     cmd.args(["sandbox", "--data-dir"])
         .arg(data)
@@ -34,6 +38,7 @@ fn run_sandbox(data: &Path, port: u16, database_url: Option<&str>) -> Running {
         .args(["--directory-port", &free_port().to_string()])
         .args(["--pcm-port", &free_port().to_string()])
         .args(["--internal-port", &free_port().to_string()])
+        .args(extra)
         .env_remove("ABERTA_DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -125,4 +130,47 @@ async fn sandbox_serves_the_account_holder_on_postgres() {
         panic!("ABERTA_TEST_DATABASE_URL is not set; e.g. createdb -h 127.0.0.1 -U postgres aberta_test && export ABERTA_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/aberta_test")
     });
     serves_every_brand(Some(&url)).await;
+}
+
+/// The listener's limits come from the command line: a connection that never starts its TLS
+/// handshake is closed after `--handshake-timeout`, and the holder goes on serving. (The
+/// mechanisms themselves are tested in the ecosystem crate; this checks the wiring.)
+#[tokio::test]
+async fn a_silent_connection_is_closed_by_the_configured_timeout() {
+    use tokio::io::AsyncReadExt;
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let port = free_port();
+    let _sandbox = run_sandbox_with(
+        &data,
+        port,
+        None,
+        &[
+            "--handshake-timeout",
+            "1",
+            "--max-connections-per-address",
+            "16",
+        ],
+    );
+    let mut silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    // Bounded only so a listener that never closes fails the test instead of hanging it.
+    let read = tokio::time::timeout(std::time::Duration::from_secs(30), silent.read(&mut buf))
+        .await
+        .expect("the silent connection was held open");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    let contract: Value =
+        serde_json::from_slice(&std::fs::read(data.join("sandbox.json")).unwrap()).unwrap();
+    let resp = http(&contract, true)
+        .get(contract["discovery_url"].as_str().unwrap_or_default())
+        .send()
+        .await;
+    let status = match resp {
+        Ok(resp) => resp.status().as_u16(),
+        Err(err) => panic!("{err}"),
+    };
+    assert_eq!(status, 200);
 }

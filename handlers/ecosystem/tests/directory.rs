@@ -215,16 +215,81 @@ async fn software_keystore_holds_the_signing_and_encryption_keys() {
 }
 
 #[tokio::test]
-async fn a_client_without_a_certificate_is_refused() {
+async fn participants_keystore_and_discovery_are_served_without_a_certificate() {
     let eco = start().await;
-    let result = anonymous_client(&eco.contract)
-        .get(&eco.contract.directory.participants_url)
+    let c = &eco.contract;
+    let client = anonymous_client(c);
+    let resp = client
+        .get(&c.directory.participants_url)
         .send()
-        .await;
-    assert!(
-        result.is_err(),
-        "the handshake must fail without a client certificate"
-    );
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let orgs: Value = resp.json().await.unwrap();
+    assert_eq!(orgs.as_array().unwrap().len(), 2);
+    let resp = client
+        .get(&c.directory.directory_jwks_url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let set = JwkSet::from_bytes(resp.bytes().await.unwrap()).unwrap();
+    assert_eq!(set.keys().len(), 1);
+    let resp = client
+        .get(format!(
+            "{}/{}/{}/transport.jwks",
+            c.directory.keystore_url, c.tpp.org_id, c.tpp.software_id
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = client
+        .get(format!(
+            "{}/.well-known/openid-configuration",
+            c.directory.base_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn calls_that_need_mutual_tls_refuse_a_client_without_a_certificate() {
+    let eco = start().await;
+    let c = &eco.contract;
+    let client = anonymous_client(c);
+    let resp = client
+        .post(&c.directory.token_url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&scope=directory%3Asoftware")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    // A token taken with the certificate is of no use without it.
+    let access = token(&tpp_client(c), &c.directory.token_url, "directory:software").await;
+    let resp = client
+        .get(ssa_url(c, &c.tpp.org_id, &c.tpp.software_id))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    // The admin calls too, even with the admin token.
+    let resp = client
+        .post(format!("{}/admin/organisations", c.directory.base_url))
+        .bearer_auth(eco.admin_token())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "UNAUTHORIZED");
 }
 
 #[tokio::test]

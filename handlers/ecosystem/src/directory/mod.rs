@@ -10,15 +10,17 @@ mod ssa;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use aberta_runtime::context::ClientCert;
 use poem::endpoint::BoxEndpoint;
+use poem::http::StatusCode;
 use poem::web::Data;
-use poem::{EndpointExt, Request, Response, Route, get, handler, post};
+use poem::{Endpoint, EndpointExt, Request, Response, Route, get, handler, post};
 
 use crate::error::Result;
 use crate::keys::{self, KeyPurpose, Ps256Key};
 use crate::pki::Pki;
 use crate::registry::Registry;
-use crate::tls::MtlsServer;
+use crate::tls::{ConnectionLimits, MtlsServer};
 use crate::token::TokenService;
 use tokio::net::TcpListener;
 
@@ -119,15 +121,57 @@ impl Directory {
             .catch_error(|_: poem::error::NotFoundError| async {
                 crate::http_error::not_found("no such resource")
             })
+            .around(|ep, req| async move {
+                if is_public(req.uri().path()) || req.extensions().get::<ClientCert>().is_some() {
+                    return Ok(ep.get_response(req).await);
+                }
+                Ok(certificate_required(req.uri().path()))
+            })
             .boxed()
     }
 }
 
-/// Opens the directory over `data_dir` and serves it over mutual TLS on `listener`.
+/// What the real directory serves without a client certificate (its public data and keystore
+/// hosts, and its discovery document): the participants list, the keystore and discovery.
+fn is_public(path: &str) -> bool {
+    path == "/participants"
+        || path.starts_with("/keystore/")
+        || path == "/.well-known/openid-configuration"
+}
+
+/// The refusal of a call that the real directory serves over mutual TLS only.
+fn certificate_required(path: &str) -> Response {
+    const DETAIL: &str = "a client certificate is required";
+    if path == "/token" {
+        crate::http_error::oauth(StatusCode::UNAUTHORIZED, "invalid_client", DETAIL)
+    } else {
+        crate::http_error::ofb(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", DETAIL)
+    }
+}
+
+/// Opens the directory over `data_dir` and serves it on `listener`, with the default
+/// connection limits.
 pub fn serve(data_dir: &Path, listener: TcpListener, base_url: &str) -> Result<MtlsServer> {
+    serve_with_limits(data_dir, listener, base_url, ConnectionLimits::default())
+}
+
+/// As [`serve`], with the given connection limits. A client certificate is optional at the
+/// handshake (one presented must chain to the test CA), so that the public calls work without
+/// one; every other call refuses a request without one.
+pub fn serve_with_limits(
+    data_dir: &Path,
+    listener: TcpListener,
+    base_url: &str,
+    limits: ConnectionLimits,
+) -> Result<MtlsServer> {
     let directory = Arc::new(Directory::open(data_dir, base_url)?);
-    let config = crate::tls::sandbox_server_config(directory.pki())?;
-    MtlsServer::serve(listener, config, directory.endpoint())
+    let server = directory.pki().server_cert()?;
+    let config = crate::tls::server_config_optional_client_cert(
+        directory.pki().ca_certs()?,
+        crate::pki::certs_from_pem_file(&server.cert_path)?,
+        crate::pki::key_from_pem_file(&server.key_path)?,
+    )?;
+    MtlsServer::serve_with_limits(listener, config, directory.endpoint(), limits)
 }
 
 /// The directory's SSA and token signing key.

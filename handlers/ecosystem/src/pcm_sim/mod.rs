@@ -22,7 +22,7 @@ use crate::error::Result;
 use crate::http_error;
 use crate::keys::{self, KeyPurpose, Ps256Key};
 use crate::registry::Registry;
-use crate::tls::MtlsServer;
+use crate::tls::{ConnectionLimits, MtlsServer};
 use crate::token::TokenService;
 use tokio::net::TcpListener;
 
@@ -113,12 +113,23 @@ impl PcmSim {
     }
 }
 
-/// Opens the PCM simulator over `data_dir` and serves it over mutual TLS on `listener`.
+/// Opens the PCM simulator over `data_dir` and serves it over mutual TLS on `listener`, with
+/// the default connection limits.
 pub fn serve(data_dir: &Path, listener: TcpListener, base_url: &str) -> Result<MtlsServer> {
+    serve_with_limits(data_dir, listener, base_url, ConnectionLimits::default())
+}
+
+/// As [`serve`], with the given connection limits.
+pub fn serve_with_limits(
+    data_dir: &Path,
+    listener: TcpListener,
+    base_url: &str,
+    limits: ConnectionLimits,
+) -> Result<MtlsServer> {
     let pki = crate::pki::Pki::open_or_create(data_dir)?;
     let sim = Arc::new(PcmSim::open(data_dir, base_url)?);
     let config = crate::tls::sandbox_server_config(&pki)?;
-    MtlsServer::serve(listener, config, sim.endpoint())
+    MtlsServer::serve_with_limits(listener, config, sim.endpoint(), limits)
 }
 
 /// The simulator served by a runtime of its own (one worker; its threads, blocking ones too,
