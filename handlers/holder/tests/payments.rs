@@ -88,6 +88,8 @@ struct Answer {
     content_type: String,
     /// The JSON body, or the verified claims of a JWT body.
     body: Value,
+    /// The `Retry-After` header.
+    retry_after: Option<String>,
 }
 
 /// Sends a signed (`application/jwt`) or plain request and reads the answer, verifying a
@@ -137,6 +139,11 @@ async fn try_send(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let text = resp.text().await?;
     let body = if content_type.starts_with("application/jwt") {
         verify_answer(env, tpp, &text).await
@@ -149,6 +156,7 @@ async fn try_send(
         status,
         content_type,
         body,
+        retry_after,
     })
 }
 
@@ -1118,6 +1126,159 @@ async fn interrupted(backend: Backend) {
     world.holder.shutdown().await;
 }
 
+/// Leaves what an instance named `owner` (name, run) leaves while the bank is being called
+/// for a payment request: the key claimed, the consent consumed, the request kept.
+async fn leave_in_flight(
+    world: &World,
+    tpp: &Tpp,
+    consent_id: &str,
+    items: &Value,
+    key: &str,
+    owner: (&str, &str),
+) {
+    use aberta_payments::idempotency::{self, BodyHash, Claim, IdempotencyKey};
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+
+    let typed: Vec<ofb_payments_v4::models::CreatePixPaymentData> =
+        serde_json::from_value(items.clone()).unwrap();
+    let typed = serde_json::to_value(&typed).unwrap();
+    let brand = world.contract.holder.brand.clone();
+    let key = IdempotencyKey::parse(Some(key)).unwrap();
+    let hash = BodyHash::of_message("POST /pix/payments", Some(&typed));
+    let now = common::now();
+    let db = world.holder.store.connection();
+    let txn = db.begin().await.unwrap();
+    let Claim::Fresh(ticket) = idempotency::claim(&txn, &brand, tpp.client_id(), &key, &hash, now)
+        .await
+        .unwrap()
+    else {
+        panic!("a fresh key")
+    };
+    let ticket = ticket.detach();
+    world
+        .holder
+        .payment_consents
+        .consume(&txn, &brand, consent_id, now)
+        .await
+        .unwrap();
+    let ring =
+        aberta_store::KeyRing::from_env_or_file(&world.dir.path().join("keyring.json")).unwrap();
+    let sealed = ring
+        .seal("payments_pending_request.items", &typed.to_string())
+        .unwrap();
+    let backend = db.get_database_backend();
+    let mut sql = "INSERT INTO payments_pending_request (brand, client_id, idempotency_key, \
+                   request_hash, consent_id, items, self_link, created_at, owner_name, \
+                   owner_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        .to_string();
+    if backend == sea_orm::DatabaseBackend::Postgres {
+        for n in 1..=10 {
+            sql = sql.replacen('?', &format!("${n}"), 1);
+        }
+    }
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            brand.into(),
+            tpp.client_id().into(),
+            ticket.key().into(),
+            ticket.request_hash().into(),
+            consent_id.into(),
+            sealed.into(),
+            format!("{}{BASE}/pix/payments", world.issuer()).into(),
+            now.into(),
+            owner.0.into(),
+            owner.1.into(),
+        ],
+    ))
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+}
+
+/// A retry of a request still in flight is told when to come back (`Retry-After`); a holder
+/// that stops mid-way through it and starts again finishes it before taking requests, not
+/// after the 30-second delay an instance gives another's requests.
+async fn recovered_at_restart(backend: Backend) {
+    let world = start(backend).await;
+    let tpp = ready_tpp(&world, "https://127.0.0.1:9/unused").await;
+    let token = client_token(&tpp).await;
+    let consent_id = create_consent(&world, &tpp, &token, "4.00").await;
+    let access = authorise(&world, &tpp, &consent_id).await;
+    let items = payment_data(&consent_id, "4.00", CNPJ_INITIATOR);
+    let key = format!("restart-{}", uuid::Uuid::new_v4().simple());
+    let (name, run) = world.holder.payments.instance();
+    let (name, run) = (name.to_string(), run.to_string());
+    leave_in_flight(&world, &tpp, &consent_id, &items, &key, (&name, &run)).await;
+
+    let path = format!("{BASE}/pix/payments");
+    let retry = async |world: &World| {
+        let body = signed(&tpp, world.issuer(), &path, items.clone());
+        send(
+            world,
+            &tpp,
+            reqwest::Method::POST,
+            &path,
+            &access,
+            Some(body),
+            Some(&key),
+        )
+        .await
+    };
+    let waiting = retry(&world).await;
+    assert_eq!(waiting.status, 429, "{}", waiting.body);
+    let seconds: u64 = waiting
+        .retry_after
+        .as_deref()
+        .expect("a 429 with Retry-After")
+        .parse()
+        .expect("Retry-After in whole seconds");
+    assert!(seconds >= 1, "{seconds}");
+
+    // The holder stops with the request as it was, and starts again on the same address,
+    // directory and database: a new run of the same instance.
+    let World { env, holder } = world;
+    holder.shutdown().await;
+    let authority = env.issuer().trim_start_matches("https://").to_string();
+    let listener = TcpListener::bind(authority.replace("localhost", "127.0.0.1"))
+        .await
+        .unwrap();
+    let holder = world::holder_on(&env, backend, listener, OperationalLimits::disabled()).await;
+    let world = World { env, holder };
+    assert_eq!(world.holder.payments.instance().0, name);
+    assert_ne!(world.holder.payments.instance().1, run);
+
+    // Finished by the first recovery round, which ran before the holder took requests.
+    assert_eq!(
+        rows_of(&world, backend, "payments_pending_request", &consent_id).await,
+        0
+    );
+    assert_eq!(
+        rows_of(&world, backend, "payments_pix_payment", &consent_id).await,
+        1
+    );
+    let answered = retry(&world).await;
+    assert_eq!(answered.status, 201, "{}", answered.body);
+    assert_eq!(answered.body["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        rows_of(&world, backend, "demo_pix_payment", &consent_id).await,
+        1
+    );
+    world.holder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_holder_finishes_its_interrupted_payment_at_once_on_sqlite() {
+    recovered_at_restart(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_holder_finishes_its_interrupted_payment_at_once_on_postgres() {
+    common::postgres_url();
+    recovered_at_restart(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_payment_is_finished_once_on_sqlite() {
     interrupted(Backend::Sqlite).await;
@@ -1637,8 +1798,8 @@ async fn crash(backend: Backend) {
 
     let holder = ChildHolder::start(&env, backend);
     for (request, before) in requests.iter().zip(&answered_before) {
-        // A request caught mid-way is finished by the recovery (after 30 s); until then
-        // its key answers 429.
+        // A request caught mid-way is finished by the restarted holder's first recovery
+        // round; a retry meanwhile answers 429.
         let mut answer = None;
         for _ in 0..120 {
             match post(request).await {

@@ -3,7 +3,9 @@
 //! (the generated routes and [`crate::codec`]); here are the token, idempotency and business
 //! rules, and the calls to the bank.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aberta_auth::{AuthServer, TokenInfo};
 use aberta_runtime::RequestContext;
@@ -17,20 +19,32 @@ use chrono::NaiveDate;
 use ofb_payments_v4::connector::*;
 use ofb_payments_v4::server::*;
 use poem::http::StatusCode;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::consents::{self, PaymentConsent, PaymentConsents, Transition};
-use crate::entity::pending;
+use crate::entity::{idempotency as claims, pending};
 use crate::error::PaymentsError;
 use crate::idempotency::{self, BodyHash, Claim, DetachedTicket, IdempotencyKey};
 use crate::notify::Notifier;
 use crate::pix::{self, Payments};
 use crate::rules::{self, Violation};
 
-/// A payment request left between claim and answer this long is taken for interrupted.
+/// A payment request left between claim and answer this long is taken for interrupted
+/// (unless its instance was seen to restart: see [`PaymentsService::recover_interrupted`]).
 const RECOVER_AFTER_S: i64 = 30;
+/// How long a duplicate of a request still running waits for its answer before 429.
+const DUPLICATE_WAIT: Duration = Duration::from_secs(3);
+/// The longest pause between two looks at a key in flight.
+const DUPLICATE_POLL_MAX: Duration = Duration::from_millis(250);
+/// `Retry-After` once the recovery of a key in flight is overdue (the bank does not answer it).
+const OVERDUE_RETRY_S: u64 = 5;
+/// How long a starting instance spends finishing its previous run's requests before serving.
+const START_RECOVERY_LIMIT: Duration = Duration::from_secs(10);
 /// The sealed-column name of the answers kept for idempotency keys.
 const ANSWER_COLUMN: &str = "payments_idempotency.response";
 /// The sealed column of a pending request's payments.
@@ -44,6 +58,15 @@ pub struct PaymentsService {
     payments: Arc<Payments>,
     bank: Arc<dyn PaymentsConnector>,
     notifier: Arc<Notifier>,
+    instance: Instance,
+}
+
+/// Who writes a pending payment request: the instance's name, the same across its restarts
+/// and never that of another running instance, and this run of it.
+#[derive(Debug, Clone)]
+struct Instance {
+    name: String,
+    run: String,
 }
 
 impl PaymentsService {
@@ -64,7 +87,48 @@ impl PaymentsService {
             payments,
             bank,
             notifier,
+            instance: Instance {
+                // Unnamed, an instance never takes another's requests for a previous run's.
+                name: uuid::Uuid::new_v4().to_string(),
+                run: uuid::Uuid::new_v4().to_string(),
+            },
         }
+    }
+
+    /// Names this instance after the address it listens on and the host it runs on, which
+    /// no other running instance shares and a restart keeps: the requests a previous run
+    /// left are then finished at start (see [`Self::recover_interrupted`]). Without a host
+    /// name (or an address) the instance stays unnamed.
+    pub fn on_listener(mut self, addr: Option<SocketAddr>) -> Self {
+        if let (Some(addr), Some(host)) = (addr, host_name()) {
+            self.instance.name = format!("{host}/{addr}");
+        }
+        self
+    }
+
+    /// This instance's name and run (see [`Self::on_listener`]).
+    pub fn instance(&self) -> (&str, &str) {
+        (&self.instance.name, &self.instance.run)
+    }
+}
+
+/// The host's name, from the kernel or the environment.
+fn host_name() -> Option<String> {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+}
+
+/// The `Retry-After` of a key in flight since `since`: until the recovery would have finished
+/// an interrupted request (plus a round of the sweeper), or a few seconds once that is overdue.
+pub fn retry_after_s(since: i64, now: i64) -> u64 {
+    match u64::try_from(since + RECOVER_AFTER_S - now) {
+        // A claim stamped ahead of this clock (another instance's) waits no longer.
+        Ok(due) if due > 0 => due.min(RECOVER_AFTER_S.unsigned_abs()) + 1,
+        _ => OVERDUE_RETRY_S,
     }
 }
 
@@ -337,29 +401,12 @@ impl PaymentsApi for PaymentsService {
         }
         let hash = BodyHash::of_message("POST /consents", Some(&data));
         // The claim and the consent commit together; only a 201 is kept for the key.
-        let txn = answer!(
-            self.store
-                .connection()
-                .begin()
+        let (txn, ticket) = match answer!(
+            self.claim(&info, &request.x_idempotency_key.0, &hash, at)
                 .await
-                .map_err(|e| internal(e.into()))
-        );
-        let ticket = match answer!(
-            claim_key(
-                &txn,
-                &self.keyring,
-                &info,
-                &request.x_idempotency_key.0,
-                &hash,
-                at
-            )
-            .await
         ) {
-            Ok(ticket) => ticket,
-            Err((status, body)) => {
-                let _ = txn.rollback().await;
-                return answer!(R::answered(status, body));
-            }
+            Ok(claimed) => claimed,
+            Err((status, body)) => return answer!(R::answered(status, body)),
         };
         let consent = answer!(
             self.consents
@@ -404,25 +451,13 @@ impl PaymentsApi for PaymentsService {
         let consent = answer!(self.owned_consent(&info, &consent_id).await);
 
         // The claim and the consent's consumption commit together, before the bank is
-        // called: a duplicate waits for, then replays, this request's answer.
-        let db = self.store.connection();
-        let txn = answer!(db.begin().await.map_err(|e| internal(e.into())));
-        let ticket = match answer!(
-            claim_key(
-                &txn,
-                &self.keyring,
-                &info,
-                &request.x_idempotency_key.0,
-                &hash,
-                at
-            )
-            .await
+        // called: a duplicate waits a little for this request's answer and replays it.
+        let (txn, ticket) = match answer!(
+            self.claim(&info, &request.x_idempotency_key.0, &hash, at)
+                .await
         ) {
-            Ok(ticket) => ticket,
-            Err((status, body)) => {
-                let _ = txn.rollback().await;
-                return answer!(R::answered(status, body));
-            }
+            Ok(claimed) => claimed,
+            Err((status, body)) => return answer!(R::answered(status, body)),
         };
         if consent.status == consents::PARTIALLY_ACCEPTED {
             // Still waiting for approvers: nothing consumed and the key given back, so the
@@ -489,11 +524,22 @@ impl PaymentsApi for PaymentsService {
             self.execute(&pending, &consent, request.body, &interaction_id, at)
                 .await
         );
-        let Some((status, body)) = finished else {
-            return internal(PaymentsError::Corrupt(
-                "the payment request was finished elsewhere".into(),
-            ))
-            .into();
+        let (status, body) = match finished {
+            Some(answer) => answer,
+            // The recovery of another instance finished it first: its answer is the key's.
+            None => match answer!(
+                self.claim(&info, &request.x_idempotency_key.0, &hash, at)
+                    .await
+            ) {
+                Err(answer) => answer,
+                Ok((txn, _)) => {
+                    let _ = txn.rollback().await;
+                    return internal(PaymentsError::Corrupt(
+                        "the payment request was finished elsewhere without an answer".into(),
+                    ))
+                    .into();
+                }
+            },
         };
         answer!(R::answered(status, body))
     }
@@ -559,23 +605,12 @@ impl PaymentsApi for PaymentsService {
         // The claim commits first; the bank is called outside any transaction; the answer
         // is kept (200 or 422) in the transaction that records the cancellations.
         let db = self.store.connection();
-        let txn = answer!(db.begin().await.map_err(|e| internal(e.into())));
-        let ticket = match answer!(
-            claim_key(
-                &txn,
-                &self.keyring,
-                &info,
-                &request.x_idempotency_key.0,
-                &hash,
-                now()
-            )
-            .await
+        let (txn, ticket) = match answer!(
+            self.claim(&info, &request.x_idempotency_key.0, &hash, now())
+                .await
         ) {
-            Ok(ticket) => ticket,
-            Err((status, body)) => {
-                let _ = txn.rollback().await;
-                return answer!(R::answered(status, body));
-            }
+            Ok(claimed) => claimed,
+            Err((status, body)) => return answer!(R::answered(status, body)),
         };
         answer!(txn.commit().await.map_err(|e| internal(e.into())));
 
@@ -685,6 +720,8 @@ impl PaymentsService {
                 .seal(PENDING_COLUMN, &Value::Array(items.to_vec()).to_string())?,
             self_link,
             created_at: now,
+            owner_name: Some(self.instance.name.clone()),
+            owner_run: Some(self.instance.run.clone()),
         })
     }
 
@@ -766,10 +803,26 @@ impl PaymentsService {
     /// Finishes the payment requests an instance left between claim and answer (it stopped
     /// while the bank was being called): each is sent again, and the bank answers a repeated
     /// request with the payments it already made. Returns how many were finished.
+    ///
+    /// A request is taken for interrupted when a previous run of this instance wrote it (that
+    /// run is dead: see [`Self::on_listener`]), at once, or else once it is
+    /// [`RECOVER_AFTER_S`] old: another instance may still be calling the bank for it.
+    /// Claims committed without an answer and without a pending request (a cancellation whose
+    /// instance stopped while the bank was called) are given back after that delay, so that
+    /// the initiator's retry is sent again instead of waiting a day.
     pub async fn recover_interrupted(&self, now: i64) -> Result<u64, PaymentsError> {
+        let db = self.store.connection();
         let stale = pending::Entity::find()
-            .filter(pending::Column::CreatedAt.lte(now - RECOVER_AFTER_S))
-            .all(self.store.connection())
+            .filter(
+                Condition::any()
+                    .add(pending::Column::CreatedAt.lte(now - RECOVER_AFTER_S))
+                    .add(
+                        Condition::all()
+                            .add(pending::Column::OwnerName.eq(self.instance.name.as_str()))
+                            .add(pending::Column::OwnerRun.ne(self.instance.run.as_str())),
+                    ),
+            )
+            .all(db)
             .await?;
         let mut finished = 0;
         for row in stale {
@@ -783,7 +836,66 @@ impl PaymentsService {
                 }
             }
         }
+        let released = self.release_orphan_claims(now).await?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "idempotency keys of interrupted requests given back"
+            );
+        }
         Ok(finished)
+    }
+
+    /// The first recovery round of a starting instance, before it takes requests: what a
+    /// previous run of it left is finished at once. Bounded: what a slow bank holds up is
+    /// left to the periodic rounds. Returns how many were finished.
+    pub async fn recover_at_start(&self) -> u64 {
+        match tokio::time::timeout(START_RECOVERY_LIMIT, self.recover_interrupted(now())).await {
+            Ok(Ok(finished)) => finished,
+            Ok(Err(err)) => {
+                tracing::warn!(%err, "finishing interrupted payment requests at start failed");
+                0
+            }
+            Err(_) => {
+                tracing::warn!("finishing interrupted payment requests at start took too long");
+                0
+            }
+        }
+    }
+
+    /// Gives back the keys claimed without an answer [`RECOVER_AFTER_S`] ago or more whose
+    /// request was not kept for recovery; returns how many.
+    async fn release_orphan_claims(&self, now: i64) -> Result<u64, PaymentsError> {
+        let db = self.store.connection();
+        let open = claims::Entity::find()
+            .filter(claims::Column::Status.is_null())
+            .filter(claims::Column::CreatedAt.lte(now - RECOVER_AFTER_S))
+            .limit(200)
+            .all(db)
+            .await?;
+        let mut released = 0;
+        for claim in open {
+            let kept = pending::Entity::find_by_id((
+                claim.brand.clone(),
+                claim.client_id.clone(),
+                claim.idempotency_key.clone(),
+            ))
+            .one(db)
+            .await?;
+            if kept.is_none() {
+                // Only a claim still without an answer goes (the condition of the ticket).
+                DetachedTicket::resume(
+                    &claim.brand,
+                    &claim.client_id,
+                    &claim.idempotency_key,
+                    &claim.request_hash,
+                )
+                .release_in(db)
+                .await?;
+                released += 1;
+            }
+        }
+        Ok(released)
     }
 
     /// Sends one interrupted request again; whether this call finished it.
@@ -939,17 +1051,73 @@ impl PaymentsService {
     }
 }
 
+impl PaymentsService {
+    /// Claims an `x-idempotency-key` in a new transaction: that transaction (which the caller
+    /// ends) with the ticket to answer the key with, or the answer to give instead (see
+    /// [`claim_key`]). A key whose first request is still running is waited for, up to
+    /// [`DUPLICATE_WAIT`], and its answer replayed (the spec's "same result"); after that, 429
+    /// with `Retry-After`.
+    async fn claim(
+        &self,
+        info: &TokenInfo,
+        header: &str,
+        hash: &BodyHash,
+        now: i64,
+    ) -> Result<Result<(DatabaseTransaction, DetachedTicket), (u16, Value)>, Rejection> {
+        let deadline = tokio::time::Instant::now() + DUPLICATE_WAIT;
+        let mut pause = Duration::from_millis(25);
+        loop {
+            let txn = self
+                .store
+                .connection()
+                .begin()
+                .await
+                .map_err(|e| internal(e.into()))?;
+            let since = match claim_key(&txn, &self.keyring, info, header, hash, now).await? {
+                Claimed::Ticket(ticket) => return Ok(Ok((txn, ticket))),
+                Claimed::Answer(status, body) => {
+                    let _ = txn.rollback().await;
+                    return Ok(Err((status, body)));
+                }
+                Claimed::InFlight { since } => since,
+            };
+            let _ = txn.rollback().await;
+            if tokio::time::Instant::now() + pause > deadline {
+                crate::retry::retry_after(retry_after_s(since, self::now()));
+                return Err(reject(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TOO_MANY_REQUESTS",
+                    "Requisição em andamento",
+                    "a request with this x-idempotency-key is still being processed",
+                ));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(DUPLICATE_POLL_MAX);
+        }
+    }
+}
+
+/// What claiming a key found, for the endpoints.
+enum Claimed {
+    /// The key is this request's.
+    Ticket(DetachedTicket),
+    /// The answer to give: the stored one, or 422 `ERRO_IDEMPOTENCIA`.
+    Answer(u16, Value),
+    /// The first request with the key, claimed at `since`, has no answer yet.
+    InFlight { since: i64 },
+}
+
 /// Claims an `x-idempotency-key` in `txn` (which the caller ends): the ticket to answer it
 /// with, or the answer to give instead: the one stored for the same request, or 422
-/// `ERRO_IDEMPOTENCIA` for other data. A malformed key, or one still in flight, is refused.
+/// `ERRO_IDEMPOTENCIA` for other data. A malformed key is refused.
 async fn claim_key(
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &DatabaseTransaction,
     keyring: &KeyRing,
     info: &TokenInfo,
     header: &str,
     hash: &BodyHash,
     now: i64,
-) -> Result<Result<DetachedTicket, (u16, Value)>, Rejection> {
+) -> Result<Claimed, Rejection> {
     let key = IdempotencyKey::parse(Some(header)).map_err(|r| {
         let (status, code, detail) = r.answer();
         reject(status, code, "Parâmetro inválido", detail)
@@ -958,28 +1126,23 @@ async fn claim_key(
         .await
         .map_err(internal)?
     {
-        Claim::Fresh(ticket) => Ok(Ok(ticket.detach())),
+        Claim::Fresh(ticket) => Ok(Claimed::Ticket(ticket.detach())),
         Claim::Replay { status, body } => {
             let body = keyring
                 .open(ANSWER_COLUMN, &body)
                 .map_err(|e| internal(e.into()))?;
             let body = serde_json::from_str(&body)
                 .map_err(|e| internal(PaymentsError::Corrupt(e.to_string())))?;
-            Ok(Err((status, body)))
+            Ok(Claimed::Answer(status, body))
         }
-        Claim::Mismatch => Ok(Err((
+        Claim::Mismatch => Ok(Claimed::Answer(
             422,
             error_body(&Violation {
                 code: "ERRO_IDEMPOTENCIA",
                 detail: "the x-idempotency-key was used for another request".into(),
             }),
-        ))),
-        Claim::InFlight => Err(reject(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TOO_MANY_REQUESTS",
-            "Requisição em andamento",
-            "a request with this x-idempotency-key is still being processed",
         )),
+        Claim::InFlight { since } => Ok(Claimed::InFlight { since }),
     }
 }
 

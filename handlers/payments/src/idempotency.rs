@@ -16,7 +16,7 @@
 //!     }
 //!     Claim::Replay { status, body } => /* answer status with body, signed afresh */,
 //!     Claim::Mismatch => /* 422 ERRO_IDEMPOTENCIA */,
-//!     Claim::InFlight => /* 429, Retry-After */,
+//!     Claim::InFlight { since } => /* wait a little and claim again, else 429 */,
 //! }
 //! ```
 //!
@@ -24,15 +24,18 @@
 //! neither. `claim` must be the first statement of the transaction: its insert is what takes
 //! the write lock on SQLite, and on PostgreSQL a duplicate arriving while the first request is
 //! still running **waits** on that row's uniqueness check, then sees the committed response
-//! and replays it (or, if the first rolled back, proceeds as the first). The spec's rule for a
-//! key seen before is "answer with the same result", and waiting is how a concurrent duplicate
-//! gets it.
+//! and replays it (or, if the first rolled back, proceeds as the first).
 //!
-//! [`Claim::InFlight`] is left for a row that has no response once its transaction ended: a
-//! claim made outside a transaction whose request is still running (or died). The spec has no
-//! answer for it; a bank answers as its platform-wide limit on concurrent requests does, 429
-//! with `Retry-After`, never 422 (a 422 to a payment is final for the client and would be
-//! stored). See [`Claim::refusal`].
+//! [`Claim::InFlight`] is a row that has no response once its transaction ended: a claim
+//! committed before its work is done ([`Ticket::detach`]: POST /pix/payments and PATCH
+//! /pix/payments/consents/{consentId} commit it before calling the bank), whose request is
+//! still running, or died. The spec's rule for a key seen before is "answer with the same
+//! result" (requirements 4.2; the only refusal it defines is 422 `ERRO_IDEMPOTENCIA` for other
+//! data), so the endpoints wait a few seconds for the first answer and replay it
+//! (`aberta_payments::api`). The spec defines no answer for a first request that has not
+//! finished by then; the platform answers 429 with `Retry-After` (the seconds until the
+//! recovery of interrupted requests would have finished it), as a bank answers its limit on
+//! concurrent requests: never 422, which is final for a payment. See [`Claim::refusal`].
 //!
 //! What to keep (requirements 4.2): a payment POST keeps its 201 and its 422 answers, a
 //! payment-consent POST only its 201; anything else [`Ticket::release`]s the key (or rolls the
@@ -194,8 +197,9 @@ pub enum Claim<'c, C: ConnectionTrait> {
     Replay { status: u16, body: String },
     /// The key was used for a different request: 422 `ERRO_IDEMPOTENCIA`, nothing changes.
     Mismatch,
-    /// The first request with this key has no answer yet (see the module).
-    InFlight,
+    /// The first request with this key, claimed at `since` (Unix seconds), has no answer yet
+    /// (see the module).
+    InFlight { since: i64 },
 }
 
 impl<C: ConnectionTrait> Claim<'_, C> {
@@ -210,7 +214,7 @@ impl<C: ConnectionTrait> Claim<'_, C> {
                  idempotência (x-idempotency-key)."
                     .to_string(),
             )),
-            Self::InFlight => Some((
+            Self::InFlight { .. } => Some((
                 StatusCode::TOO_MANY_REQUESTS,
                 "TOO_MANY_REQUESTS",
                 "a request with this x-idempotency-key is still being processed; retry later"
@@ -452,9 +456,13 @@ fn classify<'c, C: ConnectionTrait>(row: idempotency::Model, hash: &str) -> Clai
     match (row.status, row.response) {
         (Some(status), Some(body)) => match u16::try_from(status) {
             Ok(status) => Claim::Replay { status, body },
-            Err(_) => Claim::InFlight,
+            Err(_) => Claim::InFlight {
+                since: row.created_at,
+            },
         },
-        _ => Claim::InFlight,
+        _ => Claim::InFlight {
+            since: row.created_at,
+        },
     }
 }
 

@@ -17,6 +17,7 @@ pub mod notify;
 pub mod pix;
 pub mod portal;
 pub mod qr;
+pub mod retry;
 pub mod rules;
 pub mod signed;
 
@@ -117,6 +118,17 @@ pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), PaymentsErr
             .execute_unprepared("ALTER TABLE payments_consent ADD COLUMN approvers TEXT")
             .await?;
     }
-    m.finish(5).await?;
+    if (3..6).contains(&m.current()) {
+        // Pending requests written before they named their instance.
+        use sea_orm::ConnectionTrait;
+        for column in ["owner_name", "owner_run"] {
+            m.txn()
+                .execute_unprepared(&format!(
+                    "ALTER TABLE payments_pending_request ADD COLUMN {column} TEXT"
+                ))
+                .await?;
+        }
+    }
+    m.finish(6).await?;
     Ok(())
 }

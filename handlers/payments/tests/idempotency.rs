@@ -238,7 +238,11 @@ async fn a_claim_without_an_answer_is_in_flight_to_others() {
         )
         .await
         .unwrap();
-        assert!(matches!(claim, Claim::InFlight), "{backend:?}: {claim:?}");
+        // With the moment of the first claim, which the 429's Retry-After is counted from.
+        assert!(
+            matches!(claim, Claim::InFlight { since: T0 }),
+            "{backend:?}: {claim:?}"
+        );
         let (status, _, _) = claim.refusal().unwrap();
         assert_eq!(status.as_u16(), 429);
         // A different body is refused as a mismatch even before the first finishes.
@@ -434,7 +438,7 @@ async fn a_storm_of_duplicates_creates_one_payment() {
                         assert_eq!((status, body.as_str()), (201, RESPONSE));
                         "replay"
                     }
-                    Claim::InFlight => "in flight",
+                    Claim::InFlight { .. } => "in flight",
                     Claim::Mismatch => panic!("same body, no mismatch"),
                 };
                 txn.commit().await.unwrap();

@@ -1,6 +1,7 @@
 //! A payments database made before the sweeper kept its own schedule (module version 3, no
-//! `next_check_at`) and before multiple approvals (no `approvals_needed`, `approvers`) is
-//! brought up to date in place, on SQLite and on PostgreSQL.
+//! `next_check_at`), before multiple approvals (no `approvals_needed`, `approvers`) and before
+//! pending requests named their instance (no `owner_name`, `owner_run`) is brought up to date
+//! in place, on SQLite and on PostgreSQL.
 
 mod common;
 
@@ -55,6 +56,20 @@ async fn a_version_3_database_gets_the_check_schedule_and_approvals() {
             .await
             .unwrap();
         }
+        for column in ["owner_name", "owner_run"] {
+            db.execute_unprepared(&format!(
+                "ALTER TABLE payments_pending_request DROP COLUMN {column}"
+            ))
+            .await
+            .unwrap();
+        }
+        db.execute_unprepared(
+            "INSERT INTO payments_pending_request (brand, client_id, idempotency_key, \
+             request_hash, consent_id, items, self_link, created_at) \
+             VALUES ('b', 'k', 'key', 'h', 'c', 'x', 'l', 0)",
+        )
+        .await
+        .unwrap();
         db.execute_unprepared(
             "INSERT INTO payments_consent (consent_id, brand, client_id, status, created_at, \
              status_updated_at, expires_at, request) VALUES ('c', 'b', 'k', 'AUTHORISED', 0, 0, 0, 'x')",
@@ -87,7 +102,7 @@ async fn a_version_3_database_gets_the_check_schedule_and_approvals() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(version.try_get::<i64>("", "v").unwrap(), 5, "{backend:?}");
+        assert_eq!(version.try_get::<i64>("", "v").unwrap(), 6, "{backend:?}");
         let kept = db
             .query_one_raw(sea_orm::Statement::from_string(
                 db.get_database_backend(),
@@ -98,6 +113,17 @@ async fn a_version_3_database_gets_the_check_schedule_and_approvals() {
             .unwrap();
         assert_eq!(kept.try_get::<i32>("", "n").unwrap(), 1, "{backend:?}");
         assert_eq!(kept.try_get::<Option<String>>("", "a").unwrap(), None);
+        // A request kept before owners were named has none: only the delay recovers it.
+        let pending = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT owner_name AS n, owner_run AS r FROM payments_pending_request".to_string(),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(pending.try_get::<Option<String>>("", "n").unwrap(), None);
+        assert_eq!(pending.try_get::<Option<String>>("", "r").unwrap(), None);
         if let Some(schema) = schema {
             let admin = Store::connect(&postgres_url()).await.unwrap();
             admin

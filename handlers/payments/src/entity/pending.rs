@@ -2,6 +2,11 @@
 //! consumed, the key in flight), removed with the answer. One left behind is a request whose
 //! instance stopped while the bank was being called; the recovery sends it again (the bank
 //! recognises a repeated request by its `endToEndId`s) and completes the claim.
+//!
+//! A row names the instance that wrote it (`owner_name`, stable across its restarts) and that
+//! instance's run (`owner_run`, new at each start): a row of the same name and another run was
+//! left by a previous run, which is dead, so a restarted instance finishes it at once. Rows of
+//! other instances (or without an owner, from before the columns) wait the recovery delay.
 
 use sea_orm::entity::prelude::*;
 
@@ -23,6 +28,10 @@ pub struct Model {
     /// The `links.self` of the answer.
     pub self_link: String,
     pub created_at: i64,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub owner_name: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub owner_run: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
