@@ -134,6 +134,9 @@ pub struct Field {
     pub ident: String,
     pub ty: Ty,
     pub required: bool,
+    /// The spec admits an explicit `null` (`nullable: true`); otherwise a `null` is refused
+    /// even where the property may be absent.
+    pub nullable: bool,
     pub checks: Checks,
 }
 
@@ -169,6 +172,8 @@ pub struct Operation {
     pub responses: Vec<Response>,
     /// Served by the bank's backend through the connector trait.
     pub connector: bool,
+    /// The spec demands credentials (a non-empty `security` requirement).
+    pub secured: bool,
 }
 
 impl Operation {

@@ -321,11 +321,13 @@ impl Lowerer<'_> {
                 field = format!("{base}_{n}");
                 n += 1;
             }
+            let nullable = self.nullable(schema, &here);
             fields.push(Field {
                 json: json.clone(),
                 ident: field,
                 ty,
                 required: required.contains(json),
+                nullable,
                 checks,
             });
         }
@@ -334,6 +336,16 @@ impl Lowerer<'_> {
             fields,
             deny_unknown,
         })
+    }
+
+    /// Whether a property admits `null` (OpenAPI 3.0 `nullable: true`, on the property or on
+    /// the schema it references).
+    fn nullable(&self, schema: &Value, pointer: &str) -> bool {
+        let flag = |v: &Value| v.get("nullable") == Some(&Value::Bool(true));
+        flag(schema)
+            || self
+                .resolve_schema(schema, pointer)
+                .is_ok_and(|resolved| flag(&resolved))
     }
 
     /// Follows `$ref`s inside the document (schemas, parameters, responses, bodies, headers).
@@ -760,6 +772,22 @@ impl Lowerer<'_> {
             params,
             body,
             responses,
+            secured: self.secured(op),
+        })
+    }
+
+    /// Whether the operation demands credentials: its own `security`, else the document's,
+    /// lists a requirement that is not empty (`{}` makes credentials optional).
+    fn secured(&self, op: &Value) -> bool {
+        let requirements = op
+            .get("security")
+            .or_else(|| self.doc.value.get("security"))
+            .and_then(Value::as_array);
+        requirements.is_some_and(|list| {
+            !list.is_empty()
+                && list
+                    .iter()
+                    .all(|r| r.as_object().is_some_and(|o| !o.is_empty()))
         })
     }
 

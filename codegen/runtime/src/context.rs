@@ -1,5 +1,6 @@
 //! What a generated route hands to the server trait besides the typed parameters.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use poem::http::HeaderMap;
@@ -34,6 +35,30 @@ impl std::fmt::Debug for ClientCert {
     }
 }
 
+/// A credential the composition's [`Authenticate`](crate::gate::Authenticate) hook verified
+/// for this request before its parameters were read (an access token's introspection), kept so
+/// the handler's own check reuses it instead of reading it again.
+#[derive(Clone)]
+pub struct Verified(Arc<dyn Any + Send + Sync>);
+
+impl Verified {
+    pub fn new<T: Any + Send + Sync>(value: T) -> Self {
+        Self(Arc::new(value))
+    }
+
+    /// The credential, when it is a `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the credential itself.
+        f.write_str("Verified(..)")
+    }
+}
+
 /// Per-request context for server trait implementations.
 #[derive(Clone, Debug, Default)]
 pub struct RequestContext {
@@ -51,6 +76,8 @@ pub struct RequestContext {
     /// The templated path of the operation, e.g. `/consents/{consentId}`.
     pub operation_path: &'static str,
     pub operation_id: &'static str,
+    /// What the authentication hook verified for this request, if one ran.
+    pub verified: Option<Verified>,
 }
 
 impl RequestContext {
@@ -72,10 +99,16 @@ impl RequestContext {
             path: req.original_uri().path().to_string(),
             operation_path,
             operation_id,
+            verified: req.extensions().get::<Verified>().cloned(),
         }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The credential of type `T` the authentication hook verified for this request.
+    pub fn verified<T: Any>(&self) -> Option<&T> {
+        self.verified.as_ref().and_then(Verified::get)
     }
 }

@@ -1,8 +1,9 @@
 //! The OFB error body for requests refused before they reach a handler.
 //!
 //! Policy: a body or parameter that breaks the spec answers 422 with the violation's code
-//! (`PARAMETRO_NAO_INFORMADO` or `PARAMETRO_INVALIDO`) when the operation declares 422, and 400
-//! with the same code otherwise; a missing or malformed header always answers 400 (the
+//! (`PARAMETRO_NAO_INFORMADO` or `PARAMETRO_INVALIDO`) when the operation's 422 schema admits
+//! that code, and 400 with the same code otherwise (the 400 covers a malformed request or one
+//! that omits required attributes, and its schema takes any code); a missing or malformed header always answers 400 (the
 //! certification suite expects 400 for a missing `x-fapi-interaction-id`); malformed JSON
 //! answers 400; a JWS that does not verify answers 400 `BAD_SIGNATURE`; a wrong media type keeps
 //! poem's 415/406. The detail names the field, never its value.
@@ -41,19 +42,22 @@ impl Rejection {
         }
     }
 
-    /// Classifies an extractor error; `declares_422` says whether the operation lists 422.
-    pub fn from_error(err: &poem::Error, declares_422: bool) -> Self {
-        let validation_status = if declares_422 {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::BAD_REQUEST
+    /// Classifies an extractor error; `codes_422` are the validation codes the operation's 422
+    /// schema admits (none when it lists no 422, both when its `code` is a free string).
+    pub fn from_error(err: &poem::Error, codes_422: &[&str]) -> Self {
+        let validation_status = |code: &str| {
+            if codes_422.contains(&code) {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::BAD_REQUEST
+            }
         };
         if let Some(rejected) = err.downcast_ref::<BodyRejected>() {
             return match rejected {
                 BodyRejected::Invalid(violations) => {
                     let first = &violations.0[0];
                     Self::new(
-                        validation_status,
+                        validation_status(violations.code().as_str()),
                         violations.code().as_str(),
                         title_of(violations.code().as_str()),
                         format!("'{}': {}", first.pointer, first.rule),
@@ -110,7 +114,7 @@ impl Rejection {
             let status = if is_header {
                 StatusCode::BAD_REQUEST
             } else {
-                validation_status
+                validation_status(code)
             };
             return Self::new(
                 status,
@@ -207,6 +211,25 @@ mod tests {
     #[derive(serde::Deserialize)]
     struct PagedError {
         meta: Option<PagedMeta>,
+    }
+
+    #[test]
+    fn validation_answers_422_only_with_a_code_the_422_admits() {
+        let invalid = || {
+            poem::Error::from(BodyRejected::Invalid(crate::Violations::single(
+                "/data/x",
+                crate::ErrorCode::ParametroInvalido,
+                "maxLength 1",
+            )))
+        };
+        let both = ["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"];
+        let r = Rejection::from_error(&invalid(), &both);
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let r = Rejection::from_error(&invalid(), &["PARAMETRO_NAO_INFORMADO"]);
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(r.body.errors[0].code, "PARAMETRO_INVALIDO");
+        let r = Rejection::from_error(&invalid(), &[]);
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
     }
 
     #[test]

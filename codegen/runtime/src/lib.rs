@@ -3,7 +3,8 @@
 //! Generated code refers to this crate for everything that is the same across APIs: constraint
 //! checks that report JSON pointers and OFB error codes ([`validate`]), the shapes every spec
 //! repeats ([`shared`]), the poem-openapi payloads that parse with those checks ([`payload`]),
-//! the request context handed to server traits ([`context`]), the JWS seam ([`jws`]), the
+//! the request context handed to server traits ([`context`]), the checks made before a request
+//! is parsed (the method and the authentication hook, [`gate`]), the JWS seam ([`jws`]), the
 //! progenitor client hooks ([`client`]) and the connector vocabulary ([`connector`]).
 
 pub mod client;
@@ -12,6 +13,7 @@ pub mod context;
 pub mod document;
 pub mod error_body;
 pub mod fapi_headers;
+pub mod gate;
 pub mod jws;
 pub mod param;
 pub mod payload;
@@ -19,7 +21,7 @@ pub mod schema;
 pub mod shared;
 pub mod validate;
 
-pub use context::RequestContext;
+pub use context::{RequestContext, Verified};
 pub use validate::{ErrorCode, Pattern, Validate, Validator, Violation, Violations, parse_json};
 
 /// Re-exports the generated crates use, so their manifests stay short.

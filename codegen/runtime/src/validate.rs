@@ -308,6 +308,22 @@ unconstrained!(
     serde_json::Map<String, serde_json::Value>
 );
 
+/// `deserialize_with` of an optional property the spec does not mark `nullable`: absent is
+/// `None` (with `#[serde(default)]`), an explicit `null` is a violation at its pointer.
+pub fn non_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    match <Option<T> as serde::Deserialize>::deserialize(deserializer)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom(NOT_NULLABLE)),
+    }
+}
+
+/// The rule of a `null` where the spec admits none.
+pub const NOT_NULLABLE: &str = "not nullable";
+
 /// Parses JSON into a generated model and checks every constraint.
 pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Violations> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -397,6 +413,32 @@ mod tests {
         v.field("a/b", |v| v.field(2, |v| v.max_length("abc", 2)));
         let err = v.finish().unwrap_err();
         assert_eq!(err.0[0].pointer, "/data/a~1b/2");
+        assert_eq!(err.code(), ErrorCode::ParametroInvalido);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Optional {
+        #[serde(default, deserialize_with = "non_null")]
+        a: Option<String>,
+    }
+
+    impl Validate for Optional {
+        fn validate(&self, _: &mut Validator) {}
+    }
+
+    #[test]
+    fn an_explicit_null_is_not_an_absent_value() {
+        assert_eq!(parse_json::<Optional>(b"{}").unwrap().a, None);
+        assert_eq!(
+            parse_json::<Optional>(br#"{"a":"x"}"#)
+                .unwrap()
+                .a
+                .as_deref(),
+            Some("x")
+        );
+        let err = parse_json::<Optional>(br#"{"a":null}"#).unwrap_err();
+        assert_eq!(err.0[0].pointer, "/a");
+        assert_eq!(err.0[0].rule, NOT_NULLABLE);
         assert_eq!(err.code(), ErrorCode::ParametroInvalido);
     }
 

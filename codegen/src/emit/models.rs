@@ -126,9 +126,15 @@ fn type_def(api: &Api, def: &TypeDef) -> TokenStream {
                 let ty = rust_type(&f.ty);
                 if f.required {
                     quote! { #[serde(rename = #json)] pub #fname: #ty, }
-                } else {
+                } else if f.nullable || f.ty == Ty::Value {
                     quote! {
                         #[serde(rename = #json, default, skip_serializing_if = "Option::is_none")]
+                        pub #fname: Option<#ty>,
+                    }
+                } else {
+                    // Absent is `None`; an explicit `null` breaks the schema.
+                    quote! {
+                        #[serde(rename = #json, default, skip_serializing_if = "Option::is_none", deserialize_with = "::aberta_runtime::validate::non_null")]
                         pub #fname: Option<#ty>,
                     }
                 }

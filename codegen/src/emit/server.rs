@@ -90,6 +90,7 @@ pub fn server(api: &Api) -> TokenStream {
                 let handle = ::aberta_runtime::jws::JwsHandle(jws.clone());
                 let service = service(api, jws);
                 let service = ::aberta_runtime::reexport::poem::EndpointExt::data(service, handle);
+                let service = ::aberta_runtime::reexport::poem::EndpointExt::with(service, ::aberta_runtime::gate::Gate::new(OPERATIONS));
                 ::aberta_runtime::reexport::poem::Route::new().nest(
                     BASE_PATH,
                     ::aberta_runtime::reexport::poem::EndpointExt::with(service, ::aberta_runtime::fapi_headers::FapiHeaders::new(#version)),
@@ -103,6 +104,7 @@ pub fn server(api: &Api) -> TokenStream {
             quote! {},
             quote! {
                 let service = service(api);
+                let service = ::aberta_runtime::reexport::poem::EndpointExt::with(service, ::aberta_runtime::gate::Gate::new(OPERATIONS));
                 ::aberta_runtime::reexport::poem::Route::new().nest(
                     BASE_PATH,
                     ::aberta_runtime::reexport::poem::EndpointExt::with(service, ::aberta_runtime::fapi_headers::FapiHeaders::new(#version)),
@@ -110,8 +112,22 @@ pub fn server(api: &Api) -> TokenStream {
             },
         )
     };
+    let table = api.operations.iter().map(|op| {
+        let method = Literal::string(&op.method.to_uppercase());
+        let path = Literal::string(&op.path);
+        let secured = op.secured;
+        let refuse = if rejection_handler(api, op, &ident(&format!("{}Response", op.type_stem))).is_some() {
+            let name = ident(&format!("{}_refuse", op.ident));
+            quote! { #name }
+        } else {
+            quote! { ::aberta_runtime::gate::undeclared }
+        };
+        quote! {
+            ::aberta_runtime::gate::Operation { method: #method, path: #path, secured: #secured, refuse: #refuse },
+        }
+    });
     let routes_doc = doc(&format!(
-        " Mounts `api` under [`BASE_PATH`] with the FAPI response headers{}; the served document is [`openapi_document`].",
+        " Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything){}; the served document is [`openapi_document`].",
         if signed {
             ", verifying and signing `application/jwt` bodies with `jws`"
         } else {
@@ -148,6 +164,9 @@ pub fn server(api: &Api) -> TokenStream {
         pub fn service(api: ::std::sync::Arc<dyn #trait_name> #jws_param) -> poem_openapi::OpenApiService<#routes_name, ()> {
             poem_openapi::OpenApiService::new(#routes_name { api, #jws_value }, #title, #version).server(BASE_PATH)
         }
+
+        /// Every operation of the spec, for the gate in front of the routes.
+        pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[#(#table)*];
 
         #routes_doc
         pub fn routes(api: ::std::sync::Arc<dyn #trait_name> #jws_param) -> ::aberta_runtime::reexport::poem::Route {
@@ -338,7 +357,10 @@ fn rejection_handler(
             })
         });
     let fn_name = ident(&format!("{}_rejected", op.ident));
-    let declares_422 = op.declares(422);
+    let refuse_name = ident(&format!("{}_refuse", op.ident));
+    let codes_422 = validation_codes_422(api, op)
+        .into_iter()
+        .map(Literal::string);
     let bad_variant = ident(&bad_request.variant);
     Some(quote! {
         impl ::core::convert::From<::aberta_runtime::error_body::Rejection> for #response {
@@ -355,13 +377,68 @@ fn rejection_handler(
             }
         }
         fn #fn_name(err: ::aberta_runtime::reexport::poem::Error) -> #response {
-            let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, #declares_422);
+            let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[#(#codes_422),*]);
             if !matches!(rejection.status.as_u16(), #(#armed)|*) {
                 rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
             }
             rejection.into()
         }
+        /// A refusal made before the route (the gate's 401 or 405) in this operation's error
+        /// shape, when it declares the status; otherwise it is handed back.
+        fn #refuse_name(rejection: ::aberta_runtime::error_body::Rejection) -> ::core::result::Result<::aberta_runtime::reexport::poem::Response, ::aberta_runtime::error_body::Rejection> {
+            if matches!(rejection.status.as_u16(), #(#armed)|*) {
+                Ok(::aberta_runtime::reexport::poem::IntoResponse::into_response(#response::from(rejection)))
+            } else {
+                Err(rejection)
+            }
+        }
     })
+}
+
+/// The validation codes (`PARAMETRO_INVALIDO`, `PARAMETRO_NAO_INFORMADO`) the operation's 422
+/// schema admits: none without a 422, both when its `code` is a free string or cannot be
+/// told, else those its `code` enum lists (a code outside the enum answers 400 instead).
+fn validation_codes_422(api: &Api, op: &Operation) -> Vec<&'static str> {
+    const CODES: [&str; 2] = ["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"];
+    let Some(unprocessable) = op.responses.iter().find(|r| r.status == Some(422)) else {
+        return Vec::new();
+    };
+    let Some(allowed) = unprocessable
+        .content
+        .as_ref()
+        .and_then(|c| code_enum(api, &c.ty))
+    else {
+        return CODES.to_vec();
+    };
+    CODES
+        .into_iter()
+        .filter(|code| allowed.iter().any(|a| a == code))
+        .collect()
+}
+
+/// The values of `errors[].code` in an error body type, when an enum restricts them.
+fn code_enum(api: &Api, body: &Ty) -> Option<Vec<String>> {
+    let fields_of = |ty: &Ty| {
+        let Ty::Named(name) = ty else { return None };
+        match &api.types.iter().find(|d| &d.ident == name)?.kind {
+            Kind::Struct { fields, .. } => Some(fields.clone()),
+            _ => None,
+        }
+    };
+    let errors = fields_of(body)?.into_iter().find(|f| f.json == "errors")?;
+    let item = match errors.ty {
+        Ty::Vec(item) => *item,
+        other => other,
+    };
+    let code = fields_of(&item)?.into_iter().find(|f| f.json == "code")?;
+    match &code.ty {
+        Ty::Named(name) => match &api.types.iter().find(|d| &d.ident == name)?.kind {
+            Kind::Enum { variants } => Some(variants.iter().map(|(v, _)| v.clone()).collect()),
+            _ => None,
+        },
+        Ty::String if !code.checks.enum_values.is_empty() => Some(code.checks.enum_values.clone()),
+        _ => None,
+    }
 }
 
 /// An expression building the 400 body type from `body` (a shared `ResponseError`), when the

@@ -394,7 +394,12 @@ pub struct AccountData {
     pub type_: crate::models::EnumAccountType,
     #[serde(rename = "compeCode")]
     pub compe_code: String,
-    #[serde(rename = "branchCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "branchCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub branch_code: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -510,7 +515,12 @@ impl ::aberta_runtime::Validate for AccountData {
 pub struct AccountIdentificationData {
     #[serde(rename = "compeCode")]
     pub compe_code: String,
-    #[serde(rename = "branchCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "branchCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub branch_code: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -619,7 +629,8 @@ pub struct AccountOverdraftLimitsData {
     #[serde(
         rename = "overdraftContractedLimit",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub overdraft_contracted_limit: Option<
         crate::models::AccountOverdraftLimitsDataOverdraftContractedLimit,
@@ -627,7 +638,8 @@ pub struct AccountOverdraftLimitsData {
     #[serde(
         rename = "overdraftUsedLimit",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub overdraft_used_limit: Option<
         crate::models::AccountOverdraftLimitsDataOverdraftUsedLimit,
@@ -635,7 +647,8 @@ pub struct AccountOverdraftLimitsData {
     #[serde(
         rename = "unarrangedOverdraftAmount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub unarranged_overdraft_amount: Option<
         crate::models::AccountOverdraftLimitsDataUnarrangedOverdraftAmount,
@@ -705,32 +718,46 @@ pub struct AccountTransactionsData {
     pub transaction_amount: crate::models::AccountTransactionsDataAmount,
     #[serde(rename = "transactionDateTime")]
     pub transaction_date_time: String,
-    #[serde(rename = "partieCnpjCpf", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "partieCnpjCpf",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub partie_cnpj_cpf: Option<String>,
     #[serde(
         rename = "partiePersonType",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub partie_person_type: Option<crate::models::EnumPartiePersonType>,
     #[serde(
         rename = "partieCompeCode",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub partie_compe_code: Option<String>,
     #[serde(
         rename = "partieBranchCode",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub partie_branch_code: Option<String>,
-    #[serde(rename = "partieNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "partieNumber",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub partie_number: Option<String>,
     #[serde(
         rename = "partieCheckDigit",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub partie_check_digit: Option<String>,
 }
@@ -1260,11 +1287,26 @@ pub type LinksAccountId = ::aberta_runtime::shared::Links;
 pub struct TransactionsLinks {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
 }
 impl ::aberta_runtime::Validate for TransactionsLinks {
@@ -1734,7 +1776,12 @@ impl ::aberta_runtime::Validate for ResponseErrorErrors {
 pub struct ResponseError {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ResponseErrorErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::Meta>,
 }
 impl ::aberta_runtime::Validate for ResponseError {

@@ -128,7 +128,12 @@ impl ::aberta_runtime::Validate for ResponseErrorCreateConsentErrors {
 pub struct ResponseErrorCreateConsent {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ResponseErrorCreateConsentErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::Meta>,
 }
 impl ::aberta_runtime::Validate for ResponseErrorCreateConsent {
@@ -302,7 +307,12 @@ impl ::aberta_runtime::Validate for T422responseErrorRecurringConsentsErrors {
 pub struct T422responseErrorRecurringConsents {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::T422responseErrorRecurringConsentsErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::Meta>,
 }
 impl ::aberta_runtime::Validate for T422responseErrorRecurringConsents {
@@ -534,7 +544,12 @@ impl ::aberta_runtime::Validate for T422responseErrorCreatePixRecurringPaymentEr
 pub struct T422responseErrorCreatePixRecurringPayment {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::T422responseErrorCreatePixRecurringPaymentErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::Meta>,
 }
 impl ::aberta_runtime::Validate for T422responseErrorCreatePixRecurringPayment {
@@ -700,7 +715,12 @@ pub struct T422responseErrorCreateRecurringPaymentsPaymentId {
     pub errors: Vec<
         crate::models::T422responseErrorCreateRecurringPaymentsPaymentIdErrors,
     >,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::Meta>,
 }
 impl ::aberta_runtime::Validate for T422responseErrorCreateRecurringPaymentsPaymentId {
@@ -832,7 +852,12 @@ impl ::aberta_runtime::Validate for BusinessEntity {
 pub struct CreateRecurringConsentDataDebtorAccount {
     #[serde(rename = "ispb")]
     pub ispb: String,
-    #[serde(rename = "issuer", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issuer",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issuer: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -939,23 +964,35 @@ impl ::aberta_runtime::Validate for CreateRecurringConsentDataRecurringConfigura
 pub struct CreateRecurringConsentData {
     #[serde(rename = "loggedUser")]
     pub logged_user: crate::models::LoggedUser,
-    #[serde(rename = "businessEntity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "businessEntity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub business_entity: Option<crate::models::BusinessEntity>,
     #[serde(rename = "creditors")]
     pub creditors: crate::models::Creditors,
     #[serde(
         rename = "expirationDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub expiration_date_time: Option<String>,
     #[serde(
         rename = "additionalInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub additional_information: Option<String>,
-    #[serde(rename = "debtorAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "debtorAccount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub debtor_account: Option<crate::models::CreateRecurringConsentDataDebtorAccount>,
     #[serde(rename = "recurringConfiguration")]
     pub recurring_configuration: crate::models::CreateRecurringConsentDataRecurringConfiguration,
@@ -1118,7 +1155,12 @@ impl ::aberta_runtime::Validate for CreateRecurringPixPayment {
 pub struct CreateRecurringPixPaymentDataCreditorAccount {
     #[serde(rename = "ispb")]
     pub ispb: String,
-    #[serde(rename = "issuer", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issuer",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issuer: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -1369,7 +1411,8 @@ pub struct CreateRecurringPixPaymentData {
     #[serde(
         rename = "recurringConsentId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub recurring_consent_id: Option<String>,
     #[serde(rename = "endToEndId")]
@@ -1383,31 +1426,49 @@ pub struct CreateRecurringPixPaymentData {
     #[serde(
         rename = "remittanceInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub remittance_information: Option<String>,
     #[serde(rename = "cnpjInitiator")]
     pub cnpj_initiator: ::aberta_runtime::shared::Cnpj,
-    #[serde(rename = "ibgeTownCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ibgeTownCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ibge_town_code: Option<String>,
     #[serde(
         rename = "authorisationFlow",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_flow: Option<
         crate::models::CreateRecurringPixPaymentDataAuthorisationFlow,
     >,
-    #[serde(rename = "riskSignals", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "riskSignals",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub risk_signals: Option<crate::models::RiskSignalsPayments>,
     #[serde(rename = "localInstrument")]
     pub local_instrument: crate::models::CreateRecurringPixPaymentDataLocalInstrument,
-    #[serde(rename = "proxy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "proxy",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub proxy: Option<String>,
     #[serde(
         rename = "transactionIdentification",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_identification: Option<String>,
     #[serde(rename = "document")]
@@ -1415,13 +1476,15 @@ pub struct CreateRecurringPixPaymentData {
     #[serde(
         rename = "originalRecurringPaymentId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub original_recurring_payment_id: Option<crate::models::OriginalRecurringPaymentId>,
     #[serde(
         rename = "paymentReference",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub payment_reference: Option<String>,
 }
@@ -1679,11 +1742,26 @@ impl ::aberta_runtime::Validate for RiskSignalsPaymentsManualGeolocationType {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct RiskSignalsPaymentsManualGeolocation {
-    #[serde(rename = "latitude", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "latitude",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub latitude: Option<f64>,
-    #[serde(rename = "longitude", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "longitude",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub longitude: Option<f64>,
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub type_: Option<crate::models::RiskSignalsPaymentsManualGeolocationType>,
 }
 impl ::aberta_runtime::Validate for RiskSignalsPaymentsManualGeolocation {
@@ -1724,13 +1802,15 @@ pub struct RiskSignalsPaymentsManualIntegrity {
     #[serde(
         rename = "appRecognitionVerdict",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub app_recognition_verdict: Option<String>,
     #[serde(
         rename = "deviceRecognitionVerdict",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub device_recognition_verdict: Option<String>,
 }
@@ -1760,18 +1840,25 @@ impl ::aberta_runtime::Validate for RiskSignalsPaymentsManualIntegrity {
 pub struct RiskSignalsPaymentsManual {
     #[serde(rename = "deviceId")]
     pub device_id: String,
-    #[serde(rename = "isRootedDevice", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isRootedDevice",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_rooted_device: Option<bool>,
     #[serde(
         rename = "screenBrightness",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub screen_brightness: Option<f64>,
     #[serde(
         rename = "elapsedTimeSinceBoot",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub elapsed_time_since_boot: Option<i64>,
     #[serde(rename = "osVersion")]
@@ -1784,37 +1871,75 @@ pub struct RiskSignalsPaymentsManual {
     pub screen_dimensions: crate::models::RiskSignalsPaymentsManualScreenDimensions,
     #[serde(rename = "accountTenure")]
     pub account_tenure: String,
-    #[serde(rename = "geolocation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "geolocation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub geolocation: Option<crate::models::RiskSignalsPaymentsManualGeolocation>,
     #[serde(
         rename = "isCallingProgress",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub is_calling_progress: Option<bool>,
     #[serde(
         rename = "isDevModeEnabled",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub is_dev_mode_enabled: Option<bool>,
-    #[serde(rename = "isMockGPS", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isMockGPS",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_mock_gps: Option<bool>,
-    #[serde(rename = "isEmulated", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isEmulated",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_emulated: Option<bool>,
-    #[serde(rename = "isMonkeyRunner", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isMonkeyRunner",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_monkey_runner: Option<bool>,
-    #[serde(rename = "isCharging", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isCharging",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_charging: Option<bool>,
     #[serde(
         rename = "antennaInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub antenna_information: Option<String>,
-    #[serde(rename = "isUsbConnected", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isUsbConnected",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_usb_connected: Option<bool>,
-    #[serde(rename = "integrity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "integrity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub integrity: Option<crate::models::RiskSignalsPaymentsManualIntegrity>,
 }
 impl ::aberta_runtime::Validate for RiskSignalsPaymentsManual {
@@ -1914,7 +2039,8 @@ pub struct RiskSignalsPaymentsAutomatic {
     #[serde(
         rename = "pixKeyRegistrationDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub pix_key_registration_date_time: Option<String>,
 }
@@ -1965,9 +2091,19 @@ impl ::aberta_runtime::Validate for RiskSignalsPaymentsAutomatic {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct RiskSignalsPayments {
-    #[serde(rename = "manual", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "manual",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub manual: Option<crate::models::RiskSignalsPaymentsManual>,
-    #[serde(rename = "automatic", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "automatic",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub automatic: Option<crate::models::RiskSignalsPaymentsAutomatic>,
 }
 impl ::aberta_runtime::Validate for RiskSignalsPayments {
@@ -2081,11 +2217,26 @@ impl ::aberta_runtime::Validate for RiskSignalsConsentsGeolocationType {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct RiskSignalsConsentsGeolocation {
-    #[serde(rename = "latitude", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "latitude",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub latitude: Option<f64>,
-    #[serde(rename = "longitude", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "longitude",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub longitude: Option<f64>,
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub type_: Option<crate::models::RiskSignalsConsentsGeolocationType>,
 }
 impl ::aberta_runtime::Validate for RiskSignalsConsentsGeolocation {
@@ -2126,13 +2277,15 @@ pub struct RiskSignalsConsentsIntegrity {
     #[serde(
         rename = "appRecognitionVerdict",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub app_recognition_verdict: Option<String>,
     #[serde(
         rename = "deviceRecognitionVerdict",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub device_recognition_verdict: Option<String>,
 }
@@ -2178,37 +2331,75 @@ pub struct RiskSignalsConsents {
     pub screen_dimensions: crate::models::RiskSignalsConsentsScreenDimensions,
     #[serde(rename = "accountTenure")]
     pub account_tenure: String,
-    #[serde(rename = "geolocation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "geolocation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub geolocation: Option<crate::models::RiskSignalsConsentsGeolocation>,
     #[serde(
         rename = "isCallingProgress",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub is_calling_progress: Option<bool>,
     #[serde(
         rename = "isDevModeEnabled",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub is_dev_mode_enabled: Option<bool>,
-    #[serde(rename = "isMockGPS", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isMockGPS",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_mock_gps: Option<bool>,
-    #[serde(rename = "isEmulated", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isEmulated",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_emulated: Option<bool>,
-    #[serde(rename = "isMonkeyRunner", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isMonkeyRunner",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_monkey_runner: Option<bool>,
-    #[serde(rename = "isCharging", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isCharging",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_charging: Option<bool>,
     #[serde(
         rename = "antennaInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub antenna_information: Option<String>,
-    #[serde(rename = "isUsbConnected", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isUsbConnected",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_usb_connected: Option<bool>,
-    #[serde(rename = "integrity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "integrity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub integrity: Option<crate::models::RiskSignalsConsentsIntegrity>,
 }
 impl ::aberta_runtime::Validate for RiskSignalsConsents {
@@ -2376,11 +2567,26 @@ impl ::aberta_runtime::Validate for RiskSignalsConsentEditionGeolocationType {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct RiskSignalsConsentEditionGeolocation {
-    #[serde(rename = "latitude", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "latitude",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub latitude: Option<f64>,
-    #[serde(rename = "longitude", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "longitude",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub longitude: Option<f64>,
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub type_: Option<crate::models::RiskSignalsConsentEditionGeolocationType>,
 }
 impl ::aberta_runtime::Validate for RiskSignalsConsentEditionGeolocation {
@@ -2421,13 +2627,15 @@ pub struct RiskSignalsConsentEditionIntegrity {
     #[serde(
         rename = "appRecognitionVerdict",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub app_recognition_verdict: Option<String>,
     #[serde(
         rename = "deviceRecognitionVerdict",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub device_recognition_verdict: Option<String>,
 }
@@ -2457,18 +2665,25 @@ impl ::aberta_runtime::Validate for RiskSignalsConsentEditionIntegrity {
 pub struct RiskSignalsConsentEdition {
     #[serde(rename = "deviceId")]
     pub device_id: String,
-    #[serde(rename = "isRootedDevice", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isRootedDevice",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_rooted_device: Option<bool>,
     #[serde(
         rename = "screenBrightness",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub screen_brightness: Option<f64>,
     #[serde(
         rename = "elapsedTimeSinceBoot",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub elapsed_time_since_boot: Option<i64>,
     #[serde(rename = "osVersion")]
@@ -2481,37 +2696,75 @@ pub struct RiskSignalsConsentEdition {
     pub screen_dimensions: crate::models::RiskSignalsConsentEditionScreenDimensions,
     #[serde(rename = "accountTenure")]
     pub account_tenure: String,
-    #[serde(rename = "geolocation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "geolocation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub geolocation: Option<crate::models::RiskSignalsConsentEditionGeolocation>,
     #[serde(
         rename = "isCallingProgress",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub is_calling_progress: Option<bool>,
     #[serde(
         rename = "isDevModeEnabled",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub is_dev_mode_enabled: Option<bool>,
-    #[serde(rename = "isMockGPS", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isMockGPS",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_mock_gps: Option<bool>,
-    #[serde(rename = "isEmulated", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isEmulated",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_emulated: Option<bool>,
-    #[serde(rename = "isMonkeyRunner", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isMonkeyRunner",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_monkey_runner: Option<bool>,
-    #[serde(rename = "isCharging", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isCharging",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_charging: Option<bool>,
     #[serde(
         rename = "antennaInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub antenna_information: Option<String>,
-    #[serde(rename = "isUsbConnected", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isUsbConnected",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_usb_connected: Option<bool>,
-    #[serde(rename = "integrity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "integrity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub integrity: Option<crate::models::RiskSignalsConsentEditionIntegrity>,
 }
 impl ::aberta_runtime::Validate for RiskSignalsConsentEdition {
@@ -2608,7 +2861,12 @@ impl ::aberta_runtime::Validate for RiskSignalsConsentEdition {
 pub struct CreditorAccountConsent {
     #[serde(rename = "ispb")]
     pub ispb: String,
-    #[serde(rename = "issuer", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issuer",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issuer: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -2683,7 +2941,12 @@ impl ::aberta_runtime::Validate for CreditorAccountConsent {
 pub struct CreditorAccount {
     #[serde(rename = "ispb")]
     pub ispb: String,
-    #[serde(rename = "issuer", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issuer",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issuer: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -2757,7 +3020,12 @@ impl ::aberta_runtime::Validate for CreditorAccount {
 pub struct DebtorAccount {
     #[serde(rename = "ispb")]
     pub ispb: String,
-    #[serde(rename = "issuer", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issuer",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issuer: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -3637,7 +3905,12 @@ pub struct Rejection {
     pub rejected_from: crate::models::RejectionRejectedFrom,
     #[serde(rename = "rejectedAt")]
     pub rejected_at: String,
-    #[serde(rename = "reason", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "reason",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub reason: Option<crate::models::ConsentRejectionReason>,
 }
 impl ::aberta_runtime::Validate for Rejection {
@@ -3870,9 +4143,19 @@ impl ::aberta_runtime::Validate for ConsentRejectionRejection {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ConsentRejection {
-    #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::ConsentRejectionStatus>,
-    #[serde(rename = "rejection", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rejection",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub rejection: Option<crate::models::ConsentRejectionRejection>,
 }
 impl ::aberta_runtime::Validate for ConsentRejection {
@@ -4113,7 +4396,12 @@ impl ::aberta_runtime::Validate for RejectionReason {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ConsentEditionCreditors {
-    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "name",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub name: Option<String>,
 }
 impl ::aberta_runtime::Validate for ConsentEditionCreditors {
@@ -4151,7 +4439,8 @@ pub struct ConsentEditionRecurringConfigurationAutomatic {
     #[serde(
         rename = "maximumVariableAmount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub maximum_variable_amount: Option<::aberta_runtime::shared::Amount>,
 }
@@ -4188,7 +4477,12 @@ impl ::aberta_runtime::Validate for ConsentEditionRecurringConfigurationAutomati
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ConsentEditionRecurringConfiguration {
-    #[serde(rename = "automatic", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "automatic",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub automatic: Option<crate::models::ConsentEditionRecurringConfigurationAutomatic>,
 }
 impl ::aberta_runtime::Validate for ConsentEditionRecurringConfiguration {
@@ -4409,27 +4703,44 @@ impl ::aberta_runtime::Validate for ConsentEditionBusinessEntity {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ConsentEdition {
-    #[serde(rename = "riskSignals", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "riskSignals",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub risk_signals: Option<crate::models::RiskSignalsConsentEdition>,
     #[serde(rename = "creditors")]
     pub creditors: Vec<crate::models::ConsentEditionCreditors>,
     #[serde(
         rename = "expirationDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub expiration_date_time: Option<String>,
     #[serde(
         rename = "recurringConfiguration",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub recurring_configuration: Option<
         crate::models::ConsentEditionRecurringConfiguration,
     >,
-    #[serde(rename = "loggedUser", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "loggedUser",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub logged_user: Option<crate::models::ConsentEditionLoggedUser>,
-    #[serde(rename = "businessEntity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "businessEntity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub business_entity: Option<crate::models::ConsentEditionBusinessEntity>,
 }
 impl ::aberta_runtime::Validate for ConsentEdition {
@@ -4693,9 +5004,19 @@ impl ::aberta_runtime::Validate for ConsentRevocationRevocation {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ConsentRevocation {
-    #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::ConsentRevocationStatus>,
-    #[serde(rename = "revocation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "revocation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub revocation: Option<crate::models::ConsentRevocationRevocation>,
 }
 impl ::aberta_runtime::Validate for ConsentRevocation {
@@ -4908,24 +5229,36 @@ impl ::aberta_runtime::Validate for AutomaticRequestAutomaticInterval {
 pub struct AutomaticRequestAutomatic {
     #[serde(rename = "contractId")]
     pub contract_id: String,
-    #[serde(rename = "fixedAmount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fixedAmount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fixed_amount: Option<::aberta_runtime::shared::Amount>,
     #[serde(
         rename = "maximumVariableAmount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub maximum_variable_amount: Option<::aberta_runtime::shared::Amount>,
     #[serde(rename = "interval")]
     pub interval: crate::models::AutomaticRequestAutomaticInterval,
     #[serde(rename = "contractDebtor")]
     pub contract_debtor: crate::models::ContractDebtor,
-    #[serde(rename = "firstPayment", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "firstPayment",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first_payment: Option<crate::models::FirstPayment>,
     #[serde(
         rename = "minimumVariableAmount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub minimum_variable_amount: Option<::aberta_runtime::shared::Amount>,
     #[serde(rename = "isRetryAccepted")]
@@ -5126,24 +5459,36 @@ impl ::aberta_runtime::Validate for AutomaticAutomaticInterval {
 pub struct AutomaticAutomatic {
     #[serde(rename = "contractId")]
     pub contract_id: String,
-    #[serde(rename = "fixedAmount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fixedAmount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fixed_amount: Option<::aberta_runtime::shared::Amount>,
     #[serde(
         rename = "maximumVariableAmount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub maximum_variable_amount: Option<::aberta_runtime::shared::Amount>,
     #[serde(rename = "interval")]
     pub interval: crate::models::AutomaticAutomaticInterval,
     #[serde(rename = "contractDebtor")]
     pub contract_debtor: crate::models::ContractDebtor,
-    #[serde(rename = "firstPayment", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "firstPayment",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first_payment: Option<crate::models::FirstPayment>,
     #[serde(
         rename = "minimumVariableAmount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub minimum_variable_amount: Option<::aberta_runtime::shared::Amount>,
     #[serde(rename = "isRetryAccepted")]
@@ -5433,7 +5778,8 @@ pub struct FirstPayment {
     #[serde(
         rename = "remittanceInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub remittance_information: Option<String>,
     #[serde(rename = "creditorAccount")]
@@ -5525,18 +5871,30 @@ pub struct SweepingRequestSweeping {
     #[serde(
         rename = "totalAllowedAmount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub total_allowed_amount: Option<::aberta_runtime::shared::Amount>,
     #[serde(
         rename = "transactionLimit",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_limit: Option<::aberta_runtime::shared::Amount>,
-    #[serde(rename = "periodicLimits", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "periodicLimits",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub periodic_limits: Option<crate::models::PeriodicLimits>,
-    #[serde(rename = "startDateTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startDateTime",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub start_date_time: Option<String>,
 }
 impl ::aberta_runtime::Validate for SweepingRequestSweeping {
@@ -5639,16 +5997,23 @@ pub struct SweepingSweeping {
     #[serde(
         rename = "totalAllowedAmount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub total_allowed_amount: Option<::aberta_runtime::shared::Amount>,
     #[serde(
         rename = "transactionLimit",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_limit: Option<::aberta_runtime::shared::Amount>,
-    #[serde(rename = "periodicLimits", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "periodicLimits",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub periodic_limits: Option<crate::models::PeriodicLimits>,
     #[serde(rename = "useOverdraftLimit")]
     pub use_overdraft_limit: bool,
@@ -5754,13 +6119,33 @@ impl ::aberta_runtime::Validate for Sweeping {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct PeriodicLimits {
-    #[serde(rename = "day", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "day",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub day: Option<crate::models::Day>,
-    #[serde(rename = "week", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "week",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub week: Option<crate::models::Week>,
-    #[serde(rename = "month", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "month",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub month: Option<crate::models::Month>,
-    #[serde(rename = "year", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "year",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub year: Option<crate::models::Year>,
 }
 impl ::aberta_runtime::Validate for PeriodicLimits {
@@ -5819,12 +6204,18 @@ impl ::aberta_runtime::Validate for PeriodicLimits {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct VrpVrpGlobalLimits {
-    #[serde(rename = "quantityLimit", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "quantityLimit",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub quantity_limit: Option<i64>,
     #[serde(
         rename = "transactionLimit",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_limit: Option<::aberta_runtime::shared::Amount>,
 }
@@ -5862,13 +6253,33 @@ impl ::aberta_runtime::Validate for VrpVrpGlobalLimits {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct VrpVrpPeriodicLimits {
-    #[serde(rename = "day", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "day",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub day: Option<crate::models::Day>,
-    #[serde(rename = "week", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "week",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub week: Option<crate::models::Week>,
-    #[serde(rename = "month", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "month",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub month: Option<crate::models::Month>,
-    #[serde(rename = "year", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "year",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub year: Option<crate::models::Year>,
 }
 impl ::aberta_runtime::Validate for VrpVrpPeriodicLimits {
@@ -5930,12 +6341,23 @@ pub struct VrpVrp {
     #[serde(
         rename = "transactionLimit",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_limit: Option<::aberta_runtime::shared::Amount>,
-    #[serde(rename = "globalLimits", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "globalLimits",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub global_limits: Option<crate::models::VrpVrpGlobalLimits>,
-    #[serde(rename = "periodicLimits", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "periodicLimits",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub periodic_limits: Option<crate::models::VrpVrpPeriodicLimits>,
 }
 impl ::aberta_runtime::Validate for VrpVrp {
@@ -6019,12 +6441,18 @@ impl ::aberta_runtime::Validate for Vrp {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Day {
-    #[serde(rename = "quantityLimit", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "quantityLimit",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub quantity_limit: Option<i64>,
     #[serde(
         rename = "transactionLimit",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_limit: Option<::aberta_runtime::shared::Amount>,
 }
@@ -6070,12 +6498,18 @@ impl ::aberta_runtime::Validate for Day {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Week {
-    #[serde(rename = "quantityLimit", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "quantityLimit",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub quantity_limit: Option<i64>,
     #[serde(
         rename = "transactionLimit",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_limit: Option<::aberta_runtime::shared::Amount>,
 }
@@ -6121,12 +6555,18 @@ impl ::aberta_runtime::Validate for Week {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Month {
-    #[serde(rename = "quantityLimit", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "quantityLimit",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub quantity_limit: Option<i64>,
     #[serde(
         rename = "transactionLimit",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_limit: Option<::aberta_runtime::shared::Amount>,
 }
@@ -6172,12 +6612,18 @@ impl ::aberta_runtime::Validate for Month {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Year {
-    #[serde(rename = "quantityLimit", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "quantityLimit",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub quantity_limit: Option<i64>,
     #[serde(
         rename = "transactionLimit",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_limit: Option<::aberta_runtime::shared::Amount>,
 }
@@ -7016,7 +7462,12 @@ pub type ResponseError = ::aberta_runtime::shared::ResponseError;
 pub struct ResponsePostRecurringConsentDataDebtorAccount {
     #[serde(rename = "ispb")]
     pub ispb: String,
-    #[serde(rename = "issuer", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issuer",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issuer: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -7271,7 +7722,12 @@ pub struct ResponsePostRecurringConsentDataRevocation {
     pub revoked_from: crate::models::ResponsePostRecurringConsentDataRevocationRevokedFrom,
     #[serde(rename = "revokedAt")]
     pub revoked_at: String,
-    #[serde(rename = "reason", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "reason",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub reason: Option<crate::models::ResponsePostRecurringConsentDataRevocationReason>,
 }
 impl ::aberta_runtime::Validate for ResponsePostRecurringConsentDataRevocation {
@@ -7343,7 +7799,12 @@ pub struct ResponsePostRecurringConsentData {
     pub status_update_date_time: String,
     #[serde(rename = "loggedUser")]
     pub logged_user: crate::models::LoggedUser,
-    #[serde(rename = "businessEntity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "businessEntity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub business_entity: Option<crate::models::BusinessEntity>,
     #[serde(rename = "status")]
     pub status: crate::models::EnumAuthorisationStatusType,
@@ -7354,35 +7815,54 @@ pub struct ResponsePostRecurringConsentData {
     #[serde(
         rename = "expirationDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub expiration_date_time: Option<String>,
     #[serde(
         rename = "additionalInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub additional_information: Option<String>,
-    #[serde(rename = "debtorAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "debtorAccount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub debtor_account: Option<
         crate::models::ResponsePostRecurringConsentDataDebtorAccount,
     >,
-    #[serde(rename = "rejection", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rejection",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub rejection: Option<crate::models::Rejection>,
-    #[serde(rename = "revocation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "revocation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub revocation: Option<crate::models::ResponsePostRecurringConsentDataRevocation>,
     #[serde(rename = "recurringConfiguration")]
     pub recurring_configuration: crate::models::RecurringConfiguration,
     #[serde(
         rename = "authorisedAtDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorised_at_date_time: Option<String>,
     #[serde(
         rename = "updatedAtDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub updated_at_date_time: Option<String>,
 }
@@ -7633,13 +8113,23 @@ impl ::aberta_runtime::Validate for ResponsePostRecurringConsent {
 pub struct ResponseRecurringConsentDataDebtorAccount {
     #[serde(rename = "ispb")]
     pub ispb: String,
-    #[serde(rename = "issuer", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issuer",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issuer: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
     #[serde(rename = "accountType")]
     pub account_type: crate::models::EnumAccountTypeConsents,
-    #[serde(rename = "ibgeTownCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ibgeTownCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ibge_town_code: Option<String>,
 }
 impl ::aberta_runtime::Validate for ResponseRecurringConsentDataDebtorAccount {
@@ -7902,7 +8392,12 @@ pub struct ResponseRecurringConsentDataRevocation {
     pub revoked_from: crate::models::ResponseRecurringConsentDataRevocationRevokedFrom,
     #[serde(rename = "revokedAt")]
     pub revoked_at: String,
-    #[serde(rename = "reason", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "reason",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub reason: Option<crate::models::ResponseRecurringConsentDataRevocationReason>,
 }
 impl ::aberta_runtime::Validate for ResponseRecurringConsentDataRevocation {
@@ -7974,7 +8469,12 @@ pub struct ResponseRecurringConsentData {
     pub status_update_date_time: String,
     #[serde(rename = "loggedUser")]
     pub logged_user: crate::models::LoggedUser,
-    #[serde(rename = "businessEntity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "businessEntity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub business_entity: Option<crate::models::BusinessEntity>,
     #[serde(rename = "status")]
     pub status: crate::models::EnumAuthorisationStatusType,
@@ -7985,41 +8485,66 @@ pub struct ResponseRecurringConsentData {
     #[serde(
         rename = "expirationDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub expiration_date_time: Option<String>,
     #[serde(
         rename = "additionalInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub additional_information: Option<String>,
-    #[serde(rename = "debtorAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "debtorAccount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub debtor_account: Option<crate::models::ResponseRecurringConsentDataDebtorAccount>,
-    #[serde(rename = "rejection", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rejection",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub rejection: Option<crate::models::Rejection>,
-    #[serde(rename = "revocation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "revocation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub revocation: Option<crate::models::ResponseRecurringConsentDataRevocation>,
     #[serde(rename = "recurringConfiguration")]
     pub recurring_configuration: crate::models::RecurringConfiguration,
-    #[serde(rename = "riskSignals", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "riskSignals",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub risk_signals: Option<crate::models::RiskSignalsConsents>,
     #[serde(
         rename = "authorisedAtDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorised_at_date_time: Option<String>,
     #[serde(
         rename = "updatedAtDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub updated_at_date_time: Option<String>,
     #[serde(
         rename = "approvalDueDate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub approval_due_date: Option<String>,
 }
@@ -8292,7 +8817,12 @@ impl ::aberta_runtime::Validate for ResponseRecurringConsent {
 pub struct ResponseRecurringConsentPatchDataDebtorAccount {
     #[serde(rename = "ispb")]
     pub ispb: String,
-    #[serde(rename = "issuer", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issuer",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issuer: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -8458,7 +8988,12 @@ pub struct ResponseRecurringConsentPatchDataRejection {
     pub rejected_from: crate::models::ResponseRecurringConsentPatchDataRejectionRejectedFrom,
     #[serde(rename = "rejectedAt")]
     pub rejected_at: String,
-    #[serde(rename = "reason", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "reason",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub reason: Option<crate::models::ConsentRejectionReason>,
 }
 impl ::aberta_runtime::Validate for ResponseRecurringConsentPatchDataRejection {
@@ -8705,7 +9240,12 @@ pub struct ResponseRecurringConsentPatchDataRevocation {
     pub revoked_from: crate::models::ResponseRecurringConsentPatchDataRevocationRevokedFrom,
     #[serde(rename = "revokedAt")]
     pub revoked_at: String,
-    #[serde(rename = "reason", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "reason",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub reason: Option<crate::models::ResponseRecurringConsentPatchDataRevocationReason>,
 }
 impl ::aberta_runtime::Validate for ResponseRecurringConsentPatchDataRevocation {
@@ -8775,9 +9315,19 @@ pub struct ResponseRecurringConsentPatchData {
     pub recurring_consent_id: String,
     #[serde(rename = "statusUpdateDateTime")]
     pub status_update_date_time: String,
-    #[serde(rename = "loggedUser", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "loggedUser",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub logged_user: Option<crate::models::LoggedUser>,
-    #[serde(rename = "businessEntity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "businessEntity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub business_entity: Option<crate::models::BusinessEntity>,
     #[serde(rename = "status")]
     pub status: crate::models::EnumAuthorisationStatusType,
@@ -8788,43 +9338,68 @@ pub struct ResponseRecurringConsentPatchData {
     #[serde(
         rename = "expirationDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub expiration_date_time: Option<String>,
     #[serde(
         rename = "additionalInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub additional_information: Option<String>,
-    #[serde(rename = "debtorAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "debtorAccount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub debtor_account: Option<
         crate::models::ResponseRecurringConsentPatchDataDebtorAccount,
     >,
-    #[serde(rename = "rejection", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rejection",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub rejection: Option<crate::models::ResponseRecurringConsentPatchDataRejection>,
-    #[serde(rename = "revocation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "revocation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub revocation: Option<crate::models::ResponseRecurringConsentPatchDataRevocation>,
     #[serde(rename = "recurringConfiguration")]
     pub recurring_configuration: crate::models::RecurringConfiguration,
-    #[serde(rename = "riskSignals", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "riskSignals",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub risk_signals: Option<crate::models::RiskSignalsConsents>,
     #[serde(
         rename = "authorisedAtDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorised_at_date_time: Option<String>,
     #[serde(
         rename = "updatedAtDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub updated_at_date_time: Option<String>,
     #[serde(
         rename = "approvalDueDate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub approval_due_date: Option<String>,
 }
@@ -9460,7 +10035,8 @@ pub struct ResponseRecurringPixDataItem {
     #[serde(
         rename = "recurringConsentId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub recurring_consent_id: Option<String>,
     #[serde(rename = "endToEndId")]
@@ -9476,7 +10052,8 @@ pub struct ResponseRecurringPixDataItem {
     #[serde(
         rename = "rejectionReason",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub rejection_reason: Option<crate::models::RejectionReasonGet>,
     #[serde(rename = "payment")]
@@ -9484,13 +10061,15 @@ pub struct ResponseRecurringPixDataItem {
     #[serde(
         rename = "remittanceInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub remittance_information: Option<String>,
     #[serde(
         rename = "transactionIdentification",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_identification: Option<String>,
     #[serde(rename = "document")]
@@ -9498,13 +10077,15 @@ pub struct ResponseRecurringPixDataItem {
     #[serde(
         rename = "originalRecurringPaymentId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub original_recurring_payment_id: Option<crate::models::OriginalRecurringPaymentId>,
     #[serde(
         rename = "paymentReference",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub payment_reference: Option<String>,
 }
@@ -9897,7 +10478,8 @@ pub struct ResponseRecurringPaymentsPostData {
     #[serde(
         rename = "recurringConsentId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub recurring_consent_id: Option<String>,
     #[serde(rename = "endToEndId")]
@@ -9913,7 +10495,8 @@ pub struct ResponseRecurringPaymentsPostData {
     #[serde(
         rename = "rejectionReason",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub rejection_reason: Option<crate::models::RejectionReason>,
     #[serde(rename = "cnpjInitiator")]
@@ -9923,31 +10506,49 @@ pub struct ResponseRecurringPaymentsPostData {
     #[serde(
         rename = "remittanceInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub remittance_information: Option<String>,
     #[serde(rename = "creditorAccount")]
     pub creditor_account: crate::models::CreditorAccount,
-    #[serde(rename = "debtorAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "debtorAccount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub debtor_account: Option<crate::models::DebtorAccount>,
-    #[serde(rename = "cancellation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cancellation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub cancellation: Option<crate::models::PixPaymentCancellation>,
     #[serde(
         rename = "authorisationFlow",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_flow: Option<
         crate::models::ResponseRecurringPaymentsPostDataAuthorisationFlow,
     >,
     #[serde(rename = "localInstrument")]
     pub local_instrument: crate::models::ResponseRecurringPaymentsPostDataLocalInstrument,
-    #[serde(rename = "proxy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "proxy",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub proxy: Option<String>,
     #[serde(
         rename = "transactionIdentification",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_identification: Option<String>,
     #[serde(rename = "document")]
@@ -9955,13 +10556,15 @@ pub struct ResponseRecurringPaymentsPostData {
     #[serde(
         rename = "originalRecurringPaymentId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub original_recurring_payment_id: Option<crate::models::OriginalRecurringPaymentId>,
     #[serde(
         rename = "paymentReference",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub payment_reference: Option<String>,
 }
@@ -10381,7 +10984,8 @@ pub struct ResponseRecurringPaymentsDataRead {
     #[serde(
         rename = "recurringConsentId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub recurring_consent_id: Option<String>,
     #[serde(rename = "endToEndId")]
@@ -10397,7 +11001,8 @@ pub struct ResponseRecurringPaymentsDataRead {
     #[serde(
         rename = "rejectionReason",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub rejection_reason: Option<crate::models::RejectionReason>,
     #[serde(rename = "cnpjInitiator")]
@@ -10407,19 +11012,31 @@ pub struct ResponseRecurringPaymentsDataRead {
     #[serde(
         rename = "remittanceInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub remittance_information: Option<String>,
     #[serde(rename = "creditorAccount")]
     pub creditor_account: crate::models::CreditorAccount,
-    #[serde(rename = "debtorAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "debtorAccount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub debtor_account: Option<crate::models::DebtorAccount>,
-    #[serde(rename = "cancellation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cancellation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub cancellation: Option<crate::models::PixPaymentCancellation>,
     #[serde(
         rename = "authorisationFlow",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_flow: Option<
         crate::models::ResponseRecurringPaymentsDataReadAuthorisationFlow,
@@ -10427,25 +11044,33 @@ pub struct ResponseRecurringPaymentsDataRead {
     #[serde(
         rename = "transactionIdentification",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_identification: Option<String>,
     #[serde(rename = "document")]
     pub document: crate::models::ResponseRecurringPaymentsDataReadDocument,
-    #[serde(rename = "proxy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "proxy",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub proxy: Option<String>,
     #[serde(rename = "localInstrument")]
     pub local_instrument: crate::models::ResponseRecurringPaymentsDataReadLocalInstrument,
     #[serde(
         rename = "originalRecurringPaymentId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub original_recurring_payment_id: Option<crate::models::OriginalRecurringPaymentId>,
     #[serde(
         rename = "paymentReference",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub payment_reference: Option<String>,
 }
@@ -10865,7 +11490,8 @@ pub struct ResponseRecurringPaymentsDataPatch {
     #[serde(
         rename = "recurringConsentId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub recurring_consent_id: Option<String>,
     #[serde(rename = "endToEndId")]
@@ -10881,7 +11507,8 @@ pub struct ResponseRecurringPaymentsDataPatch {
     #[serde(
         rename = "rejectionReason",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub rejection_reason: Option<crate::models::RejectionReason>,
     #[serde(rename = "cnpjInitiator")]
@@ -10891,19 +11518,31 @@ pub struct ResponseRecurringPaymentsDataPatch {
     #[serde(
         rename = "remittanceInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub remittance_information: Option<String>,
     #[serde(rename = "creditorAccount")]
     pub creditor_account: crate::models::CreditorAccount,
-    #[serde(rename = "debtorAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "debtorAccount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub debtor_account: Option<crate::models::DebtorAccount>,
-    #[serde(rename = "cancellation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cancellation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub cancellation: Option<crate::models::PixPaymentCancellation>,
     #[serde(
         rename = "authorisationFlow",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_flow: Option<
         crate::models::ResponseRecurringPaymentsDataPatchAuthorisationFlow,
@@ -10911,25 +11550,33 @@ pub struct ResponseRecurringPaymentsDataPatch {
     #[serde(
         rename = "transactionIdentification",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_identification: Option<String>,
     #[serde(rename = "document")]
     pub document: crate::models::ResponseRecurringPaymentsDataPatchDocument,
-    #[serde(rename = "proxy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "proxy",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub proxy: Option<String>,
     #[serde(rename = "localInstrument")]
     pub local_instrument: crate::models::ResponseRecurringPaymentsDataPatchLocalInstrument,
     #[serde(
         rename = "originalRecurringPaymentId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub original_recurring_payment_id: Option<crate::models::OriginalRecurringPaymentId>,
     #[serde(
         rename = "paymentReference",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub payment_reference: Option<String>,
 }

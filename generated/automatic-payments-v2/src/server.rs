@@ -236,13 +236,36 @@ for AutomaticPaymentsPostRecurringConsentsResponse {
 fn automatic_payments_post_recurring_consents_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AutomaticPaymentsPostRecurringConsentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn automatic_payments_post_recurring_consents_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AutomaticPaymentsPostRecurringConsentsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl AutomaticPaymentsPostRecurringConsentsResponse {
     fn sign_with(
@@ -439,13 +462,33 @@ for AutomaticPaymentsGetRecurringConsentsConsentIdResponse {
 fn automatic_payments_get_recurring_consents_consent_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AutomaticPaymentsGetRecurringConsentsConsentIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn automatic_payments_get_recurring_consents_consent_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AutomaticPaymentsGetRecurringConsentsConsentIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl AutomaticPaymentsGetRecurringConsentsConsentIdResponse {
     fn sign_with(
@@ -652,13 +695,36 @@ for AutomaticPaymentsPatchRecurringConsentsConsentIdResponse {
 fn automatic_payments_patch_recurring_consents_consent_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AutomaticPaymentsPatchRecurringConsentsConsentIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn automatic_payments_patch_recurring_consents_consent_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AutomaticPaymentsPatchRecurringConsentsConsentIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl AutomaticPaymentsPatchRecurringConsentsConsentIdResponse {
     fn sign_with(
@@ -859,13 +925,33 @@ for AutomaticPaymentsGetPixRecurringPaymentsResponse {
 fn automatic_payments_get_pix_recurring_payments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AutomaticPaymentsGetPixRecurringPaymentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn automatic_payments_get_pix_recurring_payments_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AutomaticPaymentsGetPixRecurringPaymentsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl AutomaticPaymentsGetPixRecurringPaymentsResponse {
     fn sign_with(
@@ -1068,13 +1154,36 @@ for AutomaticPaymentsPostPixRecurringPaymentsResponse {
 fn automatic_payments_post_pix_recurring_payments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AutomaticPaymentsPostPixRecurringPaymentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn automatic_payments_post_pix_recurring_payments_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AutomaticPaymentsPostPixRecurringPaymentsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl AutomaticPaymentsPostPixRecurringPaymentsResponse {
     fn sign_with(
@@ -1271,13 +1380,35 @@ for AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse {
 fn automatic_payments_get_pix_recurring_payments_payment_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn automatic_payments_get_pix_recurring_payments_payment_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl AutomaticPaymentsGetPixRecurringPaymentsPaymentIdResponse {
     fn sign_with(
@@ -1484,13 +1615,38 @@ for AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse {
 fn automatic_payments_patch_pix_recurring_payments_payment_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn automatic_payments_patch_pix_recurring_payments_payment_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl AutomaticPaymentsPatchPixRecurringPaymentsPaymentIdResponse {
     fn sign_with(
@@ -1920,7 +2076,52 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers, verifying and signing `application/jwt` bodies with `jws`; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/recurring-consents",
+        secured: true,
+        refuse: automatic_payments_post_recurring_consents_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/recurring-consents/{recurringConsentId}",
+        secured: true,
+        refuse: automatic_payments_get_recurring_consents_consent_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "PATCH",
+        path: "/recurring-consents/{recurringConsentId}",
+        secured: true,
+        refuse: automatic_payments_patch_recurring_consents_consent_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/pix/recurring-payments",
+        secured: true,
+        refuse: automatic_payments_get_pix_recurring_payments_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/pix/recurring-payments",
+        secured: true,
+        refuse: automatic_payments_post_pix_recurring_payments_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/pix/recurring-payments/{recurringPaymentId}",
+        secured: true,
+        refuse: automatic_payments_get_pix_recurring_payments_payment_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "PATCH",
+        path: "/pix/recurring-payments/{recurringPaymentId}",
+        secured: true,
+        refuse: automatic_payments_patch_pix_recurring_payments_payment_id_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything), verifying and signing `application/jwt` bodies with `jws`; the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn AutomaticPaymentsApi>,
     jws: ::std::sync::Arc<dyn ::aberta_runtime::jws::JwsCodec>,
@@ -1928,6 +2129,10 @@ pub fn routes(
     let handle = ::aberta_runtime::jws::JwsHandle(jws.clone());
     let service = service(api, jws);
     let service = ::aberta_runtime::reexport::poem::EndpointExt::data(service, handle);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

@@ -624,12 +624,18 @@ pub struct ResponseBankFixedIncomesBalancesData {
     pub blocked_balance: crate::models::ResponseBankFixedIncomesBalancesDataBlockedBalance,
     #[serde(rename = "purchaseUnitPrice")]
     pub purchase_unit_price: crate::models::ResponseBankFixedIncomesBalancesDataPurchaseUnitPrice,
-    #[serde(rename = "preFixedRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "preFixedRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pre_fixed_rate: Option<String>,
     #[serde(
         rename = "postFixedIndexerPercentage",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub post_fixed_indexer_percentage: Option<String>,
 }
@@ -937,7 +943,12 @@ impl ::aberta_runtime::Validate for IdentifyProductIssueUnitPrice {
 pub struct IdentifyProduct {
     #[serde(rename = "issuerInstitutionCnpjNumber")]
     pub issuer_institution_cnpj_number: String,
-    #[serde(rename = "isinCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isinCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub isin_code: Option<String>,
     #[serde(rename = "investmentType")]
     pub investment_type: crate::models::EnumInvestmentType,
@@ -949,7 +960,12 @@ pub struct IdentifyProduct {
     pub due_date: String,
     #[serde(rename = "issueDate")]
     pub issue_date: String,
-    #[serde(rename = "clearingCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clearingCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub clearing_code: Option<String>,
     #[serde(rename = "purchaseDate")]
     pub purchase_date: String,
@@ -1222,12 +1238,18 @@ impl ::aberta_runtime::Validate for EnumBankFixedIncomeIndexer {
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 #[serde(deny_unknown_fields)]
 pub struct Remuneration {
-    #[serde(rename = "preFixedRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "preFixedRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pre_fixed_rate: Option<String>,
     #[serde(
         rename = "postFixedIndexerPercentage",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub post_fixed_indexer_percentage: Option<String>,
     #[serde(rename = "rateType")]
@@ -1241,7 +1263,8 @@ pub struct Remuneration {
     #[serde(
         rename = "indexerAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub indexer_additional_info: Option<String>,
 }
@@ -1545,13 +1568,33 @@ impl ::aberta_runtime::Validate for BankFixedIncomesTransactionsMeta {
 pub struct Links {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for Links {
@@ -1630,11 +1673,26 @@ impl ::aberta_runtime::Validate for Links {
 pub struct BankFixedIncomeTransactionsLinks {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
 }
 impl ::aberta_runtime::Validate for BankFixedIncomeTransactionsLinks {
@@ -1939,7 +1997,8 @@ pub struct BankFixedIncomesProductMovement {
     #[serde(
         rename = "transactionTypeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_type_additional_info: Option<String>,
     #[serde(rename = "transactionDate")]
@@ -1950,12 +2009,18 @@ pub struct BankFixedIncomesProductMovement {
     pub transaction_quantity: String,
     #[serde(rename = "transactionGrossValue")]
     pub transaction_gross_value: crate::models::BankFixedIncomesProductMovementTransactionGrossValue,
-    #[serde(rename = "incomeTax", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "incomeTax",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub income_tax: Option<crate::models::BankFixedIncomesProductMovementIncomeTax>,
     #[serde(
         rename = "financialTransactionTax",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub financial_transaction_tax: Option<
         crate::models::BankFixedIncomesProductMovementFinancialTransactionTax,
@@ -1965,13 +2030,15 @@ pub struct BankFixedIncomesProductMovement {
     #[serde(
         rename = "remunerationTransactionRate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub remuneration_transaction_rate: Option<String>,
     #[serde(
         rename = "indexerPercentage",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub indexer_percentage: Option<String>,
     #[serde(rename = "transactionId")]

@@ -227,7 +227,10 @@ for BanktFixedIncomesGetInvestmentsResponse {
 fn bankt_fixed_incomes_get_investments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> BanktFixedIncomesGetInvestmentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -235,6 +238,27 @@ fn bankt_fixed_incomes_get_investments_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn bankt_fixed_incomes_get_investments_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                BanktFixedIncomesGetInvestmentsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `bank-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}/get` `banktFixedIncomesGetInvestmentsInvestmentId`
 #[derive(Debug)]
@@ -423,7 +447,10 @@ for BanktFixedIncomesGetInvestmentsInvestmentIdResponse {
 fn bankt_fixed_incomes_get_investments_investment_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> BanktFixedIncomesGetInvestmentsInvestmentIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -431,6 +458,27 @@ fn bankt_fixed_incomes_get_investments_investment_id_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn bankt_fixed_incomes_get_investments_investment_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                BanktFixedIncomesGetInvestmentsInvestmentIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `bank-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1balances/get` `banktFixedIncomesGetInvestmentsInvestmentIdBalances`
 #[derive(Debug)]
@@ -617,7 +665,10 @@ for BanktFixedIncomesGetInvestmentsInvestmentIdBalancesResponse {
 fn bankt_fixed_incomes_get_investments_investment_id_balances_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> BanktFixedIncomesGetInvestmentsInvestmentIdBalancesResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -625,6 +676,29 @@ fn bankt_fixed_incomes_get_investments_investment_id_balances_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn bankt_fixed_incomes_get_investments_investment_id_balances_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                BanktFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `bank-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions/get` `banktFixedIncomesGetInvestmentsInvestmentIdTransactions`
 #[derive(Debug)]
@@ -823,7 +897,10 @@ for BanktFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse {
 fn bankt_fixed_incomes_get_investments_investment_id_transactions_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> BanktFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -831,6 +908,29 @@ fn bankt_fixed_incomes_get_investments_investment_id_transactions_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn bankt_fixed_incomes_get_investments_investment_id_transactions_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                BanktFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `bank-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get` `banktFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrent`
 #[derive(Debug)]
@@ -1029,7 +1129,10 @@ for BanktFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse {
 fn bankt_fixed_incomes_get_investments_investment_id_transactions_current_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> BanktFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -1037,6 +1140,29 @@ fn bankt_fixed_incomes_get_investments_investment_id_transactions_current_reject
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn bankt_fixed_incomes_get_investments_investment_id_transactions_current_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                BanktFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct BankFixedIncomesRoutes {
@@ -1360,11 +1486,48 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments",
+        secured: true,
+        refuse: bankt_fixed_incomes_get_investments_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}",
+        secured: true,
+        refuse: bankt_fixed_incomes_get_investments_investment_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}/balances",
+        secured: true,
+        refuse: bankt_fixed_incomes_get_investments_investment_id_balances_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}/transactions",
+        secured: true,
+        refuse: bankt_fixed_incomes_get_investments_investment_id_transactions_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}/transactions-current",
+        secured: true,
+        refuse: bankt_fixed_incomes_get_investments_investment_id_transactions_current_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn BankFixedIncomesApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

@@ -217,7 +217,12 @@ impl ::aberta_runtime::Validate for BankingAgentsCompanies {
 pub struct BankingAgentsContractor {
     #[serde(rename = "name")]
     pub name: String,
-    #[serde(rename = "bankingAgents", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bankingAgents",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub banking_agents: Option<Vec<crate::models::BankingAgent>>,
     #[serde(rename = "cnpjNumber")]
     pub cnpj_number: String,
@@ -426,10 +431,16 @@ pub struct BranchesCompany {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
-    #[serde(rename = "branches", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "branches",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub branches: Option<Vec<crate::models::Branch>>,
 }
 impl ::aberta_runtime::Validate for BranchesCompany {
@@ -646,7 +657,8 @@ pub struct ElectronicChannelsCompanies {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
     #[serde(rename = "electronicChannels")]
@@ -803,12 +815,18 @@ impl ::aberta_runtime::Validate for BankingAgent {
 pub struct BankingAgentIdentification {
     #[serde(rename = "corporationName")]
     pub corporation_name: String,
-    #[serde(rename = "groupName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "groupName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub group_name: Option<String>,
     #[serde(
         rename = "isUnderestablishment",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub is_underestablishment: Option<bool>,
     #[serde(rename = "cnpjNumber")]
@@ -870,9 +888,19 @@ impl ::aberta_runtime::Validate for BankingAgentIdentification {
 pub struct BankingAgentLocation {
     #[serde(rename = "postalAddress")]
     pub postal_address: crate::models::BankingAgentPostalAddress,
-    #[serde(rename = "availability", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "availability",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub availability: Option<crate::models::BankingAgentAvailability>,
-    #[serde(rename = "phones", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "phones",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub phones: Option<Vec<crate::models::Phone>>,
 }
 impl ::aberta_runtime::Validate for BankingAgentLocation {
@@ -1074,26 +1102,47 @@ impl ::aberta_runtime::Validate for BankingAgentPostalAddressCountrySubDivision 
 pub struct BankingAgentPostalAddress {
     #[serde(rename = "address")]
     pub address: String,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
     #[serde(rename = "districtName")]
     pub district_name: String,
     #[serde(rename = "townName")]
     pub town_name: String,
-    #[serde(rename = "ibgeCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ibgeCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ibge_code: Option<String>,
     #[serde(rename = "countrySubDivision")]
     pub country_sub_division: crate::models::BankingAgentPostalAddressCountrySubDivision,
     #[serde(rename = "postCode")]
     pub post_code: String,
-    #[serde(rename = "country", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "country",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub country: Option<String>,
-    #[serde(rename = "countryCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "countryCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub country_code: Option<String>,
     #[serde(
         rename = "geographicCoordinates",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub geographic_coordinates: Option<crate::models::GeographicCoordinates>,
 }
@@ -1274,9 +1323,19 @@ impl ::aberta_runtime::Validate for BankingAgentAvailabilityStandardsWeekday {
 pub struct BankingAgentAvailabilityStandards {
     #[serde(rename = "weekday")]
     pub weekday: crate::models::BankingAgentAvailabilityStandardsWeekday,
-    #[serde(rename = "openingTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "openingTime",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub opening_time: Option<String>,
-    #[serde(rename = "closingTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "closingTime",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub closing_time: Option<String>,
 }
 impl ::aberta_runtime::Validate for BankingAgentAvailabilityStandards {
@@ -1333,14 +1392,25 @@ impl ::aberta_runtime::Validate for BankingAgentAvailabilityStandards {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct BankingAgentAvailability {
-    #[serde(rename = "standards", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "standards",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub standards: Option<Vec<crate::models::BankingAgentAvailabilityStandards>>,
-    #[serde(rename = "exception", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "exception",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub exception: Option<String>,
     #[serde(
         rename = "isPublicAccessAllowed",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub is_public_access_allowed: Option<bool>,
 }
@@ -1581,7 +1651,12 @@ pub struct BankingAgentService {
     pub name: crate::models::BankingAgentServiceName,
     #[serde(rename = "code")]
     pub code: crate::models::BankingAgentServiceCode,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
 }
 impl ::aberta_runtime::Validate for BankingAgentService {
@@ -1638,12 +1713,18 @@ pub struct Branch {
     #[serde(
         rename = "postalAddresses",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub postal_addresses: Option<crate::models::BranchPostalAddress>,
     #[serde(rename = "availability")]
     pub availability: crate::models::BranchAvailability,
-    #[serde(rename = "phones", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "phones",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub phones: Option<Vec<crate::models::BranchPhone>>,
     #[serde(rename = "services")]
     pub services: Vec<crate::models::BranchService>,
@@ -1875,26 +1956,47 @@ impl ::aberta_runtime::Validate for BranchPostalAddressCountrySubDivision {
 pub struct BranchPostalAddress {
     #[serde(rename = "address")]
     pub address: String,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
     #[serde(rename = "districtName")]
     pub district_name: String,
     #[serde(rename = "townName")]
     pub town_name: String,
-    #[serde(rename = "ibgeCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ibgeCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ibge_code: Option<String>,
     #[serde(rename = "countrySubDivision")]
     pub country_sub_division: crate::models::BranchPostalAddressCountrySubDivision,
     #[serde(rename = "postCode")]
     pub post_code: String,
-    #[serde(rename = "country", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "country",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub country: Option<String>,
-    #[serde(rename = "countryCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "countryCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub country_code: Option<String>,
     #[serde(
         rename = "geographicCoordinates",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub geographic_coordinates: Option<crate::models::GeographicCoordinates>,
 }
@@ -2057,12 +2159,23 @@ pub struct BranchPhone {
     #[serde(
         rename = "countryCallingCode",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub country_calling_code: Option<String>,
-    #[serde(rename = "areaCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "areaCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub area_code: Option<String>,
-    #[serde(rename = "number", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "number",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub number: Option<String>,
 }
 impl ::aberta_runtime::Validate for BranchPhone {
@@ -2186,9 +2299,19 @@ pub struct BranchIdentification {
     pub check_digit: String,
     #[serde(rename = "name")]
     pub name: String,
-    #[serde(rename = "relatedBranch", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "relatedBranch",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub related_branch: Option<String>,
-    #[serde(rename = "openingDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "openingDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub opening_date: Option<String>,
 }
 impl ::aberta_runtime::Validate for BranchIdentification {
@@ -2400,7 +2523,8 @@ pub struct BranchAvailability {
     #[serde(
         rename = "isPublicAccessAllowed",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub is_public_access_allowed: Option<bool>,
 }
@@ -2722,7 +2846,12 @@ pub struct BranchService {
     pub name: crate::models::BranchServiceName,
     #[serde(rename = "code")]
     pub code: crate::models::BranchServiceCode,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
 }
 impl ::aberta_runtime::Validate for BranchService {
@@ -2884,7 +3013,12 @@ impl ::aberta_runtime::Validate for ElectronicChannelIdentificationType {
 pub struct ElectronicChannelIdentification {
     #[serde(rename = "type")]
     pub type_: crate::models::ElectronicChannelIdentificationType,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
     #[serde(rename = "urls")]
     pub urls: Vec<crate::models::ElectronicChannelUrl>,
@@ -3236,7 +3370,12 @@ pub struct ElectronicChannelService {
     pub name: crate::models::ElectronicChannelServiceName,
     #[serde(rename = "code")]
     pub code: crate::models::ElectronicChannelServiceCode,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
 }
 impl ::aberta_runtime::Validate for ElectronicChannelService {
@@ -3326,17 +3465,33 @@ impl ::aberta_runtime::Validate for PhoneType {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Phone {
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub type_: Option<crate::models::PhoneType>,
     #[serde(
         rename = "countryCallingCode",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub country_calling_code: Option<String>,
-    #[serde(rename = "areaCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "areaCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub area_code: Option<String>,
-    #[serde(rename = "number", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "number",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub number: Option<String>,
 }
 impl ::aberta_runtime::Validate for Phone {
@@ -3543,32 +3698,74 @@ impl ::aberta_runtime::Validate for PostalAddressCountrySubDivision {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct PostalAddress {
-    #[serde(rename = "address", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "address",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub address: Option<String>,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
-    #[serde(rename = "districtName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "districtName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub district_name: Option<String>,
-    #[serde(rename = "townName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "townName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub town_name: Option<String>,
-    #[serde(rename = "ibgeCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ibgeCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ibge_code: Option<String>,
     #[serde(
         rename = "countrySubDivision",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub country_sub_division: Option<crate::models::PostalAddressCountrySubDivision>,
-    #[serde(rename = "postCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "postCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub post_code: Option<String>,
-    #[serde(rename = "country", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "country",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub country: Option<String>,
-    #[serde(rename = "countryCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "countryCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub country_code: Option<String>,
     #[serde(
         rename = "geographicCoordinates",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub geographic_coordinates: Option<crate::models::GeographicCoordinates>,
 }
@@ -3692,7 +3889,12 @@ impl ::aberta_runtime::Validate for PostalAddress {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ResponseSharedAutomatedTellerMachinesListData {
-    #[serde(rename = "brand", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "brand",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub brand: Option<crate::models::SharedAutomatedTellerMachinesBrand>,
 }
 impl ::aberta_runtime::Validate for ResponseSharedAutomatedTellerMachinesListData {
@@ -3778,9 +3980,19 @@ impl ::aberta_runtime::Validate for ResponseSharedAutomatedTellerMachinesList {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct SharedAutomatedTellerMachinesBrand {
-    #[serde(rename = "companies", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "companies",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub companies: Option<Vec<crate::models::SharedAutomatedTellerMachinesCompanies>>,
-    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "name",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub name: Option<String>,
 }
 impl ::aberta_runtime::Validate for SharedAutomatedTellerMachinesBrand {
@@ -3836,20 +4048,32 @@ pub struct SharedAutomatedTellerMachinesCompanies {
     #[serde(
         rename = "sharedAutomatedTellerMachines",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub shared_automated_teller_machines: Option<
         Vec<crate::models::SharedAutomatedTellerMachines>,
     >,
-    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "name",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub name: Option<String>,
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
-    #[serde(rename = "cnpjNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cnpjNumber",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub cnpj_number: Option<String>,
 }
 impl ::aberta_runtime::Validate for SharedAutomatedTellerMachinesCompanies {
@@ -3925,17 +4149,37 @@ impl ::aberta_runtime::Validate for SharedAutomatedTellerMachinesCompanies {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct SharedAutomatedTellerMachines {
-    #[serde(rename = "identification", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "identification",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub identification: Option<
         crate::models::SharedAutomatedTellerMachinesIdentification,
     >,
-    #[serde(rename = "postalAddress", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "postalAddress",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub postal_address: Option<
         crate::models::SharedAutomatedTellerMachinesPostalAddress,
     >,
-    #[serde(rename = "availability", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "availability",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub availability: Option<crate::models::SharedAutomatedTellerMachinesAvailability>,
-    #[serde(rename = "services", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "services",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub services: Option<Vec<crate::models::SharedAutomatedTellerMachinesServices>>,
 }
 impl ::aberta_runtime::Validate for SharedAutomatedTellerMachines {
@@ -4284,11 +4528,26 @@ impl ::aberta_runtime::Validate for SharedAutomatedTellerMachinesServicesCode {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct SharedAutomatedTellerMachinesServices {
-    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "name",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub name: Option<crate::models::SharedAutomatedTellerMachinesServicesName>,
-    #[serde(rename = "code", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "code",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub code: Option<crate::models::SharedAutomatedTellerMachinesServicesCode>,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
 }
 impl ::aberta_runtime::Validate for SharedAutomatedTellerMachinesServices {
@@ -4342,7 +4601,12 @@ impl ::aberta_runtime::Validate for SharedAutomatedTellerMachinesServices {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct SharedAutomatedTellerMachinesIdentification {
-    #[serde(rename = "ownerName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ownerName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub owner_name: Option<String>,
 }
 impl ::aberta_runtime::Validate for SharedAutomatedTellerMachinesIdentification {
@@ -4520,7 +4784,8 @@ pub struct PhoneChannelsCompany {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
     #[serde(rename = "phoneChannels")]
@@ -4702,9 +4967,19 @@ impl ::aberta_runtime::Validate for PhoneChannelIdentificationType {
 pub struct PhoneChannelIdentification {
     #[serde(rename = "type")]
     pub type_: crate::models::PhoneChannelIdentificationType,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
-    #[serde(rename = "phones", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "phones",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub phones: Option<Vec<crate::models::PhoneChannelPhone>>,
 }
 impl ::aberta_runtime::Validate for PhoneChannelIdentification {
@@ -4772,7 +5047,12 @@ pub struct PhoneChannelPhone {
     pub area_code: String,
     #[serde(rename = "number")]
     pub number: String,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
 }
 impl ::aberta_runtime::Validate for PhoneChannelPhone {
@@ -5106,7 +5386,12 @@ pub struct PhoneChannelService {
     pub name: crate::models::PhoneChannelServiceName,
     #[serde(rename = "code")]
     pub code: crate::models::PhoneChannelServiceCode,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
 }
 impl ::aberta_runtime::Validate for PhoneChannelService {
@@ -5158,9 +5443,19 @@ impl ::aberta_runtime::Validate for PhoneChannelService {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct GeographicCoordinates {
-    #[serde(rename = "latitude", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "latitude",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub latitude: Option<String>,
-    #[serde(rename = "longitude", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "longitude",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub longitude: Option<String>,
 }
 impl ::aberta_runtime::Validate for GeographicCoordinates {
@@ -5208,7 +5503,12 @@ impl ::aberta_runtime::Validate for GeographicCoordinates {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Brand {
-    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "name",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub name: Option<String>,
 }
 impl ::aberta_runtime::Validate for Brand {
@@ -5242,7 +5542,12 @@ impl ::aberta_runtime::Validate for Brand {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Cnpj {
-    #[serde(rename = "cnpjNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cnpjNumber",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub cnpj_number: Option<String>,
 }
 impl ::aberta_runtime::Validate for Cnpj {
@@ -5277,15 +5582,40 @@ impl ::aberta_runtime::Validate for Cnpj {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Links {
-    #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "self",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub self_: Option<String>,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for Links {
@@ -5345,15 +5675,26 @@ impl ::aberta_runtime::Validate for Meta {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct SharedAutomatedTellerMachinesCompany {
-    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "name",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub name: Option<String>,
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
-    #[serde(rename = "cnpjNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cnpjNumber",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub cnpj_number: Option<String>,
 }
 impl ::aberta_runtime::Validate for SharedAutomatedTellerMachinesCompany {
@@ -5471,13 +5812,28 @@ for SharedAutomatedTellerMachinesAvailabilityStandardsWeekday {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct SharedAutomatedTellerMachinesAvailabilityStandards {
-    #[serde(rename = "weekday", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "weekday",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub weekday: Option<
         crate::models::SharedAutomatedTellerMachinesAvailabilityStandardsWeekday,
     >,
-    #[serde(rename = "openingTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "openingTime",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub opening_time: Option<String>,
-    #[serde(rename = "closingTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "closingTime",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub closing_time: Option<String>,
 }
 impl ::aberta_runtime::Validate for SharedAutomatedTellerMachinesAvailabilityStandards {
@@ -5536,16 +5892,27 @@ impl ::aberta_runtime::Validate for SharedAutomatedTellerMachinesAvailabilitySta
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct SharedAutomatedTellerMachinesAvailability {
-    #[serde(rename = "standards", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "standards",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub standards: Option<
         Vec<crate::models::SharedAutomatedTellerMachinesAvailabilityStandards>,
     >,
-    #[serde(rename = "exception", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "exception",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub exception: Option<String>,
     #[serde(
         rename = "isPublicAccessAllowed",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub is_public_access_allowed: Option<bool>,
 }
@@ -5742,34 +6109,76 @@ for SharedAutomatedTellerMachinesPostalAddressCountrySubDivision {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct SharedAutomatedTellerMachinesPostalAddress {
-    #[serde(rename = "address", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "address",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub address: Option<String>,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
-    #[serde(rename = "districtName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "districtName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub district_name: Option<String>,
-    #[serde(rename = "townName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "townName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub town_name: Option<String>,
-    #[serde(rename = "ibgeCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ibgeCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ibge_code: Option<String>,
     #[serde(
         rename = "countrySubDivision",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub country_sub_division: Option<
         crate::models::SharedAutomatedTellerMachinesPostalAddressCountrySubDivision,
     >,
-    #[serde(rename = "postCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "postCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub post_code: Option<String>,
-    #[serde(rename = "country", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "country",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub country: Option<String>,
-    #[serde(rename = "countryCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "countryCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub country_code: Option<String>,
     #[serde(
         rename = "geographicCoordinates",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub geographic_coordinates: Option<crate::models::GeographicCoordinates>,
 }

@@ -188,11 +188,48 @@ pub fn service(
     poem_openapi::OpenApiService::new(ChannelsRoutes { api }, "channels 3.0.0", "3.0.0")
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/banking-agents",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/branches",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/electronic-channels",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/phone-channels",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/shared-automated-teller-machines",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn ChannelsApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

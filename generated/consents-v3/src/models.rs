@@ -251,17 +251,28 @@ impl ::aberta_runtime::Validate for CreateConsentDataPermissions {
 pub struct CreateConsentData {
     #[serde(rename = "loggedUser")]
     pub logged_user: crate::models::LoggedUser,
-    #[serde(rename = "businessEntity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "businessEntity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub business_entity: Option<crate::models::BusinessEntity>,
     #[serde(rename = "permissions")]
     pub permissions: Vec<crate::models::CreateConsentDataPermissions>,
     #[serde(
         rename = "expirationDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub expiration_date_time: Option<String>,
-    #[serde(rename = "isLinked", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isLinked",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_linked: Option<bool>,
 }
 impl ::aberta_runtime::Validate for CreateConsentData {
@@ -370,12 +381,18 @@ pub struct CreateConsentExtensionsData {
     #[serde(
         rename = "expirationDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub expiration_date_time: Option<String>,
     #[serde(rename = "loggedUser")]
     pub logged_user: crate::models::LoggedUserExtensions,
-    #[serde(rename = "businessEntity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "businessEntity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub business_entity: Option<crate::models::BusinessEntityExtensions>,
 }
 impl ::aberta_runtime::Validate for CreateConsentExtensionsData {
@@ -759,7 +776,8 @@ pub struct ResponseConsentData {
     #[serde(
         rename = "expirationDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub expiration_date_time: Option<String>,
 }
@@ -869,9 +887,19 @@ impl ::aberta_runtime::Validate for ResponseConsentData {
 pub struct ResponseConsent {
     #[serde(rename = "data")]
     pub data: crate::models::ResponseConsentData,
-    #[serde(rename = "links", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "links",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub links: Option<crate::models::LinksConsents>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::Meta>,
 }
 impl ::aberta_runtime::Validate for ResponseConsent {
@@ -1169,7 +1197,8 @@ pub struct ResponseConsentExtensionsData {
     #[serde(
         rename = "expirationDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub expiration_date_time: Option<String>,
 }
@@ -1271,9 +1300,19 @@ impl ::aberta_runtime::Validate for ResponseConsentExtensionsData {
 pub struct ResponseConsentExtensions {
     #[serde(rename = "data")]
     pub data: crate::models::ResponseConsentExtensionsData,
-    #[serde(rename = "links", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "links",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub links: Option<crate::models::LinksConsents>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::Meta>,
 }
 impl ::aberta_runtime::Validate for ResponseConsentExtensions {
@@ -1624,7 +1663,8 @@ pub struct ResponseConsentReadDataRejectionReason {
     #[serde(
         rename = "additionalInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub additional_information: Option<String>,
 }
@@ -1712,9 +1752,19 @@ impl ::aberta_runtime::Validate for ResponseConsentReadDataRejection {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ResponseConsentReadDataJourney {
-    #[serde(rename = "isLinked", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isLinked",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_linked: Option<bool>,
-    #[serde(rename = "linkId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "linkId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub link_id: Option<String>,
 }
 impl ::aberta_runtime::Validate for ResponseConsentReadDataJourney {
@@ -1766,12 +1816,23 @@ pub struct ResponseConsentReadData {
     #[serde(
         rename = "expirationDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub expiration_date_time: Option<String>,
-    #[serde(rename = "rejection", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rejection",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub rejection: Option<crate::models::ResponseConsentReadDataRejection>,
-    #[serde(rename = "journey", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "journey",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub journey: Option<crate::models::ResponseConsentReadDataJourney>,
 }
 impl ::aberta_runtime::Validate for ResponseConsentReadData {
@@ -1900,9 +1961,19 @@ impl ::aberta_runtime::Validate for ResponseConsentReadData {
 pub struct ResponseConsentRead {
     #[serde(rename = "data")]
     pub data: crate::models::ResponseConsentReadData,
-    #[serde(rename = "links", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "links",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub links: Option<crate::models::LinksConsents>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::Meta>,
 }
 impl ::aberta_runtime::Validate for ResponseConsentRead {
@@ -1955,7 +2026,8 @@ pub struct ResponseConsentReadExtensionsData {
     #[serde(
         rename = "expirationDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub expiration_date_time: Option<String>,
     #[serde(rename = "loggedUser")]
@@ -1965,19 +2037,22 @@ pub struct ResponseConsentReadExtensionsData {
     #[serde(
         rename = "previousExpirationDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub previous_expiration_date_time: Option<String>,
     #[serde(
         rename = "xFapiCustomerIpAddress",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub x_fapi_customer_ip_address: Option<String>,
     #[serde(
         rename = "xCustomerUserAgent",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub x_customer_user_agent: Option<String>,
 }
@@ -2082,9 +2157,19 @@ impl ::aberta_runtime::Validate for ResponseConsentReadExtensionsData {
 pub struct ResponseConsentReadExtensions {
     #[serde(rename = "data")]
     pub data: Vec<crate::models::ResponseConsentReadExtensionsData>,
-    #[serde(rename = "links", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "links",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub links: Option<crate::models::Links>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::MetaExtensions>,
 }
 impl ::aberta_runtime::Validate for ResponseConsentReadExtensions {
@@ -2299,7 +2384,12 @@ impl ::aberta_runtime::Validate for ResponseErrorUnprocessableEntityDeleteErrors
 pub struct ResponseErrorUnprocessableEntityDelete {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ResponseErrorUnprocessableEntityDeleteErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::MetaError>,
 }
 impl ::aberta_runtime::Validate for ResponseErrorUnprocessableEntityDelete {
@@ -2472,7 +2562,12 @@ impl ::aberta_runtime::Validate for ResponseErrorUnprocessableEntityErrors {
 pub struct ResponseErrorUnprocessableEntity {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ResponseErrorUnprocessableEntityErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::MetaError>,
 }
 impl ::aberta_runtime::Validate for ResponseErrorUnprocessableEntity {
@@ -2629,7 +2724,12 @@ impl ::aberta_runtime::Validate for T422responseErrorCreateConsentErrors {
 pub struct T422responseErrorCreateConsent {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::T422responseErrorCreateConsentErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::Meta>,
 }
 impl ::aberta_runtime::Validate for T422responseErrorCreateConsent {
@@ -3093,7 +3193,12 @@ impl ::aberta_runtime::Validate for ConsentsPostConsentsResponse529Meta {
 pub struct ConsentsPostConsentsResponse529 {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ConsentsPostConsentsResponse529Errors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::ConsentsPostConsentsResponse529Meta>,
 }
 impl ::aberta_runtime::Validate for ConsentsPostConsentsResponse529 {

@@ -210,7 +210,7 @@ for ConsentsPostConsentsResponse {
 fn consents_post_consents_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> ConsentsPostConsentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 422 | 429 |
         500 | 504 | 529
@@ -218,6 +218,27 @@ fn consents_post_consents_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn consents_post_consents_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 422 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                ConsentsPostConsentsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `consents` 3.3.1 `#/paths/~1consents~1{consentId}/get` `consentsGetConsentsConsentId`
 #[derive(Debug)]
@@ -368,7 +389,7 @@ for ConsentsGetConsentsConsentIdResponse {
 fn consents_get_consents_consent_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> ConsentsGetConsentsConsentIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 429 | 500 | 504 |
         529
@@ -376,6 +397,27 @@ fn consents_get_consents_consent_id_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn consents_get_consents_consent_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 429 | 500 | 504 |
+        529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                ConsentsGetConsentsConsentIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `consents` 3.3.1 `#/paths/~1consents~1{consentId}/delete` `consentsDeleteConsentsConsentId`
 #[derive(Debug)]
@@ -538,7 +580,7 @@ for ConsentsDeleteConsentsConsentIdResponse {
 fn consents_delete_consents_consent_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> ConsentsDeleteConsentsConsentIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 429 | 500 |
         504 | 529
@@ -546,6 +588,27 @@ fn consents_delete_consents_consent_id_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn consents_delete_consents_consent_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 429 | 500 |
+        504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                ConsentsDeleteConsentsConsentIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `consents` 3.3.1 `#/paths/~1consents~1{consentId}~1extensions/get` `consentsGetConsentsConsentIdExtensions`
 #[derive(Debug)]
@@ -700,7 +763,7 @@ for ConsentsGetConsentsConsentIdExtensionsResponse {
 fn consents_get_consents_consent_id_extensions_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> ConsentsGetConsentsConsentIdExtensionsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 429 | 500 | 504 |
         529
@@ -708,6 +771,27 @@ fn consents_get_consents_consent_id_extensions_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn consents_get_consents_consent_id_extensions_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 429 | 500 | 504 |
+        529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                ConsentsGetConsentsConsentIdExtensionsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `consents` 3.3.1 `#/paths/~1consents~1{consentId}~1extends/post` `consentsPostConsentsConsentIdExtends`
 #[derive(Debug)]
@@ -883,7 +967,7 @@ for ConsentsPostConsentsConsentIdExtendsResponse {
 fn consents_post_consents_consent_id_extends_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> ConsentsPostConsentsConsentIdExtendsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 422 | 429 |
         500 | 504 | 529
@@ -891,6 +975,27 @@ fn consents_post_consents_consent_id_extends_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn consents_post_consents_consent_id_extends_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 422 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                ConsentsPostConsentsConsentIdExtendsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct ConsentsRoutes {
@@ -1151,11 +1256,48 @@ pub fn service(
     poem_openapi::OpenApiService::new(ConsentsRoutes { api }, "consents 3.3.1", "3.3.1")
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/consents",
+        secured: true,
+        refuse: consents_post_consents_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/consents/{consentId}",
+        secured: true,
+        refuse: consents_get_consents_consent_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "DELETE",
+        path: "/consents/{consentId}",
+        secured: true,
+        refuse: consents_delete_consents_consent_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/consents/{consentId}/extensions",
+        secured: true,
+        refuse: consents_get_consents_consent_id_extensions_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/consents/{consentId}/extends",
+        secured: true,
+        refuse: consents_post_consents_consent_id_extends_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn ConsentsApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

@@ -119,7 +119,8 @@ pub struct CreditCardsAccountsIdentificationData {
     #[serde(
         rename = "productAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub product_additional_info: Option<String>,
     #[serde(rename = "creditCardNetwork")]
@@ -127,7 +128,8 @@ pub struct CreditCardsAccountsIdentificationData {
     #[serde(
         rename = "networkAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub network_additional_info: Option<String>,
     #[serde(rename = "paymentMethod")]
@@ -232,7 +234,12 @@ pub struct CreditCardAccountsBillsData {
     pub bill_minimum_amount: crate::models::CreditCardAccountsBillMinimumAmount,
     #[serde(rename = "isInstalment")]
     pub is_instalment: bool,
-    #[serde(rename = "financeCharges", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "financeCharges",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub finance_charges: Option<
         Vec<crate::models::CreditCardAccountsBillsFinanceCharge>,
     >,
@@ -344,7 +351,12 @@ impl ::aberta_runtime::Validate for CreditCardAccountsBillsData {
 pub struct CreditCardAccountsBillsFinanceCharge {
     #[serde(rename = "type")]
     pub type_: crate::models::EnumCreditCardAccountsFinanceChargeType,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
     #[serde(rename = "amount")]
     pub amount: String,
@@ -515,7 +527,8 @@ pub struct CreditCardAccountsData {
     #[serde(
         rename = "productAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub product_additional_info: Option<String>,
     #[serde(rename = "creditCardNetwork")]
@@ -523,7 +536,8 @@ pub struct CreditCardAccountsData {
     #[serde(
         rename = "networkAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub network_additional_info: Option<String>,
 }
@@ -742,30 +756,43 @@ pub struct CreditCardAccountsLimitsData {
     pub consolidation_type: crate::models::EnumCreditCardAccountsConsolidationType,
     #[serde(rename = "identificationNumber")]
     pub identification_number: String,
-    #[serde(rename = "lineName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "lineName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub line_name: Option<crate::models::CreditCardAccountsLimitsDataLineName>,
     #[serde(
         rename = "lineNameAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub line_name_additional_info: Option<String>,
     #[serde(rename = "isLimitFlexible")]
     pub is_limit_flexible: bool,
-    #[serde(rename = "limitAmount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "limitAmount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub limit_amount: Option<crate::models::CreditCardsLimitAmount>,
     #[serde(rename = "usedAmount")]
     pub used_amount: crate::models::CreditCardsUsedAmount,
     #[serde(
         rename = "availableAmount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub available_amount: Option<crate::models::CreditCardsAvailableAmount>,
     #[serde(
         rename = "customizedLimitAmount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub customized_limit_amount: Option<
         crate::models::CreditCardAccountsLimitsDataCustomizedLimitAmount,
@@ -931,7 +958,8 @@ pub struct CreditCardsLimitAmount {
     #[serde(
         rename = "limitAmountReason",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub limit_amount_reason: Option<String>,
 }
@@ -1041,9 +1069,19 @@ impl ::aberta_runtime::Validate for CreditCardsUsedAmount {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct CreditCardsAvailableAmount {
-    #[serde(rename = "amount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "amount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub amount: Option<String>,
-    #[serde(rename = "currency", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "currency",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub currency: Option<String>,
 }
 impl ::aberta_runtime::Validate for CreditCardsAvailableAmount {
@@ -1198,7 +1236,12 @@ pub struct CreditCardAccountsBillsTransactions {
     pub identification_number: String,
     #[serde(rename = "transactionName")]
     pub transaction_name: String,
-    #[serde(rename = "billId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "billId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub bill_id: Option<String>,
     #[serde(rename = "creditDebitType")]
     pub credit_debit_type: crate::models::EnumCreditDebitIndicator,
@@ -1207,38 +1250,58 @@ pub struct CreditCardAccountsBillsTransactions {
     #[serde(
         rename = "transactionalAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transactional_additional_info: Option<String>,
-    #[serde(rename = "paymentType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "paymentType",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub payment_type: Option<crate::models::EnumCreditCardAccountsPaymentType>,
-    #[serde(rename = "feeType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "feeType",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fee_type: Option<crate::models::EnumCreditCardAccountFee>,
     #[serde(
         rename = "feeTypeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub fee_type_additional_info: Option<String>,
     #[serde(
         rename = "otherCreditsType",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub other_credits_type: Option<crate::models::EnumCreditCardAccountsOtherCreditType>,
     #[serde(
         rename = "otherCreditsAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub other_credits_additional_info: Option<String>,
     #[serde(
         rename = "chargeIdentificator",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub charge_identificator: Option<f64>,
-    #[serde(rename = "chargeNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "chargeNumber",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub charge_number: Option<f64>,
     #[serde(rename = "brazilianAmount")]
     pub brazilian_amount: crate::models::CreditCardAccountsTransactionBrazilianAmount,
@@ -1248,7 +1311,12 @@ pub struct CreditCardAccountsBillsTransactions {
     pub transaction_date_time: String,
     #[serde(rename = "billPostDate")]
     pub bill_post_date: String,
-    #[serde(rename = "payeeMCC", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "payeeMCC",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub payee_mcc: Option<f64>,
 }
 impl ::aberta_runtime::Validate for CreditCardAccountsBillsTransactions {
@@ -1492,7 +1560,12 @@ pub struct CreditCardAccountsTransaction {
     pub identification_number: String,
     #[serde(rename = "transactionName")]
     pub transaction_name: String,
-    #[serde(rename = "billId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "billId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub bill_id: Option<String>,
     #[serde(rename = "creditDebitType")]
     pub credit_debit_type: crate::models::EnumCreditDebitIndicator,
@@ -1501,38 +1574,58 @@ pub struct CreditCardAccountsTransaction {
     #[serde(
         rename = "transactionalAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transactional_additional_info: Option<String>,
-    #[serde(rename = "paymentType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "paymentType",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub payment_type: Option<crate::models::EnumCreditCardAccountsPaymentType>,
-    #[serde(rename = "feeType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "feeType",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fee_type: Option<crate::models::EnumCreditCardAccountFee>,
     #[serde(
         rename = "feeTypeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub fee_type_additional_info: Option<String>,
     #[serde(
         rename = "otherCreditsType",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub other_credits_type: Option<crate::models::EnumCreditCardAccountsOtherCreditType>,
     #[serde(
         rename = "otherCreditsAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub other_credits_additional_info: Option<String>,
     #[serde(
         rename = "chargeIdentificator",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub charge_identificator: Option<f64>,
-    #[serde(rename = "chargeNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "chargeNumber",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub charge_number: Option<f64>,
     #[serde(rename = "brazilianAmount")]
     pub brazilian_amount: crate::models::CreditCardAccountsTransactionBrazilianAmount,
@@ -1542,7 +1635,12 @@ pub struct CreditCardAccountsTransaction {
     pub transaction_date_time: String,
     #[serde(rename = "billPostDate")]
     pub bill_post_date: String,
-    #[serde(rename = "payeeMCC", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "payeeMCC",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub payee_mcc: Option<f64>,
 }
 impl ::aberta_runtime::Validate for CreditCardAccountsTransaction {
@@ -2450,13 +2548,33 @@ impl ::aberta_runtime::Validate for EnumCreditDebitIndicator {
 pub struct Links {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for Links {
@@ -2972,7 +3090,12 @@ impl ::aberta_runtime::Validate for ResponseErrorErrors {
 pub struct ResponseError {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ResponseErrorErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::Meta>,
 }
 impl ::aberta_runtime::Validate for ResponseError {
@@ -3026,11 +3149,26 @@ impl ::aberta_runtime::Validate for ResponseError {
 pub struct TransactionsLinks {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
 }
 impl ::aberta_runtime::Validate for TransactionsLinks {

@@ -228,7 +228,10 @@ for CreditCardsGetAccountsResponse {
 fn credit_cards_get_accounts_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditCardsGetAccountsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -236,6 +239,27 @@ fn credit_cards_get_accounts_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn credit_cards_get_accounts_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CreditCardsGetAccountsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}/get` `creditCardsGetAccountsCreditCardAccountId`
 #[derive(Debug)]
@@ -413,7 +437,10 @@ for CreditCardsGetAccountsCreditCardAccountIdResponse {
 fn credit_cards_get_accounts_credit_card_account_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditCardsGetAccountsCreditCardAccountIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -421,6 +448,27 @@ fn credit_cards_get_accounts_credit_card_account_id_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn credit_cards_get_accounts_credit_card_account_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CreditCardsGetAccountsCreditCardAccountIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}~1bills/get` `creditCardsGetAccountsCreditCardAccountIdBills`
 #[derive(Debug)]
@@ -608,7 +656,10 @@ for CreditCardsGetAccountsCreditCardAccountIdBillsResponse {
 fn credit_cards_get_accounts_credit_card_account_id_bills_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditCardsGetAccountsCreditCardAccountIdBillsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -616,6 +667,27 @@ fn credit_cards_get_accounts_credit_card_account_id_bills_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn credit_cards_get_accounts_credit_card_account_id_bills_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CreditCardsGetAccountsCreditCardAccountIdBillsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}~1bills~1{billId}~1transactions/get` `creditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactions`
 #[derive(Debug)]
@@ -811,7 +883,10 @@ for CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse {
 fn credit_cards_get_accounts_credit_card_account_id_bills_bill_id_transactions_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -819,6 +894,29 @@ fn credit_cards_get_accounts_credit_card_account_id_bills_bill_id_transactions_r
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn credit_cards_get_accounts_credit_card_account_id_bills_bill_id_transactions_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CreditCardsGetAccountsCreditCardAccountIdBillsBillIdTransactionsResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}~1limits/get` `creditCardsGetAccountsCreditCardAccountIdLimits`
 #[derive(Debug)]
@@ -996,7 +1094,10 @@ for CreditCardsGetAccountsCreditCardAccountIdLimitsResponse {
 fn credit_cards_get_accounts_credit_card_account_id_limits_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditCardsGetAccountsCreditCardAccountIdLimitsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -1004,6 +1105,27 @@ fn credit_cards_get_accounts_credit_card_account_id_limits_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn credit_cards_get_accounts_credit_card_account_id_limits_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CreditCardsGetAccountsCreditCardAccountIdLimitsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}~1transactions/get` `creditCardsGetAccountsCreditCardAccountIdTransactions`
 #[derive(Debug)]
@@ -1204,7 +1326,10 @@ for CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse {
 fn credit_cards_get_accounts_credit_card_account_id_transactions_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -1212,6 +1337,29 @@ fn credit_cards_get_accounts_credit_card_account_id_transactions_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn credit_cards_get_accounts_credit_card_account_id_transactions_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CreditCardsGetAccountsCreditCardAccountIdTransactionsResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `credit-cards` 2.3.1 `#/paths/~1accounts~1{creditCardAccountId}~1transactions-current/get` `creditCardsGetAccountsCreditCardAccountIdTransactionsCurrent`
 #[derive(Debug)]
@@ -1412,7 +1560,10 @@ for CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse {
 fn credit_cards_get_accounts_credit_card_account_id_transactions_current_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -1420,6 +1571,29 @@ fn credit_cards_get_accounts_credit_card_account_id_transactions_current_rejecte
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn credit_cards_get_accounts_credit_card_account_id_transactions_current_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CreditCardsGetAccountsCreditCardAccountIdTransactionsCurrentResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct CreditCardsRoutes {
@@ -1914,11 +2088,60 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/accounts",
+        secured: true,
+        refuse: credit_cards_get_accounts_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/accounts/{creditCardAccountId}",
+        secured: true,
+        refuse: credit_cards_get_accounts_credit_card_account_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/accounts/{creditCardAccountId}/bills",
+        secured: true,
+        refuse: credit_cards_get_accounts_credit_card_account_id_bills_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/accounts/{creditCardAccountId}/bills/{billId}/transactions",
+        secured: true,
+        refuse: credit_cards_get_accounts_credit_card_account_id_bills_bill_id_transactions_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/accounts/{creditCardAccountId}/limits",
+        secured: true,
+        refuse: credit_cards_get_accounts_credit_card_account_id_limits_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/accounts/{creditCardAccountId}/transactions",
+        secured: true,
+        refuse: credit_cards_get_accounts_credit_card_account_id_transactions_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/accounts/{creditCardAccountId}/transactions-current",
+        secured: true,
+        refuse: credit_cards_get_accounts_credit_card_account_id_transactions_current_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn CreditCardsApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

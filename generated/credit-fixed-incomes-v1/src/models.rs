@@ -145,17 +145,33 @@ pub struct ResponseCreditFixedIncomesBalancesData {
     pub blocked_balance: crate::models::BlockedBalance,
     #[serde(rename = "purchaseUnitPrice")]
     pub purchase_unit_price: crate::models::PurchaseUnitPrice,
-    #[serde(rename = "preFixedRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "preFixedRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pre_fixed_rate: Option<String>,
     #[serde(
         rename = "postFixedIndexerPercentage",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub post_fixed_indexer_percentage: Option<crate::models::PostFixedIndexerPercentage>,
-    #[serde(rename = "fine", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fine",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fine: Option<crate::models::Fine>,
-    #[serde(rename = "latePayment", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "latePayment",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub late_payment: Option<crate::models::LatePayment>,
 }
 impl ::aberta_runtime::Validate for ResponseCreditFixedIncomesBalancesData {
@@ -571,7 +587,8 @@ pub struct ResponseCreditFixedIncomesTransactionsCurrentData {
     #[serde(
         rename = "transactionTypeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_type_additional_info: Option<String>,
     #[serde(rename = "transactionDate")]
@@ -579,7 +596,8 @@ pub struct ResponseCreditFixedIncomesTransactionsCurrentData {
     #[serde(
         rename = "transactionUnitPrice",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_unit_price: Option<
         crate::models::ResponseCreditFixedIncomesTransactionsCurrentDataTransactionUnitPrice,
@@ -587,19 +605,26 @@ pub struct ResponseCreditFixedIncomesTransactionsCurrentData {
     #[serde(
         rename = "transactionQuantity",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_quantity: Option<String>,
     #[serde(rename = "transactionGrossValue")]
     pub transaction_gross_value: crate::models::TransactionGrossValue,
-    #[serde(rename = "incomeTax", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "incomeTax",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub income_tax: Option<
         crate::models::ResponseCreditFixedIncomesTransactionsCurrentDataIncomeTax,
     >,
     #[serde(
         rename = "financialTransactionTax",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub financial_transaction_tax: Option<
         crate::models::ResponseCreditFixedIncomesTransactionsCurrentDataFinancialTransactionTax,
@@ -609,7 +634,8 @@ pub struct ResponseCreditFixedIncomesTransactionsCurrentData {
     #[serde(
         rename = "remunerationTransactionRate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub remuneration_transaction_rate: Option<
         crate::models::RemunerationTransactionRate,
@@ -617,7 +643,8 @@ pub struct ResponseCreditFixedIncomesTransactionsCurrentData {
     #[serde(
         rename = "indexerPercentage",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub indexer_percentage: Option<String>,
     #[serde(rename = "transactionId")]
@@ -893,20 +920,32 @@ pub struct CreditFixedIdentification {
     #[serde(
         rename = "issuerInstitutionCnpjNumber",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub issuer_institution_cnpj_number: Option<String>,
-    #[serde(rename = "isinCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isinCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub isin_code: Option<String>,
     #[serde(rename = "investmentType")]
     pub investment_type: crate::models::EnumInvestimentType,
     #[serde(
         rename = "debtorCnpjNumber",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub debtor_cnpj_number: Option<String>,
-    #[serde(rename = "debtorName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "debtorName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub debtor_name: Option<String>,
     #[serde(rename = "taxExemptProduct")]
     pub tax_exempt_product: crate::models::EnumTaxExemptProduct,
@@ -923,23 +962,31 @@ pub struct CreditFixedIdentification {
     #[serde(
         rename = "voucherPaymentPeriodicity",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub voucher_payment_periodicity: Option<crate::models::VoucherPaymentPeriodicity>,
     #[serde(
         rename = "voucherPaymentPeriodicityAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub voucher_payment_periodicity_additional_info: Option<String>,
-    #[serde(rename = "clearingCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clearingCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub clearing_code: Option<String>,
     #[serde(rename = "purchaseDate")]
     pub purchase_date: String,
     #[serde(
         rename = "gracePeriodDate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub grace_period_date: Option<String>,
 }
@@ -1143,13 +1190,33 @@ impl ::aberta_runtime::Validate for CreditFixedIdentification {
 pub struct CreditFixedIncomesProductListLinks {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for CreditFixedIncomesProductListLinks {
@@ -1228,13 +1295,33 @@ impl ::aberta_runtime::Validate for CreditFixedIncomesProductListLinks {
 pub struct CreditFixedIncomesLinks {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for CreditFixedIncomesLinks {
@@ -1313,11 +1400,26 @@ impl ::aberta_runtime::Validate for CreditFixedIncomesLinks {
 pub struct CreditFixedIncomesTransactionsLinks {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
 }
 impl ::aberta_runtime::Validate for CreditFixedIncomesTransactionsLinks {
@@ -2217,30 +2319,48 @@ impl ::aberta_runtime::Validate for ReferenceDateTime {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Remuneration {
-    #[serde(rename = "preFixedRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "preFixedRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pre_fixed_rate: Option<String>,
     #[serde(
         rename = "postFixedIndexerPercentage",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub post_fixed_indexer_percentage: Option<String>,
-    #[serde(rename = "rateType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rateType",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub rate_type: Option<crate::models::EnumRateType>,
     #[serde(
         rename = "ratePeriodicity",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub rate_periodicity: Option<crate::models::EnumRatePeriodicity>,
-    #[serde(rename = "calculation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "calculation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub calculation: Option<crate::models::EnumCalculation>,
     #[serde(rename = "indexer")]
     pub indexer: crate::models::EnumIndexer,
     #[serde(
         rename = "indexerAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub indexer_additional_info: Option<String>,
 }
@@ -2488,7 +2608,8 @@ pub struct CreditFixedIncomesTransactions {
     #[serde(
         rename = "transactionTypeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_type_additional_info: Option<crate::models::TypeAdditionalInfo>,
     #[serde(rename = "transactionDate")]
@@ -2496,7 +2617,8 @@ pub struct CreditFixedIncomesTransactions {
     #[serde(
         rename = "transactionUnitPrice",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_unit_price: Option<
         crate::models::CreditFixedIncomesTransactionsTransactionUnitPrice,
@@ -2504,17 +2626,24 @@ pub struct CreditFixedIncomesTransactions {
     #[serde(
         rename = "transactionQuantity",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_quantity: Option<crate::models::TransactionQuantity>,
     #[serde(rename = "transactionGrossValue")]
     pub transaction_gross_value: crate::models::TransactionGrossValue,
-    #[serde(rename = "incomeTax", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "incomeTax",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub income_tax: Option<crate::models::CreditFixedIncomesTransactionsIncomeTax>,
     #[serde(
         rename = "financialTransactionTax",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub financial_transaction_tax: Option<
         crate::models::CreditFixedIncomesTransactionsFinancialTransactionTax,
@@ -2524,7 +2653,8 @@ pub struct CreditFixedIncomesTransactions {
     #[serde(
         rename = "remunerationTransactionRate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub remuneration_transaction_rate: Option<
         crate::models::RemunerationTransactionRate,
@@ -2532,7 +2662,8 @@ pub struct CreditFixedIncomesTransactions {
     #[serde(
         rename = "indexerPercentage",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub indexer_percentage: Option<crate::models::IndexerPercentage>,
     #[serde(rename = "transactionId")]

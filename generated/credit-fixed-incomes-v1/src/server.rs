@@ -227,7 +227,10 @@ for CreditFixedIncomesGetInvestmentsResponse {
 fn credit_fixed_incomes_get_investments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditFixedIncomesGetInvestmentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -235,6 +238,27 @@ fn credit_fixed_incomes_get_investments_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn credit_fixed_incomes_get_investments_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CreditFixedIncomesGetInvestmentsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}/get` `creditFixedIncomesGetInvestmentsInvestmentId`
 #[derive(Debug)]
@@ -423,7 +447,10 @@ for CreditFixedIncomesGetInvestmentsInvestmentIdResponse {
 fn credit_fixed_incomes_get_investments_investment_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditFixedIncomesGetInvestmentsInvestmentIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -431,6 +458,27 @@ fn credit_fixed_incomes_get_investments_investment_id_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn credit_fixed_incomes_get_investments_investment_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CreditFixedIncomesGetInvestmentsInvestmentIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1balances/get` `creditFixedIncomesGetInvestmentsInvestmentIdBalances`
 #[derive(Debug)]
@@ -619,7 +667,10 @@ for CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse {
 fn credit_fixed_incomes_get_investments_investment_id_balances_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -627,6 +678,29 @@ fn credit_fixed_incomes_get_investments_investment_id_balances_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn credit_fixed_incomes_get_investments_investment_id_balances_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CreditFixedIncomesGetInvestmentsInvestmentIdBalancesResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions/get` `creditFixedIncomesGetInvestmentsInvestmentIdTransactions`
 #[derive(Debug)]
@@ -825,7 +899,10 @@ for CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse {
 fn credit_fixed_incomes_get_investments_investment_id_transactions_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -833,6 +910,29 @@ fn credit_fixed_incomes_get_investments_investment_id_transactions_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn credit_fixed_incomes_get_investments_investment_id_transactions_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `credit-fixed-incomes` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get` `creditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrent`
 #[derive(Debug)]
@@ -1031,7 +1131,10 @@ for CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse {
 fn credit_fixed_incomes_get_investments_investment_id_transactions_current_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -1039,6 +1142,29 @@ fn credit_fixed_incomes_get_investments_investment_id_transactions_current_rejec
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn credit_fixed_incomes_get_investments_investment_id_transactions_current_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CreditFixedIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct CreditFixedIncomesRoutes {
@@ -1362,11 +1488,48 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments",
+        secured: true,
+        refuse: credit_fixed_incomes_get_investments_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}",
+        secured: true,
+        refuse: credit_fixed_incomes_get_investments_investment_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}/balances",
+        secured: true,
+        refuse: credit_fixed_incomes_get_investments_investment_id_balances_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}/transactions",
+        secured: true,
+        refuse: credit_fixed_incomes_get_investments_investment_id_transactions_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}/transactions-current",
+        secured: true,
+        refuse: credit_fixed_incomes_get_investments_investment_id_transactions_current_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn CreditFixedIncomesApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

@@ -136,7 +136,12 @@ pub struct BusinessIdentificationData {
     pub brand_name: String,
     #[serde(rename = "companyName")]
     pub company_name: String,
-    #[serde(rename = "tradeName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tradeName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub trade_name: Option<String>,
     #[serde(rename = "incorporationDate")]
     pub incorporation_date: String,
@@ -144,7 +149,12 @@ pub struct BusinessIdentificationData {
     pub cnpj_number: ::aberta_runtime::shared::Cnpj,
     #[serde(rename = "companiesCnpj")]
     pub companies_cnpj: Vec<::aberta_runtime::shared::Cnpj>,
-    #[serde(rename = "otherDocuments", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "otherDocuments",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub other_documents: Option<Vec<crate::models::BusinessOtherDocument>>,
     #[serde(rename = "parties")]
     pub parties: Vec<crate::models::PartiesParticipation>,
@@ -357,7 +367,12 @@ pub struct BusinessProcurator {
     pub cnpj_cpf_number: String,
     #[serde(rename = "civilName")]
     pub civil_name: String,
-    #[serde(rename = "socialName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "socialName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub social_name: Option<String>,
 }
 impl ::aberta_runtime::Validate for BusinessProcurator {
@@ -426,19 +441,22 @@ pub struct BusinessQualificationData {
     #[serde(
         rename = "economicActivities",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub economic_activities: Option<Vec<crate::models::EconomicActivity>>,
     #[serde(
         rename = "informedRevenue",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub informed_revenue: Option<crate::models::InformedRevenue>,
     #[serde(
         rename = "informedPatrimony",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub informed_patrimony: Option<crate::models::BusinessInformedPatrimony>,
 }
@@ -518,7 +536,12 @@ pub struct BusinessOtherDocument {
     pub number: String,
     #[serde(rename = "country")]
     pub country: String,
-    #[serde(rename = "expirationDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "expirationDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub expiration_date: Option<String>,
 }
 impl ::aberta_runtime::Validate for BusinessOtherDocument {
@@ -881,19 +904,30 @@ pub struct CustomerPhone {
     pub is_main: bool,
     #[serde(rename = "type")]
     pub type_: crate::models::EnumCustomerPhoneType,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
     #[serde(
         rename = "countryCallingCode",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub country_calling_code: Option<String>,
     #[serde(rename = "areaCode")]
     pub area_code: crate::models::AreaCode,
     #[serde(rename = "number")]
     pub number: String,
-    #[serde(rename = "phoneExtension", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "phoneExtension",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub phone_extension: Option<String>,
 }
 impl ::aberta_runtime::Validate for CustomerPhone {
@@ -982,23 +1016,49 @@ impl ::aberta_runtime::Validate for CustomerPhone {
 pub struct BusinessPostalAddress {
     #[serde(rename = "isMain")]
     pub is_main: bool,
-    #[serde(rename = "address", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "address",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub address: Option<String>,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
-    #[serde(rename = "districtName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "districtName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub district_name: Option<String>,
     #[serde(rename = "townName")]
     pub town_name: String,
-    #[serde(rename = "ibgeTownCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ibgeTownCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ibge_town_code: Option<String>,
     #[serde(
         rename = "countrySubDivision",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub country_sub_division: Option<crate::models::EnumCountrySubDivision>,
-    #[serde(rename = "postCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "postCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub post_code: Option<String>,
     #[serde(rename = "country")]
     pub country: String,
@@ -1007,7 +1067,8 @@ pub struct BusinessPostalAddress {
     #[serde(
         rename = "geographicCoordinates",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub geographic_coordinates: Option<crate::models::GeographicCoordinates>,
 }
@@ -1149,30 +1210,52 @@ pub struct PersonalPostalAddress {
     pub is_main: bool,
     #[serde(rename = "address")]
     pub address: String,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
-    #[serde(rename = "districtName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "districtName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub district_name: Option<String>,
     #[serde(rename = "townName")]
     pub town_name: String,
-    #[serde(rename = "ibgeTownCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ibgeTownCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ibge_town_code: Option<String>,
     #[serde(
         rename = "countrySubDivision",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub country_sub_division: Option<crate::models::EnumCountrySubDivision>,
     #[serde(rename = "postCode")]
     pub post_code: String,
     #[serde(rename = "country")]
     pub country: String,
-    #[serde(rename = "countryCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "countryCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub country_code: Option<String>,
     #[serde(
         rename = "geographicCoordinates",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub geographic_coordinates: Option<crate::models::GeographicCoordinates>,
 }
@@ -1306,7 +1389,12 @@ impl ::aberta_runtime::Validate for PersonalPostalAddress {
 pub struct BusinessAccount {
     #[serde(rename = "compeCode")]
     pub compe_code: String,
-    #[serde(rename = "branchCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "branchCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub branch_code: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -1433,7 +1521,12 @@ impl ::aberta_runtime::Validate for PersonalAccountSubtype {
 pub struct PersonalAccount {
     #[serde(rename = "compeCode")]
     pub compe_code: String,
-    #[serde(rename = "branchCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "branchCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub branch_code: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -2571,17 +2664,28 @@ impl ::aberta_runtime::Validate for GeographicCoordinates {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct InformedRevenue {
-    #[serde(rename = "frequency", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "frequency",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub frequency: Option<crate::models::EnumInformedRevenueFrequency>,
     #[serde(
         rename = "frequencyAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub frequency_additional_info: Option<String>,
     #[serde(rename = "amount")]
     pub amount: crate::models::InformedRevenueAmount,
-    #[serde(rename = "year", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "year",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub year: Option<f64>,
 }
 impl ::aberta_runtime::Validate for InformedRevenue {
@@ -2909,13 +3013,33 @@ pub struct NationalityOtherDocument {
     pub type_: String,
     #[serde(rename = "number")]
     pub number: String,
-    #[serde(rename = "expirationDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "expirationDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub expiration_date: Option<String>,
-    #[serde(rename = "issueDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issueDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issue_date: Option<String>,
-    #[serde(rename = "country", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "country",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub country: Option<String>,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
 }
 impl ::aberta_runtime::Validate for NationalityOtherDocument {
@@ -3090,17 +3214,47 @@ pub struct PartiesParticipation {
     pub person_type: crate::models::PartiesParticipationPersonType,
     #[serde(rename = "type")]
     pub type_: crate::models::PartiesParticipationType,
-    #[serde(rename = "civilName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "civilName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub civil_name: Option<String>,
-    #[serde(rename = "socialName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "socialName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub social_name: Option<String>,
-    #[serde(rename = "companyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "companyName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub company_name: Option<String>,
-    #[serde(rename = "tradeName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tradeName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub trade_name: Option<String>,
-    #[serde(rename = "startDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub start_date: Option<String>,
-    #[serde(rename = "shareholding", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "shareholding",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub shareholding: Option<String>,
     #[serde(rename = "documentType")]
     pub document_type: crate::models::EnumPartiesParticipationDocumentType,
@@ -3109,25 +3263,29 @@ pub struct PartiesParticipation {
     #[serde(
         rename = "documentAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub document_additional_info: Option<String>,
     #[serde(
         rename = "documentCountry",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub document_country: Option<String>,
     #[serde(
         rename = "documentExpirationDate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub document_expiration_date: Option<String>,
     #[serde(
         rename = "documentIssueDate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub document_issue_date: Option<String>,
 }
@@ -3310,9 +3468,19 @@ impl ::aberta_runtime::Validate for PartiesParticipation {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct PersonalDocument {
-    #[serde(rename = "cpfNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cpfNumber",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub cpf_number: Option<::aberta_runtime::shared::Cpf>,
-    #[serde(rename = "passport", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "passport",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub passport: Option<crate::models::PersonalPassport>,
 }
 impl ::aberta_runtime::Validate for PersonalDocument {
@@ -3364,7 +3532,8 @@ pub struct PersonalFinancialRelationData {
     #[serde(
         rename = "productsServicesTypeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub products_services_type_additional_info: Option<String>,
     #[serde(rename = "procurators")]
@@ -3374,13 +3543,15 @@ pub struct PersonalFinancialRelationData {
     #[serde(
         rename = "portabilitiesReceived",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub portabilities_received: Option<Vec<crate::models::PortabilitiesReceived>>,
     #[serde(
         rename = "paychecksBankLink",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub paychecks_bank_link: Option<Vec<crate::models::PaychecksBankLink>>,
 }
@@ -3545,7 +3716,12 @@ pub struct PersonalIdentificationDataFiliation {
     pub type_: crate::models::EnumFiliationType,
     #[serde(rename = "civilName")]
     pub civil_name: String,
-    #[serde(rename = "socialName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "socialName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub social_name: Option<String>,
 }
 impl ::aberta_runtime::Validate for PersonalIdentificationDataFiliation {
@@ -3608,35 +3784,62 @@ pub struct PersonalIdentificationData {
     pub brand_name: String,
     #[serde(rename = "civilName")]
     pub civil_name: String,
-    #[serde(rename = "socialName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "socialName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub social_name: Option<String>,
     #[serde(rename = "birthDate")]
     pub birth_date: String,
     #[serde(
         rename = "maritalStatusCode",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub marital_status_code: Option<crate::models::EnumMaritalStatusCode>,
     #[serde(
         rename = "maritalStatusAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub marital_status_additional_info: Option<String>,
-    #[serde(rename = "sex", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sex",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub sex: Option<crate::models::EnumSex>,
     #[serde(rename = "companiesCnpj")]
     pub companies_cnpj: Vec<::aberta_runtime::shared::Cnpj>,
     #[serde(rename = "documents")]
     pub documents: crate::models::PersonalDocument,
-    #[serde(rename = "otherDocuments", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "otherDocuments",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub other_documents: Option<Vec<crate::models::PersonalOtherDocument>>,
     #[serde(rename = "hasBrazilianNationality")]
     pub has_brazilian_nationality: bool,
-    #[serde(rename = "nationality", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "nationality",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub nationality: Option<Vec<crate::models::Nationality>>,
-    #[serde(rename = "filiation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "filiation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub filiation: Option<Vec<crate::models::PersonalIdentificationDataFiliation>>,
     #[serde(rename = "contacts")]
     pub contacts: crate::models::PersonalContacts,
@@ -3865,16 +4068,32 @@ pub struct PersonalOtherDocument {
     #[serde(
         rename = "typeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub type_additional_info: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
-    #[serde(rename = "checkDigit", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "checkDigit",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub check_digit: Option<String>,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
-    #[serde(rename = "expirationDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "expirationDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub expiration_date: Option<String>,
 }
 impl ::aberta_runtime::Validate for PersonalOtherDocument {
@@ -3969,7 +4188,12 @@ pub struct PersonalProcurator {
     pub cpf_number: ::aberta_runtime::shared::Cpf,
     #[serde(rename = "civilName")]
     pub civil_name: String,
-    #[serde(rename = "socialName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "socialName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub social_name: Option<String>,
 }
 impl ::aberta_runtime::Validate for PersonalProcurator {
@@ -4035,9 +4259,19 @@ pub struct PersonalPassport {
     pub number: String,
     #[serde(rename = "country")]
     pub country: String,
-    #[serde(rename = "expirationDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "expirationDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub expiration_date: Option<String>,
-    #[serde(rename = "issueDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issueDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issue_date: Option<String>,
 }
 impl ::aberta_runtime::Validate for PersonalPassport {
@@ -4115,20 +4349,32 @@ pub struct PersonalQualificationData {
     pub update_date_time: String,
     #[serde(rename = "companyCnpj")]
     pub company_cnpj: ::aberta_runtime::shared::Cnpj,
-    #[serde(rename = "occupationCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "occupationCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub occupation_code: Option<crate::models::EnumOccupationMainCodeType>,
     #[serde(
         rename = "occupationDescription",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub occupation_description: Option<String>,
-    #[serde(rename = "informedIncome", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "informedIncome",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub informed_income: Option<crate::models::InformedIncome>,
     #[serde(
         rename = "informedPatrimony",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub informed_patrimony: Option<crate::models::PersonalInformedPatrimony>,
 }

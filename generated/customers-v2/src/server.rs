@@ -213,7 +213,10 @@ for CustomersGetPersonalIdentificationsResponse {
 fn customers_get_personal_identifications_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CustomersGetPersonalIdentificationsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -221,6 +224,27 @@ fn customers_get_personal_identifications_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn customers_get_personal_identifications_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CustomersGetPersonalIdentificationsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `customers` 2.2.1 `#/paths/~1personal~1qualifications/get` `customersGetPersonalQualifications`
 #[derive(Debug)]
@@ -374,7 +398,7 @@ for CustomersGetPersonalQualificationsResponse {
 fn customers_get_personal_qualifications_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CustomersGetPersonalQualificationsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 423 | 429 | 500 |
         504 | 529
@@ -382,6 +406,27 @@ fn customers_get_personal_qualifications_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn customers_get_personal_qualifications_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 423 | 429 | 500 |
+        504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CustomersGetPersonalQualificationsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `customers` 2.2.1 `#/paths/~1personal~1financial-relations/get` `customersGetPersonalFinancialRelations`
 #[derive(Debug)]
@@ -535,7 +580,7 @@ for CustomersGetPersonalFinancialRelationsResponse {
 fn customers_get_personal_financial_relations_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CustomersGetPersonalFinancialRelationsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 423 | 429 | 500 |
         504 | 529
@@ -543,6 +588,27 @@ fn customers_get_personal_financial_relations_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn customers_get_personal_financial_relations_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 423 | 429 | 500 |
+        504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CustomersGetPersonalFinancialRelationsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `customers` 2.2.1 `#/paths/~1business~1identifications/get` `customersGetBusinessIdentifications`
 #[derive(Debug)]
@@ -713,7 +779,10 @@ for CustomersGetBusinessIdentificationsResponse {
 fn customers_get_business_identifications_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CustomersGetBusinessIdentificationsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -721,6 +790,27 @@ fn customers_get_business_identifications_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn customers_get_business_identifications_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CustomersGetBusinessIdentificationsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `customers` 2.2.1 `#/paths/~1business~1qualifications/get` `customersGetBusinessQualifications`
 #[derive(Debug)]
@@ -874,7 +964,7 @@ for CustomersGetBusinessQualificationsResponse {
 fn customers_get_business_qualifications_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CustomersGetBusinessQualificationsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 423 | 429 | 500 |
         504 | 529
@@ -882,6 +972,27 @@ fn customers_get_business_qualifications_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn customers_get_business_qualifications_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 423 | 429 | 500 |
+        504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CustomersGetBusinessQualificationsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `customers` 2.2.1 `#/paths/~1business~1financial-relations/get` `customersGetBusinessFinancialRelations`
 #[derive(Debug)]
@@ -1035,7 +1146,7 @@ for CustomersGetBusinessFinancialRelationsResponse {
 fn customers_get_business_financial_relations_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> CustomersGetBusinessFinancialRelationsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 423 | 429 | 500 |
         504 | 529
@@ -1043,6 +1154,27 @@ fn customers_get_business_financial_relations_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn customers_get_business_financial_relations_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 423 | 429 | 500 |
+        504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                CustomersGetBusinessFinancialRelationsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct CustomersRoutes {
@@ -1360,11 +1492,54 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/personal/identifications",
+        secured: true,
+        refuse: customers_get_personal_identifications_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/personal/qualifications",
+        secured: true,
+        refuse: customers_get_personal_qualifications_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/personal/financial-relations",
+        secured: true,
+        refuse: customers_get_personal_financial_relations_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/business/identifications",
+        secured: true,
+        refuse: customers_get_business_identifications_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/business/qualifications",
+        secured: true,
+        refuse: customers_get_business_qualifications_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/business/financial-relations",
+        secured: true,
+        refuse: customers_get_business_financial_relations_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn CustomersApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

@@ -13,18 +13,25 @@
 pub struct ClientGetResponseSuccess {
     #[serde(rename = "client_id")]
     pub client_id: String,
-    #[serde(rename = "client_secret", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "client_secret",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub client_secret: Option<String>,
     #[serde(
         rename = "client_id_issued_at",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub client_id_issued_at: Option<i64>,
     #[serde(
         rename = "client_secret_expires_at",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub client_secret_expires_at: Option<i64>,
     #[serde(rename = "registration_client_uri")]
@@ -124,7 +131,8 @@ pub struct ClientRegistrationResponseError {
     #[serde(
         rename = "error_description",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub error_description: Option<String>,
 }
@@ -161,18 +169,25 @@ impl ::aberta_runtime::Validate for ClientRegistrationResponseError {
 pub struct ClientRegistrationResponseSuccess {
     #[serde(rename = "client_id")]
     pub client_id: String,
-    #[serde(rename = "client_secret", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "client_secret",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub client_secret: Option<String>,
     #[serde(
         rename = "client_id_issued_at",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub client_id_issued_at: Option<i64>,
     #[serde(
         rename = "client_secret_expires_at",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub client_secret_expires_at: Option<i64>,
     #[serde(rename = "registration_client_uri")]
@@ -481,49 +496,70 @@ pub struct ClientRegistrationRequest {
     #[serde(
         rename = "application_type",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub application_type: Option<
         crate::models::ClientRegistrationRequestApplicationType,
     >,
-    #[serde(rename = "grant_types", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "grant_types",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub grant_types: Option<Vec<crate::models::ClientRegistrationRequestGrantTypes>>,
     #[serde(
         rename = "id_token_signed_response_alg",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub id_token_signed_response_alg: Option<String>,
     #[serde(
         rename = "id_token_encrypted_response_alg",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub id_token_encrypted_response_alg: Option<String>,
     #[serde(
         rename = "id_token_encrypted_response_enc",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub id_token_encrypted_response_enc: Option<String>,
     #[serde(
         rename = "required_auth_time",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub required_auth_time: Option<bool>,
-    #[serde(rename = "response_types", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "response_types",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub response_types: Option<
         Vec<crate::models::ClientRegistrationRequestResponseTypes>,
     >,
     #[serde(rename = "software_statement")]
     pub software_statement: String,
-    #[serde(rename = "subject_type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "subject_type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub subject_type: Option<crate::models::ClientRegistrationRequestSubjectType>,
     #[serde(
         rename = "token_endpoint_auth_method",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub token_endpoint_auth_method: Option<
         crate::models::ClientRegistrationRequestTokenEndpointAuthMethod,
@@ -531,7 +567,8 @@ pub struct ClientRegistrationRequest {
     #[serde(
         rename = "introspection_endpoint_auth_method",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub introspection_endpoint_auth_method: Option<
         crate::models::ClientRegistrationRequestIntrospectionEndpointAuthMethod,
@@ -539,7 +576,8 @@ pub struct ClientRegistrationRequest {
     #[serde(
         rename = "revocation_endpoint_auth_method",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub revocation_endpoint_auth_method: Option<
         crate::models::ClientRegistrationRequestRevocationEndpointAuthMethod,
@@ -547,50 +585,81 @@ pub struct ClientRegistrationRequest {
     #[serde(
         rename = "request_object_signing_alg",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub request_object_signing_alg: Option<String>,
     #[serde(
         rename = "require_signed_request_object",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub require_signed_request_object: Option<bool>,
     #[serde(
         rename = "require_pushed_authorization_requests",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub require_pushed_authorization_requests: Option<bool>,
     #[serde(
         rename = "tls_client_certificate_bound_access_tokens",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub tls_client_certificate_bound_access_tokens: Option<bool>,
-    #[serde(rename = "client_id", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "client_id",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub client_id: Option<String>,
-    #[serde(rename = "client_name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "client_name",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub client_name: Option<String>,
-    #[serde(rename = "client_uri", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "client_uri",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub client_uri: Option<String>,
     #[serde(
         rename = "request_object_encryption_alg",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub request_object_encryption_alg: Option<String>,
     #[serde(
         rename = "request_object_encryption_enc",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub request_object_encryption_enc: Option<String>,
-    #[serde(rename = "jwks_uri", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "jwks_uri",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub jwks_uri: Option<String>,
     #[serde(rename = "redirect_uris")]
     pub redirect_uris: Vec<String>,
-    #[serde(rename = "webhook_uris", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "webhook_uris",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub webhook_uris: Option<Vec<String>>,
 }
 impl ::aberta_runtime::Validate for ClientRegistrationRequest {
@@ -774,12 +843,18 @@ impl ::aberta_runtime::Validate for ClientRegistrationRequest {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct GetRegisterResponse401 {
-    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "error",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub error: Option<String>,
     #[serde(
         rename = "error_description",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub error_description: Option<String>,
 }
@@ -806,12 +881,18 @@ impl ::aberta_runtime::Validate for GetRegisterResponse401 {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct GetRegisterResponse403 {
-    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "error",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub error: Option<String>,
     #[serde(
         rename = "error_description",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub error_description: Option<String>,
 }
@@ -838,12 +919,18 @@ impl ::aberta_runtime::Validate for GetRegisterResponse403 {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct PutRegisterResponse401 {
-    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "error",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub error: Option<String>,
     #[serde(
         rename = "error_description",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub error_description: Option<String>,
 }
@@ -870,12 +957,18 @@ impl ::aberta_runtime::Validate for PutRegisterResponse401 {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct PutRegisterResponse403 {
-    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "error",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub error: Option<String>,
     #[serde(
         rename = "error_description",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub error_description: Option<String>,
 }
@@ -937,12 +1030,18 @@ impl ::aberta_runtime::Validate for PostRegisterResponse401Error {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct PostRegisterResponse401 {
-    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "error",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub error: Option<crate::models::PostRegisterResponse401Error>,
     #[serde(
         rename = "error_description",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub error_description: Option<String>,
 }
@@ -1013,12 +1112,18 @@ impl ::aberta_runtime::Validate for PostRegisterResponse403Error {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct PostRegisterResponse403 {
-    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "error",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub error: Option<crate::models::PostRegisterResponse403Error>,
     #[serde(
         rename = "error_description",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub error_description: Option<String>,
 }
@@ -1054,12 +1159,18 @@ impl ::aberta_runtime::Validate for PostRegisterResponse403 {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct DeleteRegisterResponse401 {
-    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "error",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub error: Option<String>,
     #[serde(
         rename = "error_description",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub error_description: Option<String>,
 }
@@ -1086,12 +1197,18 @@ impl ::aberta_runtime::Validate for DeleteRegisterResponse401 {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct DeleteRegisterResponse403 {
-    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "error",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub error: Option<String>,
     #[serde(
         rename = "error_description",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub error_description: Option<String>,
 }
@@ -1118,12 +1235,18 @@ impl ::aberta_runtime::Validate for DeleteRegisterResponse403 {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct GetRegisterClientIdResponse401 {
-    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "error",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub error: Option<String>,
     #[serde(
         rename = "error_description",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub error_description: Option<String>,
 }
@@ -1150,12 +1273,18 @@ impl ::aberta_runtime::Validate for GetRegisterClientIdResponse401 {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct GetRegisterClientIdResponse403 {
-    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "error",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub error: Option<String>,
     #[serde(
         rename = "error_description",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub error_description: Option<String>,
 }
@@ -1182,12 +1311,18 @@ impl ::aberta_runtime::Validate for GetRegisterClientIdResponse403 {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct PutRegisterClientIdResponse401 {
-    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "error",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub error: Option<String>,
     #[serde(
         rename = "error_description",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub error_description: Option<String>,
 }
@@ -1214,12 +1349,18 @@ impl ::aberta_runtime::Validate for PutRegisterClientIdResponse401 {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct PutRegisterClientIdResponse403 {
-    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "error",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub error: Option<String>,
     #[serde(
         rename = "error_description",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub error_description: Option<String>,
 }
@@ -1246,12 +1387,18 @@ impl ::aberta_runtime::Validate for PutRegisterClientIdResponse403 {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct DeleteRegisterClientIdResponse401 {
-    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "error",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub error: Option<String>,
     #[serde(
         rename = "error_description",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub error_description: Option<String>,
 }
@@ -1278,12 +1425,18 @@ impl ::aberta_runtime::Validate for DeleteRegisterClientIdResponse401 {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct DeleteRegisterClientIdResponse403 {
-    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "error",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub error: Option<String>,
     #[serde(
         rename = "error_description",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub error_description: Option<String>,
 }

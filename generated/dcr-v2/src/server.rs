@@ -381,11 +381,60 @@ pub fn service(
     poem_openapi::OpenApiService::new(DcrRoutes { api }, "dcr 2.0.1", "2.0.1")
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/register",
+        secured: true,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "PUT",
+        path: "/register",
+        secured: true,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/register",
+        secured: true,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "DELETE",
+        path: "/register",
+        secured: true,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/register/{clientId}",
+        secured: true,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "PUT",
+        path: "/register/{clientId}",
+        secured: true,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "DELETE",
+        path: "/register/{clientId}",
+        secured: true,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn DcrApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

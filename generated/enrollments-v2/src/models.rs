@@ -1262,11 +1262,26 @@ pub struct CreateEnrollmentData {
     pub logged_user: crate::models::LoggedUser,
     #[serde(rename = "permissions")]
     pub permissions: Vec<crate::models::EnumEnrollmentPermission>,
-    #[serde(rename = "businessEntity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "businessEntity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub business_entity: Option<crate::models::BusinessEntity>,
-    #[serde(rename = "debtorAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "debtorAccount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub debtor_account: Option<crate::models::DebtorAccount>,
-    #[serde(rename = "enrollmentName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "enrollmentName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub enrollment_name: Option<String>,
 }
 impl ::aberta_runtime::Validate for CreateEnrollmentData {
@@ -1449,11 +1464,26 @@ impl ::aberta_runtime::Validate for RiskSignalsDataGeolocationType {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct RiskSignalsDataGeolocation {
-    #[serde(rename = "latitude", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "latitude",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub latitude: Option<f64>,
-    #[serde(rename = "longitude", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "longitude",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub longitude: Option<f64>,
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub type_: Option<crate::models::RiskSignalsDataGeolocationType>,
 }
 impl ::aberta_runtime::Validate for RiskSignalsDataGeolocation {
@@ -1493,13 +1523,15 @@ pub struct RiskSignalsDataIntegrity {
     #[serde(
         rename = "appRecognitionVerdict",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub app_recognition_verdict: Option<String>,
     #[serde(
         rename = "deviceRecognitionVerdict",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub device_recognition_verdict: Option<String>,
 }
@@ -1529,18 +1561,25 @@ impl ::aberta_runtime::Validate for RiskSignalsDataIntegrity {
 pub struct RiskSignalsData {
     #[serde(rename = "deviceId")]
     pub device_id: String,
-    #[serde(rename = "isRootedDevice", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isRootedDevice",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_rooted_device: Option<bool>,
     #[serde(
         rename = "screenBrightness",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub screen_brightness: Option<f64>,
     #[serde(
         rename = "elapsedTimeSinceBoot",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub elapsed_time_since_boot: Option<i64>,
     #[serde(rename = "osVersion")]
@@ -1553,37 +1592,75 @@ pub struct RiskSignalsData {
     pub screen_dimensions: crate::models::RiskSignalsDataScreenDimensions,
     #[serde(rename = "accountTenure")]
     pub account_tenure: String,
-    #[serde(rename = "geolocation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "geolocation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub geolocation: Option<crate::models::RiskSignalsDataGeolocation>,
     #[serde(
         rename = "isCallInProgress",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub is_call_in_progress: Option<bool>,
     #[serde(
         rename = "isDevModeEnabled",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub is_dev_mode_enabled: Option<bool>,
-    #[serde(rename = "isMockGPS", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isMockGPS",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_mock_gps: Option<bool>,
-    #[serde(rename = "isEmulated", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isEmulated",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_emulated: Option<bool>,
-    #[serde(rename = "isMonkeyRunner", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isMonkeyRunner",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_monkey_runner: Option<bool>,
-    #[serde(rename = "isCharging", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isCharging",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_charging: Option<bool>,
     #[serde(
         rename = "antennaInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub antenna_information: Option<String>,
-    #[serde(rename = "isUsbConnected", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isUsbConnected",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_usb_connected: Option<bool>,
-    #[serde(rename = "integrity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "integrity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub integrity: Option<crate::models::RiskSignalsDataIntegrity>,
 }
 impl ::aberta_runtime::Validate for RiskSignalsData {
@@ -1782,11 +1859,26 @@ impl ::aberta_runtime::Validate for ConsentAuthorizationDataRiskSignalsGeolocati
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ConsentAuthorizationDataRiskSignalsGeolocation {
-    #[serde(rename = "latitude", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "latitude",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub latitude: Option<f64>,
-    #[serde(rename = "longitude", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "longitude",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub longitude: Option<f64>,
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub type_: Option<crate::models::ConsentAuthorizationDataRiskSignalsGeolocationType>,
 }
 impl ::aberta_runtime::Validate for ConsentAuthorizationDataRiskSignalsGeolocation {
@@ -1828,13 +1920,15 @@ pub struct ConsentAuthorizationDataRiskSignalsIntegrity {
     #[serde(
         rename = "appRecognitionVerdict",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub app_recognition_verdict: Option<String>,
     #[serde(
         rename = "deviceRecognitionVerdict",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub device_recognition_verdict: Option<String>,
 }
@@ -1865,18 +1959,25 @@ impl ::aberta_runtime::Validate for ConsentAuthorizationDataRiskSignalsIntegrity
 pub struct ConsentAuthorizationDataRiskSignals {
     #[serde(rename = "deviceId")]
     pub device_id: String,
-    #[serde(rename = "isRootedDevice", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isRootedDevice",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_rooted_device: Option<bool>,
     #[serde(
         rename = "screenBrightness",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub screen_brightness: Option<f64>,
     #[serde(
         rename = "elapsedTimeSinceBoot",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub elapsed_time_since_boot: Option<i64>,
     #[serde(rename = "osVersion")]
@@ -1889,39 +1990,77 @@ pub struct ConsentAuthorizationDataRiskSignals {
     pub screen_dimensions: crate::models::ConsentAuthorizationDataRiskSignalsScreenDimensions,
     #[serde(rename = "accountTenure")]
     pub account_tenure: String,
-    #[serde(rename = "geolocation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "geolocation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub geolocation: Option<
         crate::models::ConsentAuthorizationDataRiskSignalsGeolocation,
     >,
     #[serde(
         rename = "isCallInProgress",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub is_call_in_progress: Option<bool>,
     #[serde(
         rename = "isDevModeEnabled",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub is_dev_mode_enabled: Option<bool>,
-    #[serde(rename = "isMockGPS", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isMockGPS",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_mock_gps: Option<bool>,
-    #[serde(rename = "isEmulated", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isEmulated",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_emulated: Option<bool>,
-    #[serde(rename = "isMonkeyRunner", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isMonkeyRunner",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_monkey_runner: Option<bool>,
-    #[serde(rename = "isCharging", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isCharging",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_charging: Option<bool>,
     #[serde(
         rename = "antennaInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub antenna_information: Option<String>,
-    #[serde(rename = "isUsbConnected", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isUsbConnected",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub is_usb_connected: Option<bool>,
-    #[serde(rename = "integrity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "integrity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub integrity: Option<crate::models::ConsentAuthorizationDataRiskSignalsIntegrity>,
 }
 impl ::aberta_runtime::Validate for ConsentAuthorizationDataRiskSignals {
@@ -2068,7 +2207,8 @@ pub struct ConsentAuthorizationDataFidoAssertion {
     #[serde(
         rename = "clientExtensionResults",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub client_extension_results: Option<
         ::aberta_runtime::reexport::serde_json::Map<
@@ -2205,7 +2345,12 @@ impl ::aberta_runtime::Validate for ConsentAuthorization {
 pub struct DebtorAccount {
     #[serde(rename = "ispb")]
     pub ispb: String,
-    #[serde(rename = "issuer", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issuer",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issuer: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -2503,15 +2648,22 @@ pub struct EnrollmentFidoRegistrationData {
     #[serde(
         rename = "authenticatorAttachment",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authenticator_attachment: Option<String>,
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub type_: Option<String>,
     #[serde(
         rename = "clientExtensionResults",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub client_extension_results: Option<
         ::aberta_runtime::reexport::serde_json::Map<
@@ -2720,12 +2872,18 @@ pub struct EnrollmentFidoRegistrationOptionsData {
     pub challenge: String,
     #[serde(rename = "pubKeyCredParams")]
     pub pub_key_cred_params: Vec<crate::models::FidoPublicKeyCredentialCreationOptions>,
-    #[serde(rename = "timeout", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "timeout",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub timeout: Option<i64>,
     #[serde(
         rename = "excludeCredentials",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub exclude_credentials: Option<
         Vec<crate::models::FidoPublicKeyCredentialDescriptor>,
@@ -2733,20 +2891,32 @@ pub struct EnrollmentFidoRegistrationOptionsData {
     #[serde(
         rename = "authenticatorSelection",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authenticator_selection: Option<
         crate::models::FidoAuthenticatorSelectionCriteria,
     >,
-    #[serde(rename = "attestation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "attestation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub attestation: Option<String>,
     #[serde(
         rename = "attestationFormats",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub attestation_formats: Option<Vec<String>>,
-    #[serde(rename = "extensions", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "extensions",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub extensions: Option<
         ::aberta_runtime::reexport::serde_json::Map<
             String,
@@ -2902,23 +3072,40 @@ impl ::aberta_runtime::Validate for EnrollmentFidoRegistrationOptions {
 pub struct EnrollmentFidoSignOptionsData {
     #[serde(rename = "challenge")]
     pub challenge: String,
-    #[serde(rename = "timeout", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "timeout",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub timeout: Option<i32>,
-    #[serde(rename = "rpId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rpId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub rp_id: Option<String>,
     #[serde(
         rename = "allowCredentials",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub allow_credentials: Option<Vec<crate::models::FidoPublicKeyCredentialDescriptor>>,
     #[serde(
         rename = "userVerification",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub user_verification: Option<String>,
-    #[serde(rename = "extensions", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "extensions",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub extensions: Option<
         ::aberta_runtime::reexport::serde_json::Map<
             String,
@@ -3194,22 +3381,30 @@ pub struct FidoAuthenticatorSelectionCriteria {
     #[serde(
         rename = "authenticatorAttachment",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authenticator_attachment: Option<String>,
     #[serde(
         rename = "userVerification",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub user_verification: Option<String>,
     #[serde(
         rename = "requireResidentKey",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub require_resident_key: Option<bool>,
-    #[serde(rename = "residentKey", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "residentKey",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub resident_key: Option<String>,
 }
 impl ::aberta_runtime::Validate for FidoAuthenticatorSelectionCriteria {
@@ -3576,16 +3771,32 @@ pub struct ResponseCreateEnrollmentData {
     #[serde(
         rename = "expirationDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub expiration_date_time: Option<String>,
     #[serde(rename = "loggedUser")]
     pub logged_user: crate::models::LoggedUser,
-    #[serde(rename = "businessEntity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "businessEntity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub business_entity: Option<crate::models::BusinessEntity>,
-    #[serde(rename = "debtorAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "debtorAccount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub debtor_account: Option<crate::models::DebtorAccount>,
-    #[serde(rename = "enrollmentName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "enrollmentName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub enrollment_name: Option<String>,
 }
 impl ::aberta_runtime::Validate for ResponseCreateEnrollmentData {
@@ -3780,7 +3991,12 @@ impl ::aberta_runtime::Validate for ResponseCreateEnrollment {
 pub struct ResponseEnrollmentDataDebtorAccount {
     #[serde(rename = "ispb")]
     pub ispb: String,
-    #[serde(rename = "issuer", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issuer",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issuer: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -4031,7 +4247,12 @@ impl ::aberta_runtime::Validate for ResponseEnrollmentDataCancellationReason {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ResponseEnrollmentDataCancellation {
-    #[serde(rename = "cancelledBy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cancelledBy",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub cancelled_by: Option<
         crate::models::ResponseEnrollmentDataCancellationCancelledBy,
     >,
@@ -4040,12 +4261,18 @@ pub struct ResponseEnrollmentDataCancellation {
     #[serde(
         rename = "additionalInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub additional_information: Option<String>,
     #[serde(rename = "cancelledFrom")]
     pub cancelled_from: crate::models::EnumEnrollmentCancelledFrom,
-    #[serde(rename = "rejectedAt", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rejectedAt",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub rejected_at: Option<String>,
 }
 impl ::aberta_runtime::Validate for ResponseEnrollmentDataCancellation {
@@ -4136,26 +4363,53 @@ pub struct ResponseEnrollmentData {
     #[serde(
         rename = "expirationDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub expiration_date_time: Option<String>,
     #[serde(rename = "loggedUser")]
     pub logged_user: crate::models::LoggedUser,
-    #[serde(rename = "businessEntity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "businessEntity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub business_entity: Option<crate::models::BusinessEntity>,
-    #[serde(rename = "debtorAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "debtorAccount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub debtor_account: Option<crate::models::ResponseEnrollmentDataDebtorAccount>,
-    #[serde(rename = "cancellation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cancellation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub cancellation: Option<crate::models::ResponseEnrollmentDataCancellation>,
     #[serde(
         rename = "transactionLimit",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_limit: Option<::aberta_runtime::shared::Amount>,
-    #[serde(rename = "dailyLimit", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dailyLimit",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub daily_limit: Option<::aberta_runtime::shared::Amount>,
-    #[serde(rename = "enrollmentName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "enrollmentName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub enrollment_name: Option<String>,
 }
 impl ::aberta_runtime::Validate for ResponseEnrollmentData {
@@ -4586,7 +4840,12 @@ impl ::aberta_runtime::Validate for DeleteEnrollmentBodyDataCancellationReason {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct DeleteEnrollmentBodyDataCancellation {
-    #[serde(rename = "cancelledBy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cancelledBy",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub cancelled_by: Option<
         crate::models::DeleteEnrollmentBodyDataCancellationCancelledBy,
     >,
@@ -4595,7 +4854,8 @@ pub struct DeleteEnrollmentBodyDataCancellation {
     #[serde(
         rename = "additionalInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub additional_information: Option<String>,
 }

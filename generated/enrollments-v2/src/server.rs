@@ -232,13 +232,36 @@ for PostEnrollmentsResponse {
 fn post_enrollments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PostEnrollmentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn post_enrollments_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                PostEnrollmentsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl PostEnrollmentsResponse {
     fn sign_with(
@@ -409,13 +432,33 @@ for GetEnrollmentResponse {
 fn get_enrollment_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> GetEnrollmentResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn get_enrollment_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                GetEnrollmentResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl GetEnrollmentResponse {
     fn sign_with(
@@ -590,13 +633,36 @@ for DeleteEnrollmentResponse {
 fn delete_enrollment_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> DeleteEnrollmentResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn delete_enrollment_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                DeleteEnrollmentResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl DeleteEnrollmentResponse {
     fn sign_with(
@@ -791,13 +857,36 @@ for EnrollmentCreateFidoRegistrationOptionsResponse {
 fn enrollment_create_fido_registration_options_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> EnrollmentCreateFidoRegistrationOptionsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn enrollment_create_fido_registration_options_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                EnrollmentCreateFidoRegistrationOptionsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl EnrollmentCreateFidoRegistrationOptionsResponse {
     fn sign_with(
@@ -987,13 +1076,36 @@ for EnrollmentRegisterFidoCredentialResponse {
 fn enrollment_register_fido_credential_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> EnrollmentRegisterFidoCredentialResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn enrollment_register_fido_credential_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                EnrollmentRegisterFidoCredentialResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl EnrollmentRegisterFidoCredentialResponse {
     fn sign_with(
@@ -1186,13 +1298,36 @@ for EnrollmentCreateFidoSigningOptionsResponse {
 fn enrollment_create_fido_signing_options_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> EnrollmentCreateFidoSigningOptionsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn enrollment_create_fido_signing_options_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                EnrollmentCreateFidoSigningOptionsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl EnrollmentCreateFidoSigningOptionsResponse {
     fn sign_with(
@@ -1379,13 +1514,36 @@ for RiskSignalsResponse {
 fn risk_signals_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> RiskSignalsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn risk_signals_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                RiskSignalsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl RiskSignalsResponse {
     fn sign_with(
@@ -1576,13 +1734,36 @@ for AuthorizeConsentResponse {
 fn authorize_consent_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AuthorizeConsentResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn authorize_consent_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AuthorizeConsentResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl AuthorizeConsentResponse {
     fn sign_with(
@@ -2038,7 +2219,58 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers, verifying and signing `application/jwt` bodies with `jws`; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/enrollments",
+        secured: true,
+        refuse: post_enrollments_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/enrollments/{enrollmentId}",
+        secured: true,
+        refuse: get_enrollment_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "PATCH",
+        path: "/enrollments/{enrollmentId}",
+        secured: true,
+        refuse: delete_enrollment_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/enrollments/{enrollmentId}/fido-registration-options",
+        secured: true,
+        refuse: enrollment_create_fido_registration_options_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/enrollments/{enrollmentId}/fido-registration",
+        secured: true,
+        refuse: enrollment_register_fido_credential_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/enrollments/{enrollmentId}/fido-sign-options",
+        secured: true,
+        refuse: enrollment_create_fido_signing_options_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/enrollments/{enrollmentId}/risk-signals",
+        secured: true,
+        refuse: risk_signals_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/consents/{consentId}/authorise",
+        secured: true,
+        refuse: authorize_consent_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything), verifying and signing `application/jwt` bodies with `jws`; the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn EnrollmentsApi>,
     jws: ::std::sync::Arc<dyn ::aberta_runtime::jws::JwsCodec>,
@@ -2046,6 +2278,10 @@ pub fn routes(
     let handle = ::aberta_runtime::jws::JwsHandle(jws.clone());
     let service = service(api, jws);
     let service = ::aberta_runtime::reexport::poem::EndpointExt::data(service, handle);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

@@ -14,13 +14,33 @@
 pub struct Links {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for Links {
@@ -718,19 +738,22 @@ pub struct OperationDetails {
     #[serde(
         rename = "intermediaryInstitutionCnpjNumber",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub intermediary_institution_cnpj_number: Option<::aberta_runtime::shared::Cnpj>,
     #[serde(
         rename = "intermediaryInstitutionName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub intermediary_institution_name: Option<String>,
     #[serde(
         rename = "operationNumber",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub operation_number: Option<String>,
     #[serde(rename = "operationType")]
@@ -748,17 +771,24 @@ pub struct OperationDetails {
     #[serde(
         rename = "operationOutstandingBalance",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub operation_outstanding_balance: Option<
         crate::models::OperationDetailsOperationOutstandingBalance,
     >,
-    #[serde(rename = "vetAmount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vetAmount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub vet_amount: Option<crate::models::OperationDetailsVetAmount>,
     #[serde(
         rename = "localCurrencyAdvancePercentage",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub local_currency_advance_percentage: Option<String>,
     #[serde(rename = "deliveryForeignCurrency")]
@@ -1268,12 +1298,18 @@ pub struct Events {
     pub event_type: crate::models::EnumExchangesEventType,
     #[serde(rename = "eventDate")]
     pub event_date: String,
-    #[serde(rename = "dueDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dueDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub due_date: Option<String>,
     #[serde(
         rename = "localCurrencyOperationTax",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub local_currency_operation_tax: Option<
         crate::models::EventsLocalCurrencyOperationTax,
@@ -1281,7 +1317,8 @@ pub struct Events {
     #[serde(
         rename = "localCurrencyOperationValue",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub local_currency_operation_value: Option<
         crate::models::EventsLocalCurrencyOperationValue,
@@ -1289,29 +1326,38 @@ pub struct Events {
     #[serde(
         rename = "foreignOperationValue",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub foreign_operation_value: Option<crate::models::EventsForeignOperationValue>,
     #[serde(
         rename = "operationOutstandingBalance",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub operation_outstanding_balance: Option<
         crate::models::EventsOperationOutstandingBalance,
     >,
-    #[serde(rename = "vetAmount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "vetAmount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub vet_amount: Option<crate::models::EventsVetAmount>,
     #[serde(
         rename = "localCurrencyAdvancePercentage",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub local_currency_advance_percentage: Option<String>,
     #[serde(
         rename = "deliveryForeignCurrency",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub delivery_foreign_currency: Option<
         crate::models::EnumExchangesDeliveryForeignCurrency,
@@ -1319,10 +1365,16 @@ pub struct Events {
     #[serde(
         rename = "operationCategoryCode",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub operation_category_code: Option<String>,
-    #[serde(rename = "foreignPartie", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "foreignPartie",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub foreign_partie: Option<crate::models::EventsForeignPartie>,
 }
 impl ::aberta_runtime::Validate for Events {

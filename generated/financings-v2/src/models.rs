@@ -871,7 +871,8 @@ pub struct FinancingsContractInterestRate {
     #[serde(
         rename = "referentialRateIndexerSubType",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub referential_rate_indexer_sub_type: Option<
         crate::models::FinancingsContractInterestRateReferentialRateIndexerSubType,
@@ -879,14 +880,30 @@ pub struct FinancingsContractInterestRate {
     #[serde(
         rename = "referentialRateIndexerAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub referential_rate_indexer_additional_info: Option<String>,
-    #[serde(rename = "preFixedRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "preFixedRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pre_fixed_rate: Option<String>,
-    #[serde(rename = "postFixedRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "postFixedRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub post_fixed_rate: Option<String>,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
 }
 impl ::aberta_runtime::Validate for FinancingsContractInterestRate {
@@ -1122,7 +1139,8 @@ pub struct FinancingsChargeOverParcel {
     #[serde(
         rename = "chargeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub charge_additional_info: Option<String>,
 }
@@ -1313,29 +1331,47 @@ pub struct FinancingsContract {
     #[serde(
         rename = "disbursementDates",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub disbursement_dates: Option<Vec<String>>,
-    #[serde(rename = "settlementDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "settlementDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub settlement_date: Option<String>,
     #[serde(rename = "contractAmount")]
     pub contract_amount: String,
-    #[serde(rename = "currency", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "currency",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub currency: Option<String>,
-    #[serde(rename = "dueDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dueDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub due_date: Option<String>,
     #[serde(rename = "instalmentPeriodicity")]
     pub instalment_periodicity: crate::models::FinancingsContractInstalmentPeriodicity,
     #[serde(
         rename = "instalmentPeriodicityAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub instalment_periodicity_additional_info: Option<String>,
     #[serde(
         rename = "firstInstalmentDueDate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub first_instalment_due_date: Option<String>,
     #[serde(rename = "CET")]
@@ -1345,7 +1381,8 @@ pub struct FinancingsContract {
     #[serde(
         rename = "amortizationScheduledAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub amortization_scheduled_additional_info: Option<String>,
     #[serde(rename = "interestRates")]
@@ -1357,7 +1394,8 @@ pub struct FinancingsContract {
     #[serde(
         rename = "hasInsuranceContracted",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub has_insurance_contracted: Option<bool>,
 }
@@ -1746,9 +1784,19 @@ pub struct FinancingsContractFee {
     pub fee_charge_type: crate::models::FinancingsContractFeeFeeChargeType,
     #[serde(rename = "feeCharge")]
     pub fee_charge: crate::models::FinancingsContractFeeFeeCharge,
-    #[serde(rename = "feeAmount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "feeAmount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fee_amount: Option<String>,
-    #[serde(rename = "feeRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "feeRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fee_rate: Option<String>,
 }
 impl ::aberta_runtime::Validate for FinancingsContractFee {
@@ -1906,10 +1954,16 @@ pub struct FinancingsFinanceCharge {
     #[serde(
         rename = "chargeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub charge_additional_info: Option<String>,
-    #[serde(rename = "chargeRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "chargeRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub charge_rate: Option<String>,
 }
 impl ::aberta_runtime::Validate for FinancingsFinanceCharge {
@@ -2075,7 +2129,8 @@ pub struct FinancingsInstalments {
     #[serde(
         rename = "totalNumberOfInstalments",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub total_number_of_instalments: Option<f64>,
     #[serde(rename = "typeContractRemaining")]
@@ -2083,23 +2138,31 @@ pub struct FinancingsInstalments {
     #[serde(
         rename = "contractRemainingNumber",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub contract_remaining_number: Option<f64>,
     #[serde(rename = "paidInstalments")]
     pub paid_instalments: f64,
-    #[serde(rename = "dueInstalments", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dueInstalments",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub due_instalments: Option<f64>,
     #[serde(
         rename = "pastDueInstalments",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub past_due_instalments: Option<f64>,
     #[serde(
         rename = "balloonPayments",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub balloon_payments: Option<Vec<crate::models::FinancingsBalloonPayment>>,
 }
@@ -2378,7 +2441,8 @@ pub struct FinancingsPayments {
     #[serde(
         rename = "paidInstalments",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub paid_instalments: Option<f64>,
     #[serde(rename = "contractOutstandingBalance")]
@@ -2453,7 +2517,12 @@ pub struct FinancingsReleases {
     pub payment_id: String,
     #[serde(rename = "isOverParcelPayment")]
     pub is_over_parcel_payment: bool,
-    #[serde(rename = "instalmentId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "instalmentId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub instalment_id: Option<String>,
     #[serde(rename = "paidDate")]
     pub paid_date: String,
@@ -2461,7 +2530,12 @@ pub struct FinancingsReleases {
     pub currency: String,
     #[serde(rename = "paidAmount")]
     pub paid_amount: String,
-    #[serde(rename = "overParcel", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "overParcel",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub over_parcel: Option<crate::models::FinancingsOverParcel>,
 }
 impl ::aberta_runtime::Validate for FinancingsReleases {
@@ -2997,13 +3071,33 @@ pub type MetaSingle = ::aberta_runtime::shared::MetaSingle;
 pub struct Links {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for Links {

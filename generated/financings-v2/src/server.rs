@@ -253,7 +253,10 @@ for FinancingsGetContractsResponse {
 fn financings_get_contracts_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> FinancingsGetContractsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -261,6 +264,27 @@ fn financings_get_contracts_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn financings_get_contracts_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                FinancingsGetContractsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `financings` 2.4.0 `#/paths/~1contracts~1{contractId}/get` `financingsGetContractsContractId`
 #[derive(Debug)]
@@ -473,7 +497,10 @@ for FinancingsGetContractsContractIdResponse {
 fn financings_get_contracts_contract_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> FinancingsGetContractsContractIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -481,6 +508,27 @@ fn financings_get_contracts_contract_id_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn financings_get_contracts_contract_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                FinancingsGetContractsContractIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `financings` 2.4.0 `#/paths/~1contracts~1{contractId}~1warranties/get` `financingsGetContractsContractIdWarranties`
 #[derive(Debug)]
@@ -699,7 +747,10 @@ for FinancingsGetContractsContractIdWarrantiesResponse {
 fn financings_get_contracts_contract_id_warranties_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> FinancingsGetContractsContractIdWarrantiesResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -707,6 +758,27 @@ fn financings_get_contracts_contract_id_warranties_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn financings_get_contracts_contract_id_warranties_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                FinancingsGetContractsContractIdWarrantiesResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `financings` 2.4.0 `#/paths/~1contracts~1{contractId}~1scheduled-instalments/get` `financingsGetContractsContractIdScheduledInstalments`
 #[derive(Debug)]
@@ -921,7 +993,10 @@ for FinancingsGetContractsContractIdScheduledInstalmentsResponse {
 fn financings_get_contracts_contract_id_scheduled_instalments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> FinancingsGetContractsContractIdScheduledInstalmentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -929,6 +1004,29 @@ fn financings_get_contracts_contract_id_scheduled_instalments_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn financings_get_contracts_contract_id_scheduled_instalments_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                FinancingsGetContractsContractIdScheduledInstalmentsResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `financings` 2.4.0 `#/paths/~1contracts~1{contractId}~1payments/get` `financingsGetContractsContractIdPayments`
 #[derive(Debug)]
@@ -1141,7 +1239,10 @@ for FinancingsGetContractsContractIdPaymentsResponse {
 fn financings_get_contracts_contract_id_payments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> FinancingsGetContractsContractIdPaymentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -1149,6 +1250,27 @@ fn financings_get_contracts_contract_id_payments_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn financings_get_contracts_contract_id_payments_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                FinancingsGetContractsContractIdPaymentsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct FinancingsRoutes {
@@ -1428,11 +1550,48 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/contracts",
+        secured: true,
+        refuse: financings_get_contracts_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/contracts/{contractId}",
+        secured: true,
+        refuse: financings_get_contracts_contract_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/contracts/{contractId}/warranties",
+        secured: true,
+        refuse: financings_get_contracts_contract_id_warranties_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/contracts/{contractId}/scheduled-instalments",
+        secured: true,
+        refuse: financings_get_contracts_contract_id_scheduled_instalments_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/contracts/{contractId}/payments",
+        secured: true,
+        refuse: financings_get_contracts_contract_id_payments_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn FinancingsApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

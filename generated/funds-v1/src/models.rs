@@ -359,13 +359,28 @@ pub struct ResponseFundsProductListData {
     pub brand_name: String,
     #[serde(rename = "companyCnpj")]
     pub company_cnpj: String,
-    #[serde(rename = "anbimaCategory", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "anbimaCategory",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub anbima_category: Option<
         crate::models::ResponseFundsProductListDataAnbimaCategory,
     >,
-    #[serde(rename = "anbimaClass", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "anbimaClass",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub anbima_class: Option<String>,
-    #[serde(rename = "anbimaSubclass", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "anbimaSubclass",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub anbima_subclass: Option<String>,
     #[serde(rename = "investmentId")]
     pub investment_id: String,
@@ -510,15 +525,35 @@ pub struct ResponseFundsProductIdentificationData {
     pub name: String,
     #[serde(rename = "cnpjNumber")]
     pub cnpj_number: String,
-    #[serde(rename = "isinCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isinCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub isin_code: Option<String>,
-    #[serde(rename = "anbimaCategory", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "anbimaCategory",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub anbima_category: Option<
         crate::models::ResponseFundsProductIdentificationDataAnbimaCategory,
     >,
-    #[serde(rename = "anbimaClass", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "anbimaClass",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub anbima_class: Option<String>,
-    #[serde(rename = "anbimaSubclass", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "anbimaSubclass",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub anbima_subclass: Option<String>,
 }
 impl ::aberta_runtime::Validate for ResponseFundsProductIdentificationData {
@@ -1076,7 +1111,8 @@ pub struct ResponseFundsTransactionsData {
     #[serde(
         rename = "transactionTypeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_type_additional_info: Option<String>,
     #[serde(rename = "transactionConversionDate")]
@@ -1089,12 +1125,18 @@ pub struct ResponseFundsTransactionsData {
     pub transaction_value: crate::models::ResponseFundsTransactionsDataTransactionValue,
     #[serde(rename = "transactionGrossValue")]
     pub transaction_gross_value: crate::models::ResponseFundsTransactionsDataTransactionGrossValue,
-    #[serde(rename = "incomeTax", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "incomeTax",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub income_tax: Option<crate::models::ResponseFundsTransactionsDataIncomeTax>,
     #[serde(
         rename = "financialTransactionTax",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub financial_transaction_tax: Option<
         crate::models::ResponseFundsTransactionsDataFinancialTransactionTax,
@@ -1102,7 +1144,8 @@ pub struct ResponseFundsTransactionsData {
     #[serde(
         rename = "transactionExitFee",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_exit_fee: Option<
         crate::models::ResponseFundsTransactionsDataTransactionExitFee,
@@ -1110,7 +1153,8 @@ pub struct ResponseFundsTransactionsData {
     #[serde(
         rename = "transactionNetValue",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_net_value: Option<
         crate::models::ResponseFundsTransactionsDataTransactionNetValue,
@@ -1632,7 +1676,8 @@ pub struct ResponseFundsTransactionsCurrentData {
     #[serde(
         rename = "transactionTypeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_type_additional_info: Option<String>,
     #[serde(rename = "transactionConversionDate")]
@@ -1645,12 +1690,18 @@ pub struct ResponseFundsTransactionsCurrentData {
     pub transaction_value: crate::models::ResponseFundsTransactionsCurrentDataTransactionValue,
     #[serde(rename = "transactionGrossValue")]
     pub transaction_gross_value: crate::models::ResponseFundsTransactionsCurrentDataTransactionGrossValue,
-    #[serde(rename = "incomeTax", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "incomeTax",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub income_tax: Option<crate::models::ResponseFundsTransactionsCurrentDataIncomeTax>,
     #[serde(
         rename = "financialTransactionTax",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub financial_transaction_tax: Option<
         crate::models::ResponseFundsTransactionsCurrentDataFinancialTransactionTax,
@@ -1658,7 +1709,8 @@ pub struct ResponseFundsTransactionsCurrentData {
     #[serde(
         rename = "transactionExitFee",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_exit_fee: Option<
         crate::models::ResponseFundsTransactionsCurrentDataTransactionExitFee,
@@ -1666,7 +1718,8 @@ pub struct ResponseFundsTransactionsCurrentData {
     #[serde(
         rename = "transactionNetValue",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_net_value: Option<
         crate::models::ResponseFundsTransactionsCurrentDataTransactionNetValue,
@@ -1878,13 +1931,33 @@ impl ::aberta_runtime::Validate for FundsMeta {
 pub struct FundsLinks {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for FundsLinks {
@@ -1963,11 +2036,26 @@ impl ::aberta_runtime::Validate for FundsLinks {
 pub struct FundsTransactionsLinks {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
 }
 impl ::aberta_runtime::Validate for FundsTransactionsLinks {

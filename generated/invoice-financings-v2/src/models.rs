@@ -113,9 +113,19 @@ pub struct InvoiceFinancingsContractedFee {
     pub fee_charge_type: crate::models::EnumContractFeeChargeType,
     #[serde(rename = "feeCharge")]
     pub fee_charge: crate::models::EnumContractFeeCharge,
-    #[serde(rename = "feeAmount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "feeAmount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fee_amount: Option<String>,
-    #[serde(rename = "feeRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "feeRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fee_rate: Option<String>,
 }
 impl ::aberta_runtime::Validate for InvoiceFinancingsContractedFee {
@@ -1178,29 +1188,47 @@ pub struct InvoiceFinancingsContract {
     #[serde(
         rename = "disbursementDates",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub disbursement_dates: Option<Vec<String>>,
-    #[serde(rename = "settlementDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "settlementDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub settlement_date: Option<String>,
     #[serde(rename = "contractAmount")]
     pub contract_amount: String,
-    #[serde(rename = "currency", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "currency",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub currency: Option<String>,
-    #[serde(rename = "dueDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dueDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub due_date: Option<String>,
     #[serde(rename = "instalmentPeriodicity")]
     pub instalment_periodicity: crate::models::EnumContractInstalmentPeriodicity,
     #[serde(
         rename = "instalmentPeriodicityAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub instalment_periodicity_additional_info: Option<String>,
     #[serde(
         rename = "firstInstalmentDueDate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub first_instalment_due_date: Option<String>,
     #[serde(rename = "CET")]
@@ -1210,7 +1238,8 @@ pub struct InvoiceFinancingsContract {
     #[serde(
         rename = "amortizationScheduledAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub amortization_scheduled_additional_info: Option<String>,
     #[serde(rename = "interestRates")]
@@ -1222,7 +1251,8 @@ pub struct InvoiceFinancingsContract {
     #[serde(
         rename = "hasInsuranceContracted",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub has_insurance_contracted: Option<bool>,
 }
@@ -1644,7 +1674,8 @@ pub struct InvoiceFinancingsContractInterestRate {
     #[serde(
         rename = "referentialRateIndexerSubType",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub referential_rate_indexer_sub_type: Option<
         crate::models::EnumContractReferentialRateIndexerSubType,
@@ -1652,14 +1683,30 @@ pub struct InvoiceFinancingsContractInterestRate {
     #[serde(
         rename = "referentialRateIndexerAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub referential_rate_indexer_additional_info: Option<String>,
-    #[serde(rename = "preFixedRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "preFixedRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pre_fixed_rate: Option<String>,
-    #[serde(rename = "postFixedRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "postFixedRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub post_fixed_rate: Option<String>,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
 }
 impl ::aberta_runtime::Validate for InvoiceFinancingsContractInterestRate {
@@ -1795,10 +1842,16 @@ pub struct InvoiceFinancingsFinanceCharge {
     #[serde(
         rename = "chargeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub charge_additional_info: Option<String>,
-    #[serde(rename = "chargeRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "chargeRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub charge_rate: Option<String>,
 }
 impl ::aberta_runtime::Validate for InvoiceFinancingsFinanceCharge {
@@ -2012,7 +2065,8 @@ pub struct InvoiceFinancingsInstalments {
     #[serde(
         rename = "totalNumberOfInstalments",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub total_number_of_instalments: Option<f64>,
     #[serde(rename = "typeContractRemaining")]
@@ -2020,7 +2074,8 @@ pub struct InvoiceFinancingsInstalments {
     #[serde(
         rename = "contractRemainingNumber",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub contract_remaining_number: Option<f64>,
     #[serde(rename = "paidInstalments")]
@@ -2032,7 +2087,8 @@ pub struct InvoiceFinancingsInstalments {
     #[serde(
         rename = "balloonPayments",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub balloon_payments: Option<Vec<crate::models::InvoiceFinancingsBalloonPayment>>,
 }
@@ -2249,7 +2305,8 @@ pub struct InvoiceFinancingsPayments {
     #[serde(
         rename = "paidInstalments",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub paid_instalments: Option<f64>,
     #[serde(rename = "contractOutstandingBalance")]
@@ -2382,11 +2439,21 @@ impl ::aberta_runtime::Validate for InvoiceFinancingsReleasesOverParcel {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct InvoiceFinancingsReleases {
-    #[serde(rename = "paymentId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "paymentId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub payment_id: Option<String>,
     #[serde(rename = "isOverParcelPayment")]
     pub is_over_parcel_payment: bool,
-    #[serde(rename = "instalmentId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "instalmentId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub instalment_id: Option<String>,
     #[serde(rename = "paidDate")]
     pub paid_date: String,
@@ -2394,7 +2461,12 @@ pub struct InvoiceFinancingsReleases {
     pub currency: String,
     #[serde(rename = "paidAmount")]
     pub paid_amount: String,
-    #[serde(rename = "overParcel", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "overParcel",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub over_parcel: Option<crate::models::InvoiceFinancingsReleasesOverParcel>,
 }
 impl ::aberta_runtime::Validate for InvoiceFinancingsReleases {
@@ -2620,7 +2692,8 @@ pub struct InvoiceFinancingsChargeOverParcel {
     #[serde(
         rename = "chargeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub charge_additional_info: Option<String>,
     #[serde(rename = "chargeAmount")]
@@ -2683,13 +2756,33 @@ impl ::aberta_runtime::Validate for InvoiceFinancingsChargeOverParcel {
 pub struct Links {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for Links {

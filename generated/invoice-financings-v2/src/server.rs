@@ -209,7 +209,10 @@ for InvoiceFinancingsGetContractsResponse {
 fn invoice_financings_get_contracts_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> InvoiceFinancingsGetContractsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -217,6 +220,27 @@ fn invoice_financings_get_contracts_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn invoice_financings_get_contracts_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                InvoiceFinancingsGetContractsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `invoice-financings` 2.4.0 `#/paths/~1contracts~1{contractId}/get` `invoiceFinancingsGetContractsContractId`
 #[derive(Debug)]
@@ -385,7 +409,10 @@ for InvoiceFinancingsGetContractsContractIdResponse {
 fn invoice_financings_get_contracts_contract_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> InvoiceFinancingsGetContractsContractIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -393,6 +420,27 @@ fn invoice_financings_get_contracts_contract_id_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn invoice_financings_get_contracts_contract_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                InvoiceFinancingsGetContractsContractIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `invoice-financings` 2.4.0 `#/paths/~1contracts~1{contractId}~1warranties/get` `invoiceFinancingsGetContractsContractIdWarranties`
 #[derive(Debug)]
@@ -569,7 +617,10 @@ for InvoiceFinancingsGetContractsContractIdWarrantiesResponse {
 fn invoice_financings_get_contracts_contract_id_warranties_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> InvoiceFinancingsGetContractsContractIdWarrantiesResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -577,6 +628,29 @@ fn invoice_financings_get_contracts_contract_id_warranties_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn invoice_financings_get_contracts_contract_id_warranties_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                InvoiceFinancingsGetContractsContractIdWarrantiesResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `invoice-financings` 2.4.0 `#/paths/~1contracts~1{contractId}~1scheduled-instalments/get` `invoiceFinancingsGetContractsContractIdScheduledInstalments`
 #[derive(Debug)]
@@ -747,7 +821,10 @@ for InvoiceFinancingsGetContractsContractIdScheduledInstalmentsResponse {
 fn invoice_financings_get_contracts_contract_id_scheduled_instalments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> InvoiceFinancingsGetContractsContractIdScheduledInstalmentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -755,6 +832,29 @@ fn invoice_financings_get_contracts_contract_id_scheduled_instalments_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn invoice_financings_get_contracts_contract_id_scheduled_instalments_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                InvoiceFinancingsGetContractsContractIdScheduledInstalmentsResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `invoice-financings` 2.4.0 `#/paths/~1contracts~1{contractId}~1payments/get` `invoiceFinancingsGetContractsContractIdPayments`
 #[derive(Debug)]
@@ -925,7 +1025,10 @@ for InvoiceFinancingsGetContractsContractIdPaymentsResponse {
 fn invoice_financings_get_contracts_contract_id_payments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> InvoiceFinancingsGetContractsContractIdPaymentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -933,6 +1036,27 @@ fn invoice_financings_get_contracts_contract_id_payments_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn invoice_financings_get_contracts_contract_id_payments_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                InvoiceFinancingsGetContractsContractIdPaymentsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct InvoiceFinancingsRoutes {
@@ -1222,11 +1346,48 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/contracts",
+        secured: true,
+        refuse: invoice_financings_get_contracts_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/contracts/{contractId}",
+        secured: true,
+        refuse: invoice_financings_get_contracts_contract_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/contracts/{contractId}/warranties",
+        secured: true,
+        refuse: invoice_financings_get_contracts_contract_id_warranties_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/contracts/{contractId}/scheduled-instalments",
+        secured: true,
+        refuse: invoice_financings_get_contracts_contract_id_scheduled_instalments_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/contracts/{contractId}/payments",
+        secured: true,
+        refuse: invoice_financings_get_contracts_contract_id_payments_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn InvoiceFinancingsApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

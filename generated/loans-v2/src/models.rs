@@ -1206,13 +1206,33 @@ impl ::aberta_runtime::Validate for LinksNonPaginated {
 pub struct Links {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for Links {
@@ -1354,29 +1374,47 @@ pub struct LoansContract {
     #[serde(
         rename = "disbursementDates",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub disbursement_dates: Option<Vec<String>>,
-    #[serde(rename = "settlementDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "settlementDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub settlement_date: Option<String>,
     #[serde(rename = "contractAmount")]
     pub contract_amount: String,
-    #[serde(rename = "currency", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "currency",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub currency: Option<String>,
-    #[serde(rename = "dueDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dueDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub due_date: Option<String>,
     #[serde(rename = "instalmentPeriodicity")]
     pub instalment_periodicity: crate::models::EnumContractInstalmentPeriodicity,
     #[serde(
         rename = "instalmentPeriodicityAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub instalment_periodicity_additional_info: Option<String>,
     #[serde(
         rename = "firstInstalmentDueDate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub first_instalment_due_date: Option<String>,
     #[serde(rename = "CET")]
@@ -1384,7 +1422,8 @@ pub struct LoansContract {
     #[serde(
         rename = "hasInsuranceContracted",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub has_insurance_contracted: Option<bool>,
     #[serde(rename = "amortizationScheduled")]
@@ -1392,10 +1431,16 @@ pub struct LoansContract {
     #[serde(
         rename = "amortizationScheduledAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub amortization_scheduled_additional_info: Option<String>,
-    #[serde(rename = "cnpjConsignee", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cnpjConsignee",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub cnpj_consignee: Option<String>,
     #[serde(rename = "interestRates")]
     pub interest_rates: Vec<crate::models::LoansContractInterestRate>,
@@ -1406,7 +1451,8 @@ pub struct LoansContract {
     #[serde(
         rename = "nextInstalmentAmount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub next_instalment_amount: Option<String>,
 }
@@ -1745,9 +1791,19 @@ pub struct LoansContractedFee {
     pub fee_charge_type: crate::models::EnumContractFeeChargeType,
     #[serde(rename = "feeCharge")]
     pub fee_charge: crate::models::EnumContractFeeCharge,
-    #[serde(rename = "feeAmount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "feeAmount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fee_amount: Option<String>,
-    #[serde(rename = "feeRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "feeRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fee_rate: Option<String>,
 }
 impl ::aberta_runtime::Validate for LoansContractedFee {
@@ -1850,7 +1906,8 @@ pub struct LoansContractInterestRate {
     #[serde(
         rename = "referentialRateIndexerSubType",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub referential_rate_indexer_sub_type: Option<
         crate::models::EnumContractReferentialRateIndexerSubType,
@@ -1858,14 +1915,30 @@ pub struct LoansContractInterestRate {
     #[serde(
         rename = "referentialRateIndexerAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub referential_rate_indexer_additional_info: Option<String>,
-    #[serde(rename = "preFixedRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "preFixedRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pre_fixed_rate: Option<String>,
-    #[serde(rename = "postFixedRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "postFixedRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub post_fixed_rate: Option<String>,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
 }
 impl ::aberta_runtime::Validate for LoansContractInterestRate {
@@ -2000,7 +2073,8 @@ pub struct LoansChargeOverParcel {
     #[serde(
         rename = "chargeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub charge_additional_info: Option<String>,
     #[serde(rename = "chargeAmount")]
@@ -2065,10 +2139,16 @@ pub struct LoansFinanceCharge {
     #[serde(
         rename = "chargeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub charge_additional_info: Option<String>,
-    #[serde(rename = "chargeRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "chargeRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub charge_rate: Option<String>,
 }
 impl ::aberta_runtime::Validate for LoansFinanceCharge {
@@ -2232,7 +2312,8 @@ pub struct LoansInstalments {
     #[serde(
         rename = "totalNumberOfInstalments",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub total_number_of_instalments: Option<f64>,
     #[serde(rename = "typeContractRemaining")]
@@ -2240,7 +2321,8 @@ pub struct LoansInstalments {
     #[serde(
         rename = "contractRemainingNumber",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub contract_remaining_number: Option<f64>,
     #[serde(rename = "paidInstalments")]
@@ -2252,7 +2334,8 @@ pub struct LoansInstalments {
     #[serde(
         rename = "balloonPayments",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub balloon_payments: Option<Vec<crate::models::LoansBalloonPayment>>,
 }
@@ -2479,7 +2562,8 @@ pub struct LoansPayments {
     #[serde(
         rename = "paidInstalments",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub paid_instalments: Option<f64>,
     #[serde(rename = "contractOutstandingBalance")]
@@ -2487,13 +2571,15 @@ pub struct LoansPayments {
     #[serde(
         rename = "lastUpdatedContractOutstandingBalance",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub last_updated_contract_outstanding_balance: Option<String>,
     #[serde(
         rename = "totalRemainingAmount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub total_remaining_amount: Option<String>,
     #[serde(rename = "releases")]
@@ -2656,7 +2742,12 @@ pub struct LoansReleases {
     pub payment_id: String,
     #[serde(rename = "isOverParcelPayment")]
     pub is_over_parcel_payment: bool,
-    #[serde(rename = "instalmentId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "instalmentId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub instalment_id: Option<String>,
     #[serde(rename = "paidDate")]
     pub paid_date: String,
@@ -2664,7 +2755,12 @@ pub struct LoansReleases {
     pub currency: String,
     #[serde(rename = "paidAmount")]
     pub paid_amount: String,
-    #[serde(rename = "overParcel", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "overParcel",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub over_parcel: Option<crate::models::LoansReleasesOverParcel>,
 }
 impl ::aberta_runtime::Validate for LoansReleases {

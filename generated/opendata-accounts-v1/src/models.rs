@@ -141,7 +141,8 @@ pub struct PersonalDataParticipant {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
 }
@@ -215,23 +216,39 @@ pub struct PersonalData {
     pub participant: crate::models::PersonalDataParticipant,
     #[serde(rename = "type")]
     pub type_: crate::models::AccountType,
-    #[serde(rename = "fees", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fees",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fees: Option<crate::models::AccountFee>,
-    #[serde(rename = "serviceBundles", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "serviceBundles",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub service_bundles: Option<Vec<crate::models::ServiceBundle>>,
     #[serde(rename = "openingClosingChannels")]
     pub opening_closing_channels: Vec<crate::models::OpeningClosingChannels>,
     #[serde(
         rename = "openingClosingChannelsAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub opening_closing_channels_additional_info: Option<String>,
     #[serde(rename = "transactionMethods")]
     pub transaction_methods: Vec<crate::models::TransactionMethods>,
     #[serde(rename = "termsConditions")]
     pub terms_conditions: crate::models::AccountsTermsConditions,
-    #[serde(rename = "incomeRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "incomeRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub income_rate: Option<crate::models::AccountsIncomeRate>,
 }
 impl ::aberta_runtime::Validate for PersonalData {
@@ -376,10 +393,16 @@ pub struct AccountFee {
     #[serde(
         rename = "priorityServices",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub priority_services: Option<Vec<crate::models::AccountPriorityService>>,
-    #[serde(rename = "otherServices", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "otherServices",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub other_services: Option<Vec<crate::models::AccountOtherService>>,
 }
 impl ::aberta_runtime::Validate for AccountFee {
@@ -1429,12 +1452,18 @@ impl ::aberta_runtime::Validate for ServiceBundleServiceDetail {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct AccountsIncomeRate {
-    #[serde(rename = "savingAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "savingAccount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub saving_account: Option<String>,
     #[serde(
         rename = "prepaidPaymentAccount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub prepaid_payment_account: Option<String>,
 }
@@ -1554,7 +1583,8 @@ pub struct BusinessDataParticipant {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
 }
@@ -1674,21 +1704,32 @@ pub struct BusinessData {
     pub type_: crate::models::AccountType,
     #[serde(rename = "fees")]
     pub fees: crate::models::BusinessDataFees,
-    #[serde(rename = "serviceBundles", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "serviceBundles",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub service_bundles: Option<Vec<crate::models::ServiceBundle>>,
     #[serde(rename = "openingClosingChannels")]
     pub opening_closing_channels: Vec<crate::models::OpeningClosingChannels>,
     #[serde(
         rename = "openingClosingChannelsAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub opening_closing_channels_additional_info: Option<String>,
     #[serde(rename = "transactionMethods")]
     pub transaction_methods: Vec<crate::models::TransactionMethods>,
     #[serde(rename = "termsConditions")]
     pub terms_conditions: crate::models::AccountsTermsConditions,
-    #[serde(rename = "incomeRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "incomeRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub income_rate: Option<crate::models::AccountsIncomeRate>,
 }
 impl ::aberta_runtime::Validate for BusinessData {
@@ -2462,15 +2503,40 @@ impl ::aberta_runtime::Validate for Currency {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Links {
-    #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "self",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub self_: Option<String>,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for Links {
@@ -2679,7 +2745,12 @@ impl ::aberta_runtime::Validate for ResponseErrorMetaSingleMeta {
 pub struct ResponseErrorMetaSingle {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ResponseErrorMetaSingleErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::ResponseErrorMetaSingleMeta>,
 }
 impl ::aberta_runtime::Validate for ResponseErrorMetaSingle {
@@ -2832,7 +2903,12 @@ impl ::aberta_runtime::Validate for ResponseErrorMeta {
 pub struct ResponseError {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ResponseErrorErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::ResponseErrorMeta>,
 }
 impl ::aberta_runtime::Validate for ResponseError {

@@ -62,7 +62,12 @@ impl ::aberta_runtime::Validate for ApplicationRate {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Indexer {
-    #[serde(rename = "rate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub rate: Option<String>,
 }
 impl ::aberta_runtime::Validate for Indexer {
@@ -311,7 +316,8 @@ pub struct CreditCardIdentificationProduct {
     #[serde(
         rename = "typeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub type_additional_info: Option<String>,
 }
@@ -429,7 +435,8 @@ pub struct CreditCardIdentificationCreditCard {
     #[serde(
         rename = "networkAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub network_additional_info: Option<String>,
 }
@@ -522,7 +529,8 @@ pub struct CreditCardRewardsProgram {
     #[serde(
         rename = "rewardProgramInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub reward_program_info: Option<String>,
 }
@@ -563,7 +571,12 @@ impl ::aberta_runtime::Validate for CreditCardRewardsProgram {
 pub struct CreditCardTermsConditions {
     #[serde(rename = "minimumFeeRate")]
     pub minimum_fee_rate: String,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
     #[serde(rename = "elegibilityCriteriaInfo")]
     pub elegibility_criteria_info: String,
@@ -821,7 +834,8 @@ pub struct CreditCardInterestRate {
     #[serde(
         rename = "codeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub code_additional_info: Option<String>,
 }
@@ -928,7 +942,12 @@ impl ::aberta_runtime::Validate for PersonalCreditCardResponse {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct PersonalCreditCardDataFees {
-    #[serde(rename = "services", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "services",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub services: Option<Vec<crate::models::CreditCardService>>,
 }
 impl ::aberta_runtime::Validate for PersonalCreditCardDataFees {
@@ -973,7 +992,12 @@ impl ::aberta_runtime::Validate for PersonalCreditCardDataFees {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct PersonalCreditCardData {
-    #[serde(rename = "participant", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "participant",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub participant: Option<crate::models::Participant>,
     #[serde(rename = "name")]
     pub name: String,
@@ -1103,7 +1127,8 @@ pub struct Participant {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
 }
@@ -1234,7 +1259,12 @@ impl ::aberta_runtime::Validate for BusinessCreditCardResponse {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct BusinessCreditCardDataFees {
-    #[serde(rename = "services", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "services",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub services: Option<Vec<crate::models::CreditCardService>>,
 }
 impl ::aberta_runtime::Validate for BusinessCreditCardDataFees {
@@ -1279,7 +1309,12 @@ impl ::aberta_runtime::Validate for BusinessCreditCardDataFees {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct BusinessCreditCardData {
-    #[serde(rename = "participant", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "participant",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub participant: Option<crate::models::Participant>,
     #[serde(rename = "name")]
     pub name: String,
@@ -2061,15 +2096,40 @@ impl ::aberta_runtime::Validate for ReferentialRateIndexer {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Links {
-    #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "self",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub self_: Option<String>,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for Links {
@@ -2278,7 +2338,12 @@ impl ::aberta_runtime::Validate for ResponseErrorMetaSingleMeta {
 pub struct ResponseErrorMetaSingle {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ResponseErrorMetaSingleErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::ResponseErrorMetaSingleMeta>,
 }
 impl ::aberta_runtime::Validate for ResponseErrorMetaSingle {
@@ -2431,7 +2496,12 @@ impl ::aberta_runtime::Validate for ResponseErrorMeta {
 pub struct ResponseError {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ResponseErrorErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::ResponseErrorMeta>,
 }
 impl ::aberta_runtime::Validate for ResponseError {

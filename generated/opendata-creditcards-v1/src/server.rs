@@ -137,11 +137,29 @@ for GetPersonalCreditCardsResponse {
 fn get_personal_credit_cards_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> GetPersonalCreditCardsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(rejection.status.as_u16(), 400 | 404 | 405 | 429 | 500 | 504 | 529) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn get_personal_credit_cards_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(rejection.status.as_u16(), 400 | 404 | 405 | 429 | 500 | 504 | 529) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                GetPersonalCreditCardsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `opendata-creditcards` 1.0.1 `#/paths/~1business-credit-cards/get` `getBusinessCreditCards`
 #[derive(Debug)]
@@ -260,11 +278,29 @@ for GetBusinessCreditCardsResponse {
 fn get_business_credit_cards_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> GetBusinessCreditCardsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(rejection.status.as_u16(), 400 | 404 | 405 | 429 | 500 | 504 | 529) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn get_business_credit_cards_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(rejection.status.as_u16(), 400 | 404 | 405 | 429 | 500 | 504 | 529) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                GetBusinessCreditCardsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct OpendataCreditcardsRoutes {
@@ -336,11 +372,30 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/personal-credit-cards",
+        secured: false,
+        refuse: get_personal_credit_cards_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/business-credit-cards",
+        secured: false,
+        refuse: get_business_credit_cards_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn OpendataCreditcardsApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

@@ -62,7 +62,12 @@ impl ::aberta_runtime::Validate for ApplicationRate {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Indexer {
-    #[serde(rename = "rate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub rate: Option<String>,
 }
 impl ::aberta_runtime::Validate for Indexer {
@@ -395,7 +400,12 @@ impl ::aberta_runtime::Validate for PersonalInvoiceFinancingsDataType {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct PersonalInvoiceFinancingsData {
-    #[serde(rename = "participant", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "participant",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub participant: Option<crate::models::Participant>,
     #[serde(rename = "type")]
     pub type_: crate::models::PersonalInvoiceFinancingsDataType,
@@ -517,7 +527,8 @@ pub struct Participant {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
 }
@@ -1010,7 +1021,12 @@ impl ::aberta_runtime::Validate for BusinessInvoiceFinancingsDataType {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct BusinessInvoiceFinancingsData {
-    #[serde(rename = "participant", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "participant",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub participant: Option<crate::models::Participant>,
     #[serde(rename = "type")]
     pub type_: crate::models::BusinessInvoiceFinancingsDataType,
@@ -1123,7 +1139,12 @@ impl ::aberta_runtime::Validate for BusinessInvoiceFinancingsData {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct InvoiceFinancingsFees {
-    #[serde(rename = "services", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "services",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub services: Option<Vec<crate::models::InvoiceFinancingsService>>,
 }
 impl ::aberta_runtime::Validate for InvoiceFinancingsFees {
@@ -1589,15 +1610,40 @@ impl ::aberta_runtime::Validate for Currency {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Links {
-    #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "self",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub self_: Option<String>,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for Links {
@@ -1806,7 +1852,12 @@ impl ::aberta_runtime::Validate for ResponseErrorMetaSingleMeta {
 pub struct ResponseErrorMetaSingle {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ResponseErrorMetaSingleErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::ResponseErrorMetaSingleMeta>,
 }
 impl ::aberta_runtime::Validate for ResponseErrorMetaSingle {
@@ -1959,7 +2010,12 @@ impl ::aberta_runtime::Validate for ResponseErrorMeta {
 pub struct ResponseError {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ResponseErrorErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::ResponseErrorMeta>,
 }
 impl ::aberta_runtime::Validate for ResponseError {

@@ -134,11 +134,21 @@ impl ::aberta_runtime::Validate for ResponsePersonalLoansDataType {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ResponsePersonalLoansData {
-    #[serde(rename = "participant", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "participant",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub participant: Option<crate::models::Participant>,
     #[serde(rename = "type")]
     pub type_: crate::models::ResponsePersonalLoansDataType,
-    #[serde(rename = "fees", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fees",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fees: Option<crate::models::LoanFees>,
     #[serde(rename = "interestRates")]
     pub interest_rates: Vec<crate::models::LoanInterestRate>,
@@ -255,7 +265,8 @@ pub struct Participant {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
 }
@@ -447,11 +458,21 @@ impl ::aberta_runtime::Validate for ResponseBusinessLoansDataType {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ResponseBusinessLoansData {
-    #[serde(rename = "participant", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "participant",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub participant: Option<crate::models::Participant>,
     #[serde(rename = "type")]
     pub type_: crate::models::ResponseBusinessLoansDataType,
-    #[serde(rename = "fees", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fees",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fees: Option<crate::models::LoanFees>,
     #[serde(rename = "interestRates")]
     pub interest_rates: Vec<crate::models::LoanInterestRate>,
@@ -559,7 +580,12 @@ impl ::aberta_runtime::Validate for ResponseBusinessLoansData {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct LoanFees {
-    #[serde(rename = "services", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "services",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub services: Option<Vec<crate::models::LoanService>>,
 }
 impl ::aberta_runtime::Validate for LoanFees {
@@ -961,7 +987,12 @@ impl ::aberta_runtime::Validate for ApplicationRate {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Indexer {
-    #[serde(rename = "rate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub rate: Option<String>,
 }
 impl ::aberta_runtime::Validate for Indexer {
@@ -1394,15 +1425,40 @@ impl ::aberta_runtime::Validate for Currency {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Links {
-    #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "self",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub self_: Option<String>,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for Links {
@@ -1611,7 +1667,12 @@ impl ::aberta_runtime::Validate for ResponseErrorMetaSingleMeta {
 pub struct ResponseErrorMetaSingle {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ResponseErrorMetaSingleErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::ResponseErrorMetaSingleMeta>,
 }
 impl ::aberta_runtime::Validate for ResponseErrorMetaSingle {
@@ -1764,7 +1825,12 @@ impl ::aberta_runtime::Validate for ResponseErrorMeta {
 pub struct ResponseError {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ResponseErrorErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::ResponseErrorMeta>,
 }
 impl ::aberta_runtime::Validate for ResponseError {

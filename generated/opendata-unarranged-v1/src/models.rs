@@ -62,7 +62,12 @@ impl ::aberta_runtime::Validate for ApplicationRate {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Indexer {
-    #[serde(rename = "rate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub rate: Option<String>,
 }
 impl ::aberta_runtime::Validate for Indexer {
@@ -254,11 +259,21 @@ impl ::aberta_runtime::Validate for ResponseBusinessUnarrangedAccountOverdraft {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct BusinessUnarrangedAccountOverdraftData {
-    #[serde(rename = "participant", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "participant",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub participant: Option<crate::models::Participant>,
     #[serde(rename = "fees")]
     pub fees: crate::models::BusinessUnarrangedAccountOverdraftFee,
-    #[serde(rename = "interestRates", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "interestRates",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub interest_rates: Option<Vec<crate::models::UnarrangedAccountOverdraftRate>>,
     #[serde(rename = "termsConditions")]
     pub terms_conditions: String,
@@ -334,7 +349,12 @@ impl ::aberta_runtime::Validate for BusinessUnarrangedAccountOverdraftData {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct BusinessUnarrangedAccountOverdraftFee {
-    #[serde(rename = "services", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "services",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub services: Option<Vec<crate::models::UnarrangedAccountOverdraftService>>,
 }
 impl ::aberta_runtime::Validate for BusinessUnarrangedAccountOverdraftFee {
@@ -711,11 +731,21 @@ impl ::aberta_runtime::Validate for ResponsePersonalUnarrangedAccountOverdraft {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct PersonalUnarrangedAccountOverdraftData {
-    #[serde(rename = "participant", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "participant",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub participant: Option<crate::models::Participant>,
     #[serde(rename = "fees")]
     pub fees: crate::models::PersonalUnarrangedAccountOverdraftFee,
-    #[serde(rename = "interestRates", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "interestRates",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub interest_rates: Option<Vec<crate::models::UnarrangedAccountOverdraftRate>>,
     #[serde(rename = "termsConditions")]
     pub terms_conditions: String,
@@ -798,7 +828,8 @@ pub struct Participant {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
 }
@@ -870,7 +901,8 @@ pub struct PersonalUnarrangedAccountOverdraftFee {
     #[serde(
         rename = "priorityServices",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub priority_services: Option<Vec<crate::models::UnarrangedAccountOverdraftService>>,
 }
@@ -1238,15 +1270,40 @@ impl ::aberta_runtime::Validate for ReferentialRateIndexer {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Links {
-    #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "self",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub self_: Option<String>,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for Links {
@@ -1455,7 +1512,12 @@ impl ::aberta_runtime::Validate for ResponseErrorMetaSingleMeta {
 pub struct ResponseErrorMetaSingle {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ResponseErrorMetaSingleErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::ResponseErrorMetaSingleMeta>,
 }
 impl ::aberta_runtime::Validate for ResponseErrorMetaSingle {
@@ -1608,7 +1670,12 @@ impl ::aberta_runtime::Validate for ResponseErrorMeta {
 pub struct ResponseError {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::ResponseErrorErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::ResponseErrorMeta>,
 }
 impl ::aberta_runtime::Validate for ResponseError {

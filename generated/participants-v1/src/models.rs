@@ -11,7 +11,12 @@
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct BadRequest {
-    #[serde(rename = "errors", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "errors",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub errors: Option<Vec<String>>,
 }
 impl ::aberta_runtime::Validate for BadRequest {
@@ -36,11 +41,26 @@ impl ::aberta_runtime::Validate for BadRequest {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct PageableRequest {
-    #[serde(rename = "page", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "page",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub page: Option<i64>,
-    #[serde(rename = "size", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "size",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub size: Option<i64>,
-    #[serde(rename = "sort", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sort",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub sort: Option<String>,
 }
 impl ::aberta_runtime::Validate for PageableRequest {
@@ -87,7 +107,12 @@ impl ::aberta_runtime::Validate for PageableRequest {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct UserUpdateRequest {
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::StatusEnum>,
 }
 impl ::aberta_runtime::Validate for UserUpdateRequest {
@@ -269,9 +294,19 @@ impl ::aberta_runtime::Validate for OrganisationAuthorityClaimAuthorisations2Sta
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct OrganisationAuthorityClaimAuthorisations2 {
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::OrganisationAuthorityClaimAuthorisations2Status>,
-    #[serde(rename = "MemberState", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "MemberState",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub member_state: Option<String>,
 }
 impl ::aberta_runtime::Validate for OrganisationAuthorityClaimAuthorisations2 {
@@ -315,38 +350,71 @@ impl ::aberta_runtime::Validate for OrganisationAuthorityClaimAuthorisations2 {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct OrganisationAuthorityClaim {
-    #[serde(rename = "OrganisationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "OrganisationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub organisation_id: Option<crate::models::OrganisationId>,
     #[serde(
         rename = "OrganisationAuthorityClaimId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub organisation_authority_claim_id: Option<
         crate::models::OrganisationAuthorityClaimId,
     >,
-    #[serde(rename = "AuthorityId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AuthorityId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub authority_id: Option<crate::models::AuthorityId>,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::OrganisationAuthorityClaimStatus>,
     #[serde(
         rename = "AuthorisationDomain",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain: Option<String>,
-    #[serde(rename = "Role", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Role",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub role: Option<String>,
-    #[serde(rename = "Authorisations", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Authorisations",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub authorisations: Option<
         Vec<crate::models::OrganisationAuthorityClaimAuthorisations2>,
     >,
-    #[serde(rename = "RegistrationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RegistrationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub registration_id: Option<String>,
     #[serde(
         rename = "UniqueTechnicalIdenifier",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub unique_technical_idenifier: Option<Vec<String>>,
 }
@@ -530,7 +598,8 @@ pub struct OrganisationAuthorityClaimRequest {
     #[serde(
         rename = "UniqueTechnicalIdenifier",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub unique_technical_idenifier: Option<Vec<String>>,
 }
@@ -700,7 +769,8 @@ pub struct OrganisationAuthorityClaimAuthorisation {
     #[serde(
         rename = "OrganisationAuthorisationId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub organisation_authorisation_id: Option<
         crate::models::OrganisationAuthorisationId,
@@ -708,14 +778,25 @@ pub struct OrganisationAuthorityClaimAuthorisation {
     #[serde(
         rename = "OrganisationAuthorityClaimId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub organisation_authority_claim_id: Option<
         crate::models::OrganisationAuthorityClaimId,
     >,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::OrganisationAuthorityClaimAuthorisationStatus>,
-    #[serde(rename = "MemberState", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "MemberState",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub member_state: Option<String>,
 }
 impl ::aberta_runtime::Validate for OrganisationAuthorityClaimAuthorisation {
@@ -898,77 +979,99 @@ pub struct AuthorisationServer {
     #[serde(
         rename = "AuthorisationServerId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_server_id: Option<crate::models::AuthorisationServerId>,
-    #[serde(rename = "OrganisationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "OrganisationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub organisation_id: Option<crate::models::OrganisationId>,
     #[serde(
         rename = "AutoRegistrationSupported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub auto_registration_supported: Option<bool>,
-    #[serde(rename = "ApiResources", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ApiResources",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub api_resources: Option<Vec<crate::models::ApiResource>>,
     #[serde(
         rename = "CustomerFriendlyDescription",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub customer_friendly_description: Option<String>,
     #[serde(
         rename = "CustomerFriendlyLogoUri",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub customer_friendly_logo_uri: Option<String>,
     #[serde(
         rename = "CustomerFriendlyName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub customer_friendly_name: Option<String>,
     #[serde(
         rename = "DeveloperPortalUri",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub developer_portal_uri: Option<String>,
     #[serde(
         rename = "TermsOfServiceUri",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub terms_of_service_uri: Option<String>,
     #[serde(
         rename = "NotificationWebhook",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub notification_webhook: Option<String>,
     #[serde(
         rename = "NotificationWebhookStatus",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub notification_webhook_status: Option<String>,
     #[serde(
         rename = "OpenIDDiscoveryDocument",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub open_id_discovery_document: Option<String>,
     #[serde(
         rename = "PayloadSigningCertLocationUri",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub payload_signing_cert_location_uri: Option<String>,
     #[serde(
         rename = "ParentAuthorisationServerId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub parent_authorisation_server_id: Option<crate::models::AuthorisationServerId>,
 }
@@ -1148,7 +1251,8 @@ pub struct AuthorisationServerRequest {
     #[serde(
         rename = "CustomerFriendlyDescription",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub customer_friendly_description: Option<String>,
     #[serde(rename = "CustomerFriendlyLogoUri")]
@@ -1162,7 +1266,8 @@ pub struct AuthorisationServerRequest {
     #[serde(
         rename = "NotificationWebhook",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub notification_webhook: Option<String>,
     #[serde(rename = "OpenIDDiscoveryDocument")]
@@ -1172,7 +1277,8 @@ pub struct AuthorisationServerRequest {
     #[serde(
         rename = "ParentAuthorisationServerId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub parent_authorisation_server_id: Option<crate::models::AuthorisationServerId>,
 }
@@ -1398,51 +1504,138 @@ impl ::aberta_runtime::Validate for CertificatesOrKeys {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct CertificateOrKey {
-    #[serde(rename = "OrganisationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "OrganisationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub organisation_id: Option<crate::models::OrganisationId>,
     #[serde(
         rename = "SoftwareStatementIds",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub software_statement_ids: Option<Vec<crate::models::SoftwareStatementId>>,
-    #[serde(rename = "ClientName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ClientName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub client_name: Option<String>,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<String>,
     #[serde(
         rename = "ValidFromDateTime",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub valid_from_date_time: Option<String>,
-    #[serde(rename = "ExpiryDateTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ExpiryDateTime",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub expiry_date_time: Option<String>,
-    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "e",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub e: Option<String>,
-    #[serde(rename = "keyType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "keyType",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub key_type: Option<String>,
-    #[serde(rename = "kid", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "kid",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub kid: Option<String>,
-    #[serde(rename = "kty", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "kty",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub kty: Option<String>,
-    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "n",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub n: Option<String>,
-    #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "use",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub use_: Option<String>,
-    #[serde(rename = "x5c", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "x5c",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub x5c: Option<Vec<String>>,
-    #[serde(rename = "x5t", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "x5t",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub x5t: Option<String>,
-    #[serde(rename = "x5thashS256", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "x5thashS256",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub x5thash_s256: Option<String>,
-    #[serde(rename = "x5u", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "x5u",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub x5u: Option<String>,
-    #[serde(rename = "SignedCertPath", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "SignedCertPath",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub signed_cert_path: Option<String>,
-    #[serde(rename = "JwkPath", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "JwkPath",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub jwk_path: Option<String>,
-    #[serde(rename = "OrgJwkPath", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "OrgJwkPath",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub org_jwk_path: Option<String>,
 }
 impl ::aberta_runtime::Validate for CertificateOrKey {
@@ -1810,33 +2003,79 @@ impl ::aberta_runtime::Validate for ContactRequestContactType {
 pub struct ContactRequest {
     #[serde(rename = "ContactType")]
     pub contact_type: crate::models::ContactRequestContactType,
-    #[serde(rename = "FirstName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "FirstName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first_name: Option<String>,
-    #[serde(rename = "LastName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "LastName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last_name: Option<String>,
-    #[serde(rename = "Department", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Department",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub department: Option<String>,
     #[serde(rename = "EmailAddress")]
     pub email_address: String,
     #[serde(rename = "PhoneNumber")]
     pub phone_number: String,
-    #[serde(rename = "AddressLine1", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AddressLine1",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub address_line1: Option<String>,
-    #[serde(rename = "AddressLine2", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AddressLine2",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub address_line2: Option<String>,
-    #[serde(rename = "City", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "City",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub city: Option<String>,
-    #[serde(rename = "Postcode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Postcode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub postcode: Option<String>,
-    #[serde(rename = "Country", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Country",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub country: Option<String>,
     #[serde(
         rename = "AdditionalInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub additional_information: Option<String>,
-    #[serde(rename = "PgpPublicKey", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PgpPublicKey",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pgp_public_key: Option<String>,
 }
 impl ::aberta_runtime::Validate for ContactRequest {
@@ -2075,39 +2314,110 @@ impl ::aberta_runtime::Validate for ContactContactType {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Contact {
-    #[serde(rename = "ContactId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ContactId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub contact_id: Option<String>,
-    #[serde(rename = "OrganisationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "OrganisationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub organisation_id: Option<crate::models::OrganisationId>,
-    #[serde(rename = "ContactType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ContactType",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub contact_type: Option<crate::models::ContactContactType>,
-    #[serde(rename = "FirstName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "FirstName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first_name: Option<String>,
-    #[serde(rename = "LastName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "LastName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last_name: Option<String>,
-    #[serde(rename = "Department", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Department",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub department: Option<String>,
-    #[serde(rename = "EmailAddress", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "EmailAddress",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub email_address: Option<String>,
-    #[serde(rename = "PhoneNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PhoneNumber",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub phone_number: Option<String>,
-    #[serde(rename = "AddressLine1", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AddressLine1",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub address_line1: Option<String>,
-    #[serde(rename = "AddressLine2", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AddressLine2",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub address_line2: Option<String>,
-    #[serde(rename = "City", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "City",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub city: Option<String>,
-    #[serde(rename = "Postcode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Postcode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub postcode: Option<String>,
-    #[serde(rename = "Country", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Country",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub country: Option<String>,
     #[serde(
         rename = "AdditionalInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub additional_information: Option<String>,
-    #[serde(rename = "PgpPublicKey", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PgpPublicKey",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pgp_public_key: Option<String>,
 }
 impl ::aberta_runtime::Validate for Contact {
@@ -2345,7 +2655,12 @@ impl ::aberta_runtime::Validate for OrganisationRequestStatus {
 pub struct OrganisationRequest {
     #[serde(rename = "OrganisationId")]
     pub organisation_id: crate::models::OrganisationId,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::OrganisationRequestStatus>,
     #[serde(rename = "OrganisationName")]
     pub organisation_name: String,
@@ -2357,13 +2672,28 @@ pub struct OrganisationRequest {
     pub company_register: String,
     #[serde(rename = "RegistrationNumber")]
     pub registration_number: String,
-    #[serde(rename = "RegistrationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RegistrationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub registration_id: Option<String>,
-    #[serde(rename = "RegisteredName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RegisteredName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub registered_name: Option<String>,
     #[serde(rename = "AddressLine1")]
     pub address_line1: String,
-    #[serde(rename = "AddressLine2", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AddressLine2",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub address_line2: Option<String>,
     #[serde(rename = "City")]
     pub city: String,
@@ -2374,7 +2704,8 @@ pub struct OrganisationRequest {
     #[serde(
         rename = "ParentOrganisationReference",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub parent_organisation_reference: Option<String>,
 }
@@ -2603,7 +2934,12 @@ impl ::aberta_runtime::Validate for OrganisationUpdateRequestStatus {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct OrganisationUpdateRequest {
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::OrganisationUpdateRequestStatus>,
     #[serde(rename = "OrganisationName")]
     pub organisation_name: String,
@@ -2615,13 +2951,28 @@ pub struct OrganisationUpdateRequest {
     pub company_register: String,
     #[serde(rename = "RegistrationNumber")]
     pub registration_number: String,
-    #[serde(rename = "RegistrationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RegistrationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub registration_id: Option<String>,
-    #[serde(rename = "RegisteredName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RegisteredName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub registered_name: Option<String>,
     #[serde(rename = "AddressLine1")]
     pub address_line1: String,
-    #[serde(rename = "AddressLine2", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AddressLine2",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub address_line2: Option<String>,
     #[serde(rename = "City")]
     pub city: String,
@@ -2632,7 +2983,8 @@ pub struct OrganisationUpdateRequest {
     #[serde(
         rename = "ParentOrganisationReference",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub parent_organisation_reference: Option<String>,
 }
@@ -2977,35 +3329,96 @@ impl ::aberta_runtime::Validate for OrganisationEnrol {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct OrganisationEnrolmentsItem {
-    #[serde(rename = "OrganisationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "OrganisationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub organisation_id: Option<crate::models::OrganisationId>,
-    #[serde(rename = "ClientSecret", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ClientSecret",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub client_secret: Option<String>,
-    #[serde(rename = "RedirectUris", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RedirectUris",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub redirect_uris: Option<Vec<String>>,
     #[serde(
         rename = "TokenEndpointAuthMethod",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub token_endpoint_auth_method: Option<String>,
-    #[serde(rename = "GrantTypes", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "GrantTypes",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub grant_types: Option<Vec<String>>,
-    #[serde(rename = "ResponseTypes", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ResponseTypes",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub response_types: Option<Vec<String>>,
-    #[serde(rename = "ClientName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ClientName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub client_name: Option<String>,
-    #[serde(rename = "ClientUri", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ClientUri",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub client_uri: Option<String>,
-    #[serde(rename = "LogoUri", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "LogoUri",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub logo_uri: Option<String>,
-    #[serde(rename = "TosUri", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "TosUri",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub tos_uri: Option<String>,
-    #[serde(rename = "PolicyUri", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PolicyUri",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub policy_uri: Option<String>,
-    #[serde(rename = "JwksUri", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "JwksUri",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub jwks_uri: Option<String>,
-    #[serde(rename = "Jwks", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Jwks",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub jwks: Option<
         ::aberta_runtime::reexport::serde_json::Map<
             String,
@@ -3468,71 +3881,138 @@ impl ::aberta_runtime::Validate for OrganisationStatus {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Organisation {
-    #[serde(rename = "OrganisationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "OrganisationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub organisation_id: Option<crate::models::OrganisationId>,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::OrganisationStatus>,
     #[serde(
         rename = "OrganisationName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub organisation_name: Option<String>,
-    #[serde(rename = "CreatedOn", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "CreatedOn",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub created_on: Option<String>,
     #[serde(
         rename = "LegalEntityName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub legal_entity_name: Option<String>,
     #[serde(
         rename = "CountryOfRegistration",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub country_of_registration: Option<String>,
     #[serde(
         rename = "CompanyRegister",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub company_register: Option<String>,
     #[serde(
         rename = "RegistrationNumber",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub registration_number: Option<String>,
-    #[serde(rename = "RegistrationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RegistrationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub registration_id: Option<String>,
-    #[serde(rename = "RegisteredName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RegisteredName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub registered_name: Option<String>,
-    #[serde(rename = "AddressLine1", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AddressLine1",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub address_line1: Option<String>,
-    #[serde(rename = "AddressLine2", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AddressLine2",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub address_line2: Option<String>,
-    #[serde(rename = "City", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "City",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub city: Option<String>,
-    #[serde(rename = "Postcode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Postcode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub postcode: Option<String>,
-    #[serde(rename = "Country", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Country",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub country: Option<String>,
     #[serde(
         rename = "ParentOrganisationReference",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub parent_organisation_reference: Option<String>,
     #[serde(
         rename = "RequiresSigning",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub requires_signing: Option<bool>,
-    #[serde(rename = "TnCUpdated", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "TnCUpdated",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub tn_c_updated: Option<bool>,
-    #[serde(rename = "TnCsToBeSigned", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "TnCsToBeSigned",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub tn_cs_to_be_signed: Option<crate::models::TnCsToBeSigned>,
 }
 impl ::aberta_runtime::Validate for Organisation {
@@ -3736,14 +4216,25 @@ impl ::aberta_runtime::Validate for Organisation {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct OrgTermsAndConditionsDetail {
-    #[serde(rename = "InitiatedBy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "InitiatedBy",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub initiated_by: Option<String>,
-    #[serde(rename = "Role", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Role",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub role: Option<String>,
     #[serde(
         rename = "TermsAndConditionsDetail",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub terms_and_conditions_detail: Option<crate::models::TermsAndConditionsDetail>,
 }
@@ -3784,15 +4275,22 @@ pub struct TermsAndConditionsDetail {
     #[serde(
         rename = "TermsAndConditionsItem",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub terms_and_conditions_item: Option<crate::models::TermsAndConditionsItem>,
-    #[serde(rename = "InititatedDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "InititatedDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub inititated_date: Option<String>,
     #[serde(
         rename = "ExternalSigningServiceEnvelopeId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub external_signing_service_envelope_id: Option<
         crate::models::ExternalSigningServiceEnvelopeId,
@@ -3800,7 +4298,8 @@ pub struct TermsAndConditionsDetail {
     #[serde(
         rename = "ExternalSigningServiceEnvelopeStatus",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub external_signing_service_envelope_status: Option<
         crate::models::ExternalSigningServiceEnvelopeStatus,
@@ -3808,7 +4307,8 @@ pub struct TermsAndConditionsDetail {
     #[serde(
         rename = "ExternalSigningServiceEnvelopePasscode",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub external_signing_service_envelope_passcode: Option<String>,
 }
@@ -3946,27 +4446,68 @@ impl ::aberta_runtime::Validate for ExternalSigningServiceEnvelopeStatus {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct OrganisationSnapshotPage {
-    #[serde(rename = "totalPages", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalPages",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub total_pages: Option<i64>,
-    #[serde(rename = "totalSize", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalSize",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub total_size: Option<i64>,
-    #[serde(rename = "pageable", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pageable",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pageable: Option<crate::models::Pageable>,
     #[serde(
         rename = "numberOfElements",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub number_of_elements: Option<i64>,
-    #[serde(rename = "size", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "size",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub size: Option<i64>,
-    #[serde(rename = "content", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "content",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub content: Option<Vec<crate::models::OrganisationSnapshot>>,
-    #[serde(rename = "offset", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "offset",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub offset: Option<i64>,
-    #[serde(rename = "empty", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "empty",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub empty: Option<bool>,
-    #[serde(rename = "pageNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pageNumber",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub page_number: Option<i64>,
 }
 impl ::aberta_runtime::Validate for OrganisationSnapshotPage {
@@ -4031,15 +4572,40 @@ impl ::aberta_runtime::Validate for OrganisationSnapshotPage {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Pageable {
-    #[serde(rename = "number", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "number",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub number: Option<i64>,
-    #[serde(rename = "sort", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sort",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub sort: Option<crate::models::Sort>,
-    #[serde(rename = "size", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "size",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub size: Option<i64>,
-    #[serde(rename = "offset", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "offset",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub offset: Option<i64>,
-    #[serde(rename = "sorted", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sorted",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub sorted: Option<bool>,
 }
 impl ::aberta_runtime::Validate for Pageable {
@@ -4117,13 +4683,33 @@ impl ::aberta_runtime::Validate for SortOrderByDirection {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct SortOrderBy {
-    #[serde(rename = "property", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "property",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub property: Option<String>,
-    #[serde(rename = "direction", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "direction",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub direction: Option<crate::models::SortOrderByDirection>,
-    #[serde(rename = "ignoreCase", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ignoreCase",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ignore_case: Option<bool>,
-    #[serde(rename = "ascending", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ascending",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ascending: Option<bool>,
 }
 impl ::aberta_runtime::Validate for SortOrderBy {
@@ -4161,9 +4747,19 @@ impl ::aberta_runtime::Validate for SortOrderBy {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Sort {
-    #[serde(rename = "sorted", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sorted",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub sorted: Option<bool>,
-    #[serde(rename = "orderBy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "orderBy",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub order_by: Option<Vec<crate::models::SortOrderBy>>,
 }
 impl ::aberta_runtime::Validate for Sort {
@@ -4234,27 +4830,36 @@ pub struct OrganisationSnapshot {
     #[serde(
         rename = "OrganisationDetails",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub organisation_details: Option<crate::models::Organisation>,
-    #[serde(rename = "Contacts", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Contacts",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub contacts: Option<crate::models::Contacts>,
     #[serde(
         rename = "AuthorisationServers",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_servers: Option<crate::models::AuthorisationServers>,
     #[serde(
         rename = "OrgDomainClaims",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub org_domain_claims: Option<crate::models::OrganisationAuthorityDomainClaims>,
     #[serde(
         rename = "OrgDomainRoleClaims",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub org_domain_role_claims: Option<crate::models::OrganisationAuthorityClaims>,
     #[serde(
@@ -4409,80 +5014,144 @@ impl ::aberta_runtime::Validate for OrganisationExportOpenDataStatus {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct OrganisationExportOpenData {
-    #[serde(rename = "OrganisationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "OrganisationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub organisation_id: Option<crate::models::OrganisationId>,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::OrganisationExportOpenDataStatus>,
     #[serde(
         rename = "OrganisationName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub organisation_name: Option<String>,
-    #[serde(rename = "CreatedOn", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "CreatedOn",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub created_on: Option<String>,
     #[serde(
         rename = "LegalEntityName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub legal_entity_name: Option<String>,
     #[serde(
         rename = "CountryOfRegistration",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub country_of_registration: Option<String>,
     #[serde(
         rename = "CompanyRegister",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub company_register: Option<String>,
     #[serde(
         rename = "RegistrationNumber",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub registration_number: Option<String>,
-    #[serde(rename = "RegistrationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RegistrationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub registration_id: Option<String>,
-    #[serde(rename = "RegisteredName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RegisteredName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub registered_name: Option<String>,
-    #[serde(rename = "AddressLine1", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AddressLine1",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub address_line1: Option<String>,
-    #[serde(rename = "AddressLine2", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AddressLine2",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub address_line2: Option<String>,
-    #[serde(rename = "City", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "City",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub city: Option<String>,
-    #[serde(rename = "Postcode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Postcode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub postcode: Option<String>,
-    #[serde(rename = "Country", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Country",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub country: Option<String>,
     #[serde(
         rename = "ParentOrganisationReference",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub parent_organisation_reference: Option<String>,
-    #[serde(rename = "Contacts", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Contacts",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub contacts: Option<crate::models::Contacts>,
     #[serde(
         rename = "AuthorisationServers",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_servers: Option<crate::models::AuthorisationServers>,
     #[serde(
         rename = "OrgDomainClaims",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub org_domain_claims: Option<crate::models::OrganisationAuthorityDomainClaims>,
     #[serde(
         rename = "OrgDomainRoleClaims",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub org_domain_role_claims: Option<crate::models::OrganisationAuthorityClaims>,
 }
@@ -4780,21 +5449,47 @@ impl ::aberta_runtime::Validate for AuthorityStatus {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Authority {
-    #[serde(rename = "AuthorityId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AuthorityId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub authority_id: Option<crate::models::AuthorityId>,
-    #[serde(rename = "AuthorityName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AuthorityName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub authority_name: Option<String>,
-    #[serde(rename = "AuthorityCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AuthorityCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub authority_code: Option<String>,
-    #[serde(rename = "AuthorityUri", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AuthorityUri",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub authority_uri: Option<String>,
     #[serde(
         rename = "AuthorityCountry",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authority_country: Option<String>,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::AuthorityStatus>,
 }
 impl ::aberta_runtime::Validate for Authority {
@@ -5100,51 +5795,124 @@ impl ::aberta_runtime::Validate for SoftwareStatementMode {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct SoftwareStatement {
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::SoftwareStatementStatus>,
-    #[serde(rename = "ClientId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ClientId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub client_id: Option<String>,
-    #[serde(rename = "ClientName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ClientName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub client_name: Option<String>,
-    #[serde(rename = "Description", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Description",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub description: Option<String>,
-    #[serde(rename = "Environment", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Environment",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub environment: Option<String>,
-    #[serde(rename = "OrganisationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "OrganisationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub organisation_id: Option<crate::models::OrganisationId>,
     #[serde(
         rename = "SoftwareStatementId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub software_statement_id: Option<crate::models::SoftwareStatementId>,
-    #[serde(rename = "Mode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Mode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub mode: Option<crate::models::SoftwareStatementMode>,
     #[serde(
         rename = "RtsClientCreated",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub rts_client_created: Option<bool>,
-    #[serde(rename = "OnBehalfOf", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "OnBehalfOf",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub on_behalf_of: Option<String>,
-    #[serde(rename = "PolicyUri", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PolicyUri",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub policy_uri: Option<String>,
-    #[serde(rename = "ClientUri", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ClientUri",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub client_uri: Option<String>,
-    #[serde(rename = "LogoUri", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "LogoUri",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub logo_uri: Option<String>,
-    #[serde(rename = "RedirectUri", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RedirectUri",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub redirect_uri: Option<Vec<String>>,
     #[serde(
         rename = "TermsOfServiceUri",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub terms_of_service_uri: Option<String>,
-    #[serde(rename = "Version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Version",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub version: Option<f64>,
-    #[serde(rename = "Locked", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Locked",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub locked: Option<bool>,
 }
 impl ::aberta_runtime::Validate for SoftwareStatement {
@@ -5368,9 +6136,19 @@ impl ::aberta_runtime::Validate for SoftwareStatementRequestMode {
 pub struct SoftwareStatementRequest {
     #[serde(rename = "ClientName")]
     pub client_name: String,
-    #[serde(rename = "Description", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Description",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub description: Option<String>,
-    #[serde(rename = "OnBehalfOf", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "OnBehalfOf",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub on_behalf_of: Option<String>,
     #[serde(rename = "PolicyUri")]
     pub policy_uri: String,
@@ -5378,9 +6156,19 @@ pub struct SoftwareStatementRequest {
     pub client_uri: String,
     #[serde(rename = "LogoUri")]
     pub logo_uri: String,
-    #[serde(rename = "Environment", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Environment",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub environment: Option<String>,
-    #[serde(rename = "Mode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Mode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub mode: Option<crate::models::SoftwareStatementRequestMode>,
     #[serde(rename = "RedirectUri")]
     pub redirect_uri: Vec<String>,
@@ -5656,24 +6444,37 @@ pub struct SoftwareAuthorityClaim {
     #[serde(
         rename = "SoftwareStatementId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub software_statement_id: Option<crate::models::SoftwareStatementId>,
     #[serde(
         rename = "SoftwareAuthorityClaimId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub software_authority_claim_id: Option<crate::models::SoftwareAuthorityClaimId>,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::SoftwareAuthorityClaimStatus>,
     #[serde(
         rename = "AuthorisationDomain",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain: Option<String>,
-    #[serde(rename = "Role", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Role",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub role: Option<String>,
 }
 impl ::aberta_runtime::Validate for SoftwareAuthorityClaim {
@@ -6004,7 +6805,8 @@ pub struct ClientCreationRequest {
     #[serde(
         rename = "tls_client_auth_subject_dn",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub tls_client_auth_subject_dn: Option<String>,
     #[serde(rename = "redirect_uris")]
@@ -6127,82 +6929,128 @@ pub struct ClientCreationResponse {
     #[serde(
         rename = "application_type",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub application_type: Option<crate::models::ClientCreationResponseApplicationType>,
     #[serde(
         rename = "tls_client_auth_subject_dn",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub tls_client_auth_subject_dn: Option<String>,
-    #[serde(rename = "grant_types", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "grant_types",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub grant_types: Option<Vec<String>>,
     #[serde(
         rename = "id_token_signed_response_alg",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub id_token_signed_response_alg: Option<String>,
     #[serde(
         rename = "require_auth_time",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub require_auth_time: Option<bool>,
-    #[serde(rename = "subject_type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "subject_type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub subject_type: Option<String>,
-    #[serde(rename = "response_types", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "response_types",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub response_types: Option<Vec<String>>,
     #[serde(
         rename = "post_logout_redirect_uris",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub post_logout_redirect_uris: Option<Vec<String>>,
     #[serde(
         rename = "token_endpoint_auth_method",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub token_endpoint_auth_method: Option<String>,
     #[serde(
         rename = "introspection_endpoint_auth_method",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub introspection_endpoint_auth_method: Option<String>,
     #[serde(
         rename = "revocation_endpoint_auth_method",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub revocation_endpoint_auth_method: Option<String>,
     #[serde(
         rename = "client_id_issued_at",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub client_id_issued_at: Option<f64>,
-    #[serde(rename = "client_id", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "client_id",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub client_id: Option<String>,
-    #[serde(rename = "jwks_uri", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "jwks_uri",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub jwks_uri: Option<String>,
     #[serde(
         rename = "registration_client_uri",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub registration_client_uri: Option<String>,
     #[serde(
         rename = "registration_access_token",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub registration_access_token: Option<String>,
-    #[serde(rename = "redirect_uris", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "redirect_uris",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub redirect_uris: Option<Vec<String>>,
-    #[serde(rename = "request_uris", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "request_uris",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub request_uris: Option<Vec<String>>,
 }
 impl ::aberta_runtime::Validate for ClientCreationResponse {
@@ -6407,13 +7255,33 @@ impl ::aberta_runtime::Validate for AccessTokenRequest {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct AccessTokenResponse {
-    #[serde(rename = "access_token", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "access_token",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub access_token: Option<String>,
-    #[serde(rename = "expires_in", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "expires_in",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub expires_in: Option<i64>,
-    #[serde(rename = "token_type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "token_type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub token_type: Option<String>,
-    #[serde(rename = "scope", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "scope",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub scope: Option<String>,
 }
 impl ::aberta_runtime::Validate for AccessTokenResponse {
@@ -6566,9 +7434,19 @@ impl ::aberta_runtime::Validate for SuperUserStatus {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct SuperUser {
-    #[serde(rename = "Email", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Email",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub email: Option<String>,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::SuperUserStatus>,
 }
 impl ::aberta_runtime::Validate for SuperUser {
@@ -6846,26 +7724,44 @@ pub struct AuthorisationDomainUser {
     #[serde(
         rename = "AuthorisationDomainUserId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain_user_id: Option<String>,
-    #[serde(rename = "Email", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Email",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub email: Option<String>,
     #[serde(
         rename = "AuthorisationDomain",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain: Option<String>,
     #[serde(
         rename = "AuthorisationDomainRole",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain_role: Option<String>,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::AuthorisationDomainUserStatus>,
-    #[serde(rename = "ContactRole", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ContactRole",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub contact_role: Option<crate::models::AuthorisationDomainUserContactRole>,
 }
 impl ::aberta_runtime::Validate for AuthorisationDomainUser {
@@ -6923,7 +7819,8 @@ pub struct AuthorisationDomainRequest {
     #[serde(
         rename = "AuthorisationDomainDescription",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain_description: Option<String>,
 }
@@ -7045,22 +7942,30 @@ pub struct AuthorisationDomain {
     #[serde(
         rename = "AuthorisationDomainName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain_name: Option<String>,
     #[serde(
         rename = "AuthorisationDomainRegion",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain_region: Option<String>,
     #[serde(
         rename = "AuthorisationDomainDescription",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain_description: Option<String>,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::AuthorisationDomainStatus>,
 }
 impl ::aberta_runtime::Validate for AuthorisationDomain {
@@ -7108,7 +8013,8 @@ pub struct AuthorisationDomainRoleRequest {
     #[serde(
         rename = "AuthorisationDomainRoleDescription",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain_role_description: Option<String>,
 }
@@ -7230,22 +8136,30 @@ pub struct AuthorisationDomainRole {
     #[serde(
         rename = "AuthorisationDomainName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain_name: Option<String>,
     #[serde(
         rename = "AuthorisationDomainRoleName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain_role_name: Option<String>,
     #[serde(
         rename = "AuthorisationDomainRoleDescription",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain_role_description: Option<String>,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::AuthorisationDomainRoleStatus>,
 }
 impl ::aberta_runtime::Validate for AuthorisationDomainRole {
@@ -7394,18 +8308,30 @@ pub struct AuthorityAuthorisationDomain {
     #[serde(
         rename = "AuthorisationDomainName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain_name: Option<String>,
-    #[serde(rename = "AuthorityId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AuthorityId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub authority_id: Option<String>,
     #[serde(
         rename = "AuthorityAuthorisationDomainId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authority_authorisation_domain_id: Option<String>,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::AuthorityAuthorisationDomainStatus>,
 }
 impl ::aberta_runtime::Validate for AuthorityAuthorisationDomain {
@@ -7472,7 +8398,12 @@ pub struct OrganisationAuthorityDomainClaimRequest {
     pub authorisation_domain_name: String,
     #[serde(rename = "AuthorityId")]
     pub authority_id: String,
-    #[serde(rename = "RegistrationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RegistrationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub registration_id: Option<String>,
 }
 impl ::aberta_runtime::Validate for OrganisationAuthorityDomainClaimRequest {
@@ -7593,22 +8524,44 @@ pub struct OrganisationAuthorityDomainClaim {
     #[serde(
         rename = "OrganisationAuthorityDomainClaimId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub organisation_authority_domain_claim_id: Option<String>,
     #[serde(
         rename = "AuthorisationDomainName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain_name: Option<String>,
-    #[serde(rename = "AuthorityId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AuthorityId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub authority_id: Option<String>,
-    #[serde(rename = "AuthorityName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AuthorityName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub authority_name: Option<String>,
-    #[serde(rename = "RegistrationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RegistrationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub registration_id: Option<String>,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::OrganisationAuthorityDomainClaimStatus>,
 }
 impl ::aberta_runtime::Validate for OrganisationAuthorityDomainClaim {
@@ -7714,9 +8667,19 @@ impl ::aberta_runtime::Validate for UserDetailBasicInformationStatus {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct UserDetailBasicInformation {
-    #[serde(rename = "UserEmail", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "UserEmail",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub user_email: Option<String>,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::UserDetailBasicInformationStatus>,
 }
 impl ::aberta_runtime::Validate for UserDetailBasicInformation {
@@ -7751,20 +8714,32 @@ impl ::aberta_runtime::Validate for UserDetailBasicInformation {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct UserDetail {
-    #[serde(rename = "SuperUser", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "SuperUser",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub super_user: Option<bool>,
-    #[serde(rename = "SystemUser", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "SystemUser",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub system_user: Option<bool>,
     #[serde(
         rename = "BasicInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub basic_information: Option<crate::models::UserDetailBasicInformation>,
     #[serde(
         rename = "OrgAccessDetails",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub org_access_details: Option<
         ::aberta_runtime::reexport::serde_json::Map<
@@ -7775,7 +8750,8 @@ pub struct UserDetail {
     #[serde(
         rename = "DirectoryTermsAndConditionsDetails",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub directory_terms_and_conditions_details: Option<
         crate::models::TermsAndConditionsDetails,
@@ -7831,15 +8807,22 @@ pub struct TermsAndConditionsDetails {
     #[serde(
         rename = "RequiresSigning",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub requires_signing: Option<bool>,
-    #[serde(rename = "Updated", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Updated",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub updated: Option<bool>,
     #[serde(
         rename = "TermsAndConditionsItem",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub terms_and_conditions_item: Option<crate::models::TermsAndConditionsItem>,
 }
@@ -7915,26 +8898,67 @@ impl ::aberta_runtime::Validate for UserCreateRequest {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct UserOpInfo {
-    #[serde(rename = "sub", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sub",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub sub: Option<String>,
-    #[serde(rename = "family_name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "family_name",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub family_name: Option<String>,
-    #[serde(rename = "given_name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "given_name",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub given_name: Option<String>,
-    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "name",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub name: Option<String>,
-    #[serde(rename = "email", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "email",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub email: Option<String>,
-    #[serde(rename = "email_verified", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "email_verified",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub email_verified: Option<bool>,
-    #[serde(rename = "address", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "address",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub address: Option<String>,
-    #[serde(rename = "phone_number", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "phone_number",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub phone_number: Option<String>,
     #[serde(
         rename = "phone_number_verified",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub phone_number_verified: Option<bool>,
 }
@@ -7976,31 +9000,36 @@ pub struct WellKnown {
     #[serde(
         rename = "acr_values_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub acr_values_supported: Option<Vec<::aberta_runtime::reexport::serde_json::Value>>,
     #[serde(
         rename = "authorization_endpoint",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorization_endpoint: Option<String>,
     #[serde(
         rename = "claims_parameter_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub claims_parameter_supported: Option<bool>,
     #[serde(
         rename = "claims_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub claims_supported: Option<Vec<::aberta_runtime::reexport::serde_json::Value>>,
     #[serde(
         rename = "code_challenge_methods_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub code_challenge_methods_supported: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
@@ -8008,19 +9037,22 @@ pub struct WellKnown {
     #[serde(
         rename = "end_session_endpoint",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub end_session_endpoint: Option<String>,
     #[serde(
         rename = "check_session_endpoint",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub check_session_endpoint: Option<String>,
     #[serde(
         rename = "grant_types_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub grant_types_supported: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
@@ -8028,49 +9060,66 @@ pub struct WellKnown {
     #[serde(
         rename = "id_token_signing_alg_values_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub id_token_signing_alg_values_supported: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
     >,
-    #[serde(rename = "issuer", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issuer",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issuer: Option<String>,
-    #[serde(rename = "jwks_uri", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "jwks_uri",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub jwks_uri: Option<String>,
     #[serde(
         rename = "registration_endpoint",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub registration_endpoint: Option<String>,
     #[serde(
         rename = "request_object_signing_alg_values_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub request_object_signing_alg_values_supported: Option<String>,
     #[serde(
         rename = "request_parameter_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub request_parameter_supported: Option<bool>,
     #[serde(
         rename = "request_uri_parameter_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub request_uri_parameter_supported: Option<bool>,
     #[serde(
         rename = "require_request_uri_registration",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub require_request_uri_registration: Option<bool>,
     #[serde(
         rename = "pushed_authorization_request_endpoint",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub pushed_authorization_request_endpoint: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
@@ -8078,7 +9127,8 @@ pub struct WellKnown {
     #[serde(
         rename = "response_modes_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub response_modes_supported: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
@@ -8086,7 +9136,8 @@ pub struct WellKnown {
     #[serde(
         rename = "response_types_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub response_types_supported: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
@@ -8094,13 +9145,15 @@ pub struct WellKnown {
     #[serde(
         rename = "scopes_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub scopes_supported: Option<Vec<::aberta_runtime::reexport::serde_json::Value>>,
     #[serde(
         rename = "subject_types_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub subject_types_supported: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
@@ -8108,7 +9161,8 @@ pub struct WellKnown {
     #[serde(
         rename = "token_endpoint_auth_methods_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub token_endpoint_auth_methods_supported: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
@@ -8116,23 +9170,31 @@ pub struct WellKnown {
     #[serde(
         rename = "token_endpoint_auth_signing_alg_values_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub token_endpoint_auth_signing_alg_values_supported: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
     >,
-    #[serde(rename = "token_endpoint", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "token_endpoint",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub token_endpoint: Option<String>,
     #[serde(
         rename = "userinfo_endpoint",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub userinfo_endpoint: Option<String>,
     #[serde(
         rename = "userinfo_signing_alg_values_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub userinfo_signing_alg_values_supported: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
@@ -8140,7 +9202,8 @@ pub struct WellKnown {
     #[serde(
         rename = "authorization_signing_alg_values_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorization_signing_alg_values_supported: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
@@ -8148,13 +9211,15 @@ pub struct WellKnown {
     #[serde(
         rename = "introspection_endpoint",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub introspection_endpoint: Option<String>,
     #[serde(
         rename = "introspection_endpoint_auth_methods_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub introspection_endpoint_auth_methods_supported: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
@@ -8162,7 +9227,8 @@ pub struct WellKnown {
     #[serde(
         rename = "introspection_endpoint_auth_signing_alg_values_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub introspection_endpoint_auth_signing_alg_values_supported: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
@@ -8170,13 +9236,15 @@ pub struct WellKnown {
     #[serde(
         rename = "revocation_endpoint",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub revocation_endpoint: Option<String>,
     #[serde(
         rename = "revocation_endpoint_auth_methods_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub revocation_endpoint_auth_methods_supported: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
@@ -8184,7 +9252,8 @@ pub struct WellKnown {
     #[serde(
         rename = "revocation_endpoint_auth_signing_alg_values_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub revocation_endpoint_auth_signing_alg_values_supported: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
@@ -8192,25 +9261,29 @@ pub struct WellKnown {
     #[serde(
         rename = "frontchannel_logout_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub frontchannel_logout_supported: Option<bool>,
     #[serde(
         rename = "frontchannel_logout_session_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub frontchannel_logout_session_supported: Option<bool>,
     #[serde(
         rename = "tls_client_certificate_bound_access_tokens",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub tls_client_certificate_bound_access_tokens: Option<bool>,
     #[serde(
         rename = "claim_types_supported",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub claim_types_supported: Option<
         Vec<::aberta_runtime::reexport::serde_json::Value>,
@@ -8332,12 +9405,18 @@ impl ::aberta_runtime::Validate for WellKnown {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct OrgAccessDetail {
-    #[serde(rename = "OrgAdmin", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "OrgAdmin",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub org_admin: Option<bool>,
     #[serde(
         rename = "DomainRoleDetails",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub domain_role_details: Option<Vec<crate::models::DomainRoleDetail>>,
 }
@@ -8384,18 +9463,30 @@ pub struct DomainRoleDetail {
     #[serde(
         rename = "AuthorisationDomainName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain_name: Option<String>,
     #[serde(
         rename = "AuthorisationDomainRoleName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_domain_role_name: Option<String>,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::StatusEnum>,
-    #[serde(rename = "ContactRole", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ContactRole",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub contact_role: Option<crate::models::ContactRoleEnum>,
 }
 impl ::aberta_runtime::Validate for DomainRoleDetail {
@@ -8480,27 +9571,68 @@ impl ::aberta_runtime::Validate for ClientId {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct TermsAndConditionsPage {
-    #[serde(rename = "totalPages", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalPages",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub total_pages: Option<i64>,
-    #[serde(rename = "totalSize", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalSize",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub total_size: Option<i64>,
-    #[serde(rename = "pageable", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pageable",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pageable: Option<crate::models::Pageable>,
     #[serde(
         rename = "numberOfElements",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub number_of_elements: Option<i64>,
-    #[serde(rename = "size", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "size",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub size: Option<i64>,
-    #[serde(rename = "content", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "content",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub content: Option<Vec<crate::models::TermsAndConditionsItem>>,
-    #[serde(rename = "offset", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "offset",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub offset: Option<i64>,
-    #[serde(rename = "empty", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "empty",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub empty: Option<bool>,
-    #[serde(rename = "pageNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pageNumber",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub page_number: Option<i64>,
 }
 impl ::aberta_runtime::Validate for TermsAndConditionsPage {
@@ -8644,7 +9776,8 @@ pub struct TermsAndConditionsItemExternalSigningService {
     #[serde(
         rename = "ExternalSigningServiceName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub external_signing_service_name: Option<
         crate::models::TermsAndConditionsItemExternalSigningServiceExternalSigningServiceName,
@@ -8652,7 +9785,8 @@ pub struct TermsAndConditionsItemExternalSigningService {
     #[serde(
         rename = "ExternalSigningServiceSignerTemplateConfig",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub external_signing_service_signer_template_config: Option<
         crate::models::ExternalSigningServiceSignerTemplateConfig,
@@ -8660,7 +9794,8 @@ pub struct TermsAndConditionsItemExternalSigningService {
     #[serde(
         rename = "ExternalSigningServiceSubject",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub external_signing_service_subject: Option<String>,
 }
@@ -8709,22 +9844,53 @@ impl ::aberta_runtime::Validate for TermsAndConditionsItemExternalSigningService
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct TermsAndConditionsItem {
-    #[serde(rename = "TnCId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "TnCId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub tn_c_id: Option<i64>,
-    #[serde(rename = "Version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Version",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub version: Option<i64>,
-    #[serde(rename = "Name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Name",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub name: Option<String>,
-    #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub type_: Option<String>,
-    #[serde(rename = "Content", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Content",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub content: Option<String>,
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::TermsAndConditionsItemStatus>,
     #[serde(
         rename = "ExternalSigningService",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub external_signing_service: Option<
         crate::models::TermsAndConditionsItemExternalSigningService,
@@ -8866,7 +10032,8 @@ pub struct TermsAndConditionsCreateRequest {
     #[serde(
         rename = "ExternalSigningServiceName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub external_signing_service_name: Option<
         crate::models::TermsAndConditionsCreateRequestExternalSigningServiceName,
@@ -8874,7 +10041,8 @@ pub struct TermsAndConditionsCreateRequest {
     #[serde(
         rename = "ExternalSigningServiceSignerTemplateConfig",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub external_signing_service_signer_template_config: Option<
         crate::models::ExternalSigningServiceSignerTemplateConfig,
@@ -8882,7 +10050,8 @@ pub struct TermsAndConditionsCreateRequest {
     #[serde(
         rename = "ExternalSigningServiceSubject",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub external_signing_service_subject: Option<String>,
 }
@@ -8969,37 +10138,43 @@ pub struct ExternalSigningServiceSignerTemplateConfig {
     #[serde(
         rename = "TemplateIdSigner1",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub template_id_signer1: Option<String>,
     #[serde(
         rename = "TemplateIdSigner2",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub template_id_signer2: Option<String>,
     #[serde(
         rename = "TemplateIdSigner3",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub template_id_signer3: Option<String>,
     #[serde(
         rename = "TemplateIdSigner4",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub template_id_signer4: Option<String>,
     #[serde(
         rename = "TemplateIdSigner5",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub template_id_signer5: Option<String>,
     #[serde(
         rename = "TemplateIdSigner6",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub template_id_signer6: Option<String>,
 }
@@ -9132,7 +10307,8 @@ pub struct TermsAndConditionsUpdateRequest {
     #[serde(
         rename = "ExternalSigningServiceName",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub external_signing_service_name: Option<
         crate::models::TermsAndConditionsUpdateRequestExternalSigningServiceName,
@@ -9140,7 +10316,8 @@ pub struct TermsAndConditionsUpdateRequest {
     #[serde(
         rename = "ExternalSigningServiceSignerTemplateConfig",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub external_signing_service_signer_template_config: Option<
         crate::models::ExternalSigningServiceSignerTemplateConfig,
@@ -9148,7 +10325,8 @@ pub struct TermsAndConditionsUpdateRequest {
     #[serde(
         rename = "ExternalSigningServiceSubject",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub external_signing_service_subject: Option<String>,
 }
@@ -9317,14 +10495,25 @@ impl ::aberta_runtime::Validate for OrganisationAdminUserStatus {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct OrganisationAdminUser {
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::OrganisationAdminUserStatus>,
-    #[serde(rename = "UserEmail", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "UserEmail",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub user_email: Option<String>,
     #[serde(
         rename = "DomainRoleDetails",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub domain_role_details: Option<Vec<crate::models::DomainRoleDetail>>,
 }
@@ -9378,27 +10567,68 @@ impl ::aberta_runtime::Validate for OrganisationAdminUser {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ApiResources {
-    #[serde(rename = "totalPages", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalPages",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub total_pages: Option<i64>,
-    #[serde(rename = "totalSize", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalSize",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub total_size: Option<i64>,
-    #[serde(rename = "pageable", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pageable",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pageable: Option<crate::models::Pageable>,
     #[serde(
         rename = "numberOfElements",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub number_of_elements: Option<i64>,
-    #[serde(rename = "size", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "size",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub size: Option<i64>,
-    #[serde(rename = "content", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "content",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub content: Option<Vec<crate::models::ApiResource>>,
-    #[serde(rename = "offset", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "offset",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub offset: Option<i64>,
-    #[serde(rename = "empty", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "empty",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub empty: Option<bool>,
-    #[serde(rename = "pageNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pageNumber",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub page_number: Option<i64>,
 }
 impl ::aberta_runtime::Validate for ApiResources {
@@ -9462,16 +10692,32 @@ impl ::aberta_runtime::Validate for ApiResources {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ApiResource {
-    #[serde(rename = "ApiResourceId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ApiResourceId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub api_resource_id: Option<crate::models::ApiResourceId>,
-    #[serde(rename = "ApiFamilyType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ApiFamilyType",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub api_family_type: Option<crate::models::ApiFamilyType>,
-    #[serde(rename = "ApiVersion", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ApiVersion",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub api_version: Option<f64>,
     #[serde(
         rename = "ApiDiscoveryEndpoints",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub api_discovery_endpoints: Option<Vec<crate::models::ApiDiscoveryEndpoint>>,
 }
@@ -9534,9 +10780,19 @@ impl ::aberta_runtime::Validate for ApiResource {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ApiResourceRequest {
-    #[serde(rename = "ApiFamilyType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ApiFamilyType",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub api_family_type: Option<crate::models::ApiFamilyType>,
-    #[serde(rename = "ApiVersion", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ApiVersion",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub api_version: Option<f64>,
 }
 impl ::aberta_runtime::Validate for ApiResourceRequest {
@@ -9617,27 +10873,68 @@ impl ::aberta_runtime::Validate for ApiResourceId {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ApiDiscoveryEndpoints {
-    #[serde(rename = "totalPages", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalPages",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub total_pages: Option<i64>,
-    #[serde(rename = "totalSize", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalSize",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub total_size: Option<i64>,
-    #[serde(rename = "pageable", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pageable",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pageable: Option<crate::models::Pageable>,
     #[serde(
         rename = "numberOfElements",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub number_of_elements: Option<i64>,
-    #[serde(rename = "size", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "size",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub size: Option<i64>,
-    #[serde(rename = "content", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "content",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub content: Option<Vec<crate::models::ApiDiscoveryEndpoint>>,
-    #[serde(rename = "offset", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "offset",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub offset: Option<i64>,
-    #[serde(rename = "empty", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "empty",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub empty: Option<bool>,
-    #[serde(rename = "pageNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pageNumber",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub page_number: Option<i64>,
 }
 impl ::aberta_runtime::Validate for ApiDiscoveryEndpoints {
@@ -9702,9 +10999,19 @@ impl ::aberta_runtime::Validate for ApiDiscoveryEndpoints {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ApiDiscoveryEndpoint {
-    #[serde(rename = "ApiDiscoveryId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ApiDiscoveryId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub api_discovery_id: Option<String>,
-    #[serde(rename = "ApiEndpoint", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ApiEndpoint",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub api_endpoint: Option<String>,
 }
 impl ::aberta_runtime::Validate for ApiDiscoveryEndpoint {
@@ -9750,7 +11057,12 @@ impl ::aberta_runtime::Validate for ApiDiscoveryEndpoint {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct ApiDiscoveryEndpointRequest {
-    #[serde(rename = "ApiEndpoint", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ApiEndpoint",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub api_endpoint: Option<String>,
 }
 impl ::aberta_runtime::Validate for ApiDiscoveryEndpointRequest {
@@ -9809,27 +11121,68 @@ impl ::aberta_runtime::Validate for ApiDiscoveryEndpointId {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct OrgTermsAndConditionsPage {
-    #[serde(rename = "totalPages", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalPages",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub total_pages: Option<i64>,
-    #[serde(rename = "totalSize", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalSize",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub total_size: Option<i64>,
-    #[serde(rename = "pageable", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pageable",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pageable: Option<crate::models::Pageable>,
     #[serde(
         rename = "numberOfElements",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub number_of_elements: Option<i64>,
-    #[serde(rename = "size", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "size",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub size: Option<i64>,
-    #[serde(rename = "content", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "content",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub content: Option<Vec<crate::models::OrgTermsAndConditionsDetail>>,
-    #[serde(rename = "offset", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "offset",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub offset: Option<i64>,
-    #[serde(rename = "empty", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "empty",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub empty: Option<bool>,
-    #[serde(rename = "pageNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pageNumber",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub page_number: Option<i64>,
 }
 impl ::aberta_runtime::Validate for OrgTermsAndConditionsPage {
@@ -9894,27 +11247,68 @@ impl ::aberta_runtime::Validate for OrgTermsAndConditionsPage {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct UserTermsAndConditionsPage {
-    #[serde(rename = "totalPages", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalPages",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub total_pages: Option<i64>,
-    #[serde(rename = "totalSize", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalSize",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub total_size: Option<i64>,
-    #[serde(rename = "pageable", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pageable",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pageable: Option<crate::models::Pageable>,
     #[serde(
         rename = "numberOfElements",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub number_of_elements: Option<i64>,
-    #[serde(rename = "size", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "size",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub size: Option<i64>,
-    #[serde(rename = "content", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "content",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub content: Option<Vec<crate::models::TermsAndConditionsDetail>>,
-    #[serde(rename = "offset", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "offset",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub offset: Option<i64>,
-    #[serde(rename = "empty", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "empty",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub empty: Option<bool>,
-    #[serde(rename = "pageNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pageNumber",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub page_number: Option<i64>,
 }
 impl ::aberta_runtime::Validate for UserTermsAndConditionsPage {
@@ -9979,9 +11373,19 @@ impl ::aberta_runtime::Validate for UserTermsAndConditionsPage {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct EssSignRequest {
-    #[serde(rename = "TnCId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "TnCId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub tn_c_id: Option<crate::models::TnCId>,
-    #[serde(rename = "NoOfSigners", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "NoOfSigners",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub no_of_signers: Option<i64>,
 }
 impl ::aberta_runtime::Validate for EssSignRequest {
@@ -10018,7 +11422,8 @@ pub struct EssPollResponse {
     #[serde(
         rename = "ExternalSigningServiceEnvelopeStatus",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub external_signing_service_envelope_status: Option<
         crate::models::ExternalSigningServiceEnvelopeStatus,
@@ -10103,9 +11508,19 @@ impl ::aberta_runtime::Validate for ExternalSigningServiceEnvelopeId {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct AuthorisationDomainUserUpdateRequest {
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::StatusEnum>,
-    #[serde(rename = "ContactRole", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ContactRole",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub contact_role: Option<crate::models::ContactRoleEnum>,
 }
 impl ::aberta_runtime::Validate for AuthorisationDomainUserUpdateRequest {

@@ -128,7 +128,12 @@ impl ::aberta_runtime::Validate for T422responseErrorCreateConsentErrors {
 pub struct T422responseErrorCreateConsent {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::T422responseErrorCreateConsentErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::Meta>,
 }
 impl ::aberta_runtime::Validate for T422responseErrorCreateConsent {
@@ -238,7 +243,12 @@ impl ::aberta_runtime::Validate for T422responseErrorCreatePixPaymentsErrors {
 pub struct T422responseErrorCreatePixPayments {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::T422responseErrorCreatePixPaymentsErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::Meta>,
 }
 impl ::aberta_runtime::Validate for T422responseErrorCreatePixPayments {
@@ -348,7 +358,12 @@ impl ::aberta_runtime::Validate for T422responseErrorCreatePixPaymentErrors {
 pub struct T422responseErrorCreatePixPayment {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::T422responseErrorCreatePixPaymentErrors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::Meta>,
 }
 impl ::aberta_runtime::Validate for T422responseErrorCreatePixPayment {
@@ -479,15 +494,30 @@ impl ::aberta_runtime::Validate for BusinessEntity {
 pub struct CreatePaymentConsentDataPayment {
     #[serde(rename = "type")]
     pub type_: crate::models::EnumPaymentType,
-    #[serde(rename = "schedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "schedule",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub schedule: Option<crate::models::Schedule>,
-    #[serde(rename = "date", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "date",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub date: Option<String>,
     #[serde(rename = "currency")]
     pub currency: String,
     #[serde(rename = "amount")]
     pub amount: ::aberta_runtime::shared::Amount,
-    #[serde(rename = "ibgeTownCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ibgeTownCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ibge_town_code: Option<String>,
     #[serde(rename = "details")]
     pub details: crate::models::Details,
@@ -589,13 +619,23 @@ impl ::aberta_runtime::Validate for CreatePaymentConsentDataPayment {
 pub struct CreatePaymentConsentData {
     #[serde(rename = "loggedUser")]
     pub logged_user: crate::models::LoggedUser,
-    #[serde(rename = "businessEntity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "businessEntity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub business_entity: Option<crate::models::BusinessEntity>,
     #[serde(rename = "creditor")]
     pub creditor: crate::models::Identification,
     #[serde(rename = "payment")]
     pub payment: crate::models::CreatePaymentConsentDataPayment,
-    #[serde(rename = "debtorAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "debtorAccount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub debtor_account: Option<crate::models::DebtorAccount>,
 }
 impl ::aberta_runtime::Validate for CreatePaymentConsentData {
@@ -785,30 +825,53 @@ pub struct CreatePixPaymentData {
     #[serde(
         rename = "remittanceInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub remittance_information: Option<String>,
-    #[serde(rename = "qrCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "qrCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub qr_code: Option<String>,
-    #[serde(rename = "proxy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "proxy",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub proxy: Option<String>,
     #[serde(rename = "cnpjInitiator")]
     pub cnpj_initiator: ::aberta_runtime::shared::Cnpj,
     #[serde(
         rename = "transactionIdentification",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_identification: Option<String>,
-    #[serde(rename = "ibgeTownCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ibgeTownCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ibge_town_code: Option<String>,
     #[serde(
         rename = "authorisationFlow",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_flow: Option<crate::models::CreatePixPaymentDataAuthorisationFlow>,
-    #[serde(rename = "consentId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "consentId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub consent_id: Option<String>,
 }
 impl ::aberta_runtime::Validate for CreatePixPaymentData {
@@ -1001,7 +1064,12 @@ impl ::aberta_runtime::Validate for CreatePixPayment {
 pub struct CreditorAccount {
     #[serde(rename = "ispb")]
     pub ispb: String,
-    #[serde(rename = "issuer", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issuer",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issuer: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -1075,7 +1143,12 @@ impl ::aberta_runtime::Validate for CreditorAccount {
 pub struct DebtorAccount {
     #[serde(rename = "ispb")]
     pub ispb: String,
-    #[serde(rename = "issuer", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issuer",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issuer: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -1149,7 +1222,12 @@ impl ::aberta_runtime::Validate for DebtorAccount {
 pub struct ConsentsDebtorAccount {
     #[serde(rename = "ispb")]
     pub ispb: String,
-    #[serde(rename = "issuer", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "issuer",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub issuer: Option<String>,
     #[serde(rename = "number")]
     pub number: String,
@@ -1224,9 +1302,19 @@ impl ::aberta_runtime::Validate for ConsentsDebtorAccount {
 pub struct Details {
     #[serde(rename = "localInstrument")]
     pub local_instrument: crate::models::EnumLocalInstrument,
-    #[serde(rename = "qrCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "qrCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub qr_code: Option<String>,
-    #[serde(rename = "proxy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "proxy",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub proxy: Option<String>,
     #[serde(rename = "creditorAccount")]
     pub creditor_account: crate::models::CreditorAccount,
@@ -2487,15 +2575,30 @@ impl ::aberta_runtime::Validate for LinkSinglePost {
 pub struct PaymentConsent {
     #[serde(rename = "type")]
     pub type_: crate::models::EnumPaymentType,
-    #[serde(rename = "schedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "schedule",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub schedule: Option<crate::models::Schedule>,
-    #[serde(rename = "date", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "date",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub date: Option<String>,
     #[serde(rename = "currency")]
     pub currency: String,
     #[serde(rename = "amount")]
     pub amount: ::aberta_runtime::shared::Amount,
-    #[serde(rename = "ibgeTownCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ibgeTownCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ibge_town_code: Option<String>,
     #[serde(rename = "details")]
     pub details: crate::models::Details,
@@ -3229,18 +3332,29 @@ pub struct ResponsePaymentConsentData {
     pub status: crate::models::EnumAuthorisationStatusType,
     #[serde(rename = "loggedUser")]
     pub logged_user: crate::models::LoggedUser,
-    #[serde(rename = "businessEntity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "businessEntity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub business_entity: Option<crate::models::BusinessEntity>,
     #[serde(rename = "creditor")]
     pub creditor: crate::models::Identification,
     #[serde(rename = "payment")]
     pub payment: crate::models::PaymentConsent,
-    #[serde(rename = "debtorAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "debtorAccount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub debtor_account: Option<crate::models::ConsentsDebtorAccount>,
     #[serde(
         rename = "rejectionReason",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub rejection_reason: Option<crate::models::ConsentRejectionReason>,
 }
@@ -3435,15 +3549,30 @@ impl ::aberta_runtime::Validate for ResponsePaymentConsent {
 pub struct ResponseCreatePaymentConsentDataPayment {
     #[serde(rename = "type")]
     pub type_: crate::models::EnumPaymentType,
-    #[serde(rename = "schedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "schedule",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub schedule: Option<crate::models::Schedule>,
-    #[serde(rename = "date", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "date",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub date: Option<String>,
     #[serde(rename = "currency")]
     pub currency: String,
     #[serde(rename = "amount")]
     pub amount: ::aberta_runtime::shared::Amount,
-    #[serde(rename = "ibgeTownCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ibgeTownCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ibge_town_code: Option<String>,
     #[serde(rename = "details")]
     pub details: crate::models::Details,
@@ -3555,13 +3684,23 @@ pub struct ResponseCreatePaymentConsentData {
     pub status: crate::models::EnumAuthorisationStatusType,
     #[serde(rename = "loggedUser")]
     pub logged_user: crate::models::LoggedUser,
-    #[serde(rename = "businessEntity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "businessEntity",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub business_entity: Option<crate::models::BusinessEntity>,
     #[serde(rename = "creditor")]
     pub creditor: crate::models::Identification,
     #[serde(rename = "payment")]
     pub payment: crate::models::ResponseCreatePaymentConsentDataPayment,
-    #[serde(rename = "debtorAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "debtorAccount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub debtor_account: Option<crate::models::ConsentsDebtorAccount>,
 }
 impl ::aberta_runtime::Validate for ResponseCreatePaymentConsentData {
@@ -4014,16 +4153,27 @@ pub struct ResponsePatchPixPaymentData {
     pub creation_date_time: String,
     #[serde(rename = "statusUpdateDateTime")]
     pub status_update_date_time: String,
-    #[serde(rename = "proxy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "proxy",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub proxy: Option<String>,
-    #[serde(rename = "ibgeTownCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ibgeTownCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ibge_town_code: Option<String>,
     #[serde(rename = "status")]
     pub status: crate::models::EnumPaymentStatusType,
     #[serde(
         rename = "rejectionReason",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub rejection_reason: Option<crate::models::RejectionReason>,
     #[serde(rename = "localInstrument")]
@@ -4035,13 +4185,15 @@ pub struct ResponsePatchPixPaymentData {
     #[serde(
         rename = "transactionIdentification",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_identification: Option<String>,
     #[serde(
         rename = "remittanceInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub remittance_information: Option<String>,
     #[serde(rename = "creditorAccount")]
@@ -4053,7 +4205,8 @@ pub struct ResponsePatchPixPaymentData {
     #[serde(
         rename = "authorisationFlow",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_flow: Option<
         crate::models::ResponsePatchPixPaymentDataAuthorisationFlow,
@@ -4361,22 +4514,38 @@ pub struct ResponseCreatePixPaymentData {
     pub payment_id: String,
     #[serde(rename = "endToEndId")]
     pub end_to_end_id: crate::models::EndToEndId,
-    #[serde(rename = "consentId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "consentId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub consent_id: Option<String>,
     #[serde(rename = "creationDateTime")]
     pub creation_date_time: String,
     #[serde(rename = "statusUpdateDateTime")]
     pub status_update_date_time: String,
-    #[serde(rename = "proxy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "proxy",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub proxy: Option<String>,
-    #[serde(rename = "ibgeTownCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ibgeTownCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ibge_town_code: Option<String>,
     #[serde(rename = "status")]
     pub status: crate::models::EnumPaymentStatusType,
     #[serde(
         rename = "rejectionReason",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub rejection_reason: Option<crate::models::RejectionReason>,
     #[serde(rename = "localInstrument")]
@@ -4388,13 +4557,15 @@ pub struct ResponseCreatePixPaymentData {
     #[serde(
         rename = "transactionIdentification",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_identification: Option<String>,
     #[serde(
         rename = "remittanceInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub remittance_information: Option<String>,
     #[serde(rename = "creditorAccount")]
@@ -4404,7 +4575,8 @@ pub struct ResponseCreatePixPaymentData {
     #[serde(
         rename = "authorisationFlow",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_flow: Option<
         crate::models::ResponseCreatePixPaymentDataAuthorisationFlow,
@@ -4724,16 +4896,27 @@ pub struct ResponsePixPaymentData {
     pub creation_date_time: String,
     #[serde(rename = "statusUpdateDateTime")]
     pub status_update_date_time: String,
-    #[serde(rename = "proxy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "proxy",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub proxy: Option<String>,
-    #[serde(rename = "ibgeTownCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ibgeTownCode",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub ibge_town_code: Option<String>,
     #[serde(rename = "status")]
     pub status: crate::models::EnumPaymentStatusType,
     #[serde(
         rename = "rejectionReason",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub rejection_reason: Option<crate::models::RejectionReasonGetPix>,
     #[serde(rename = "localInstrument")]
@@ -4745,25 +4928,33 @@ pub struct ResponsePixPaymentData {
     #[serde(
         rename = "transactionIdentification",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_identification: Option<String>,
     #[serde(
         rename = "remittanceInformation",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub remittance_information: Option<String>,
     #[serde(rename = "creditorAccount")]
     pub creditor_account: crate::models::CreditorAccount,
-    #[serde(rename = "cancellation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cancellation",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub cancellation: Option<crate::models::PixPaymentCancellation>,
     #[serde(rename = "debtorAccount")]
     pub debtor_account: crate::models::DebtorAccount,
     #[serde(
         rename = "authorisationFlow",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_flow: Option<
         crate::models::ResponsePixPaymentDataAuthorisationFlow,

@@ -223,13 +223,36 @@ for PaymentsPostConsentsResponse {
 fn payments_post_consents_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PaymentsPostConsentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn payments_post_consents_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                PaymentsPostConsentsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl PaymentsPostConsentsResponse {
     fn sign_with(
@@ -403,13 +426,33 @@ for PaymentsGetConsentsConsentIdResponse {
 fn payments_get_consents_consent_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PaymentsGetConsentsConsentIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn payments_get_consents_consent_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                PaymentsGetConsentsConsentIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl PaymentsGetConsentsConsentIdResponse {
     fn sign_with(
@@ -605,13 +648,36 @@ for PaymentsPostPixPaymentsResponse {
 fn payments_post_pix_payments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PaymentsPostPixPaymentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn payments_post_pix_payments_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 415 | 500 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                PaymentsPostPixPaymentsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl PaymentsPostPixPaymentsResponse {
     fn sign_with(
@@ -785,13 +851,33 @@ for PaymentsGetPixPaymentsPaymentIdResponse {
 fn payments_get_pix_payments_payment_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PaymentsGetPixPaymentsPaymentIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn payments_get_pix_payments_payment_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                PaymentsGetPixPaymentsPaymentIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl PaymentsGetPixPaymentsPaymentIdResponse {
     fn sign_with(
@@ -971,13 +1057,33 @@ for PaymentsPatchPixPaymentsPaymentIdResponse {
 fn payments_patch_pix_payments_payment_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PaymentsPatchPixPaymentsPaymentIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn payments_patch_pix_payments_payment_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                PaymentsPatchPixPaymentsPaymentIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl PaymentsPatchPixPaymentsPaymentIdResponse {
     fn sign_with(
@@ -1160,13 +1266,33 @@ for PaymentsPatchPixPaymentsConsentIdResponse {
 fn payments_patch_pix_payments_consent_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PaymentsPatchPixPaymentsConsentIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
     ) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn payments_patch_pix_payments_consent_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 500 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                PaymentsPatchPixPaymentsConsentIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl PaymentsPatchPixPaymentsConsentIdResponse {
     fn sign_with(
@@ -1509,7 +1635,46 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers, verifying and signing `application/jwt` bodies with `jws`; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/consents",
+        secured: true,
+        refuse: payments_post_consents_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/consents/{consentId}",
+        secured: true,
+        refuse: payments_get_consents_consent_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/pix/payments",
+        secured: true,
+        refuse: payments_post_pix_payments_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/pix/payments/{paymentId}",
+        secured: true,
+        refuse: payments_get_pix_payments_payment_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "PATCH",
+        path: "/pix/payments/{paymentId}",
+        secured: true,
+        refuse: payments_patch_pix_payments_payment_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "PATCH",
+        path: "/pix/payments/consents/{consentId}",
+        secured: true,
+        refuse: payments_patch_pix_payments_consent_id_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything), verifying and signing `application/jwt` bodies with `jws`; the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn PaymentsApi>,
     jws: ::std::sync::Arc<dyn ::aberta_runtime::jws::JwsCodec>,
@@ -1517,6 +1682,10 @@ pub fn routes(
     let handle = ::aberta_runtime::jws::JwsHandle(jws.clone());
     let service = service(api, jws);
     let service = ::aberta_runtime::reexport::poem::EndpointExt::data(service, handle);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

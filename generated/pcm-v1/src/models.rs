@@ -186,7 +186,12 @@ pub struct HybridFlowClientRedirectToServerReportRequest {
     pub consent_id: crate::models::ConsentId,
     #[serde(rename = "uriAuthorizationEndpoint")]
     pub uri_authorization_endpoint: crate::models::Uri,
-    #[serde(rename = "Platform", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Platform",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub platform: Option<crate::models::Platform>,
     #[serde(rename = "osVersion")]
     pub os_version: String,
@@ -851,7 +856,8 @@ pub struct ClientReportRequest {
     #[serde(
         rename = "fapiInteractionId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub fapi_interaction_id: Option<String>,
     #[serde(rename = "endpoint")]
@@ -860,7 +866,12 @@ pub struct ClientReportRequest {
     pub status_code: i32,
     #[serde(rename = "httpMethod")]
     pub http_method: crate::models::ClientReportRequestHttpMethod,
-    #[serde(rename = "correlationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "correlationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub correlation_id: Option<String>,
     #[serde(rename = "additionalInfo")]
     pub additional_info: crate::models::AdditionalInfo,
@@ -1134,7 +1145,12 @@ pub struct ServerReportRequest {
     pub status_code: i32,
     #[serde(rename = "httpMethod")]
     pub http_method: crate::models::ServerReportRequestHttpMethod,
-    #[serde(rename = "correlationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "correlationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub correlation_id: Option<String>,
     #[serde(rename = "timestamp")]
     pub timestamp: String,
@@ -1399,9 +1415,19 @@ pub struct ReportResponse {
     pub report_id: String,
     #[serde(rename = "status")]
     pub status: crate::models::ReportStatus,
-    #[serde(rename = "correlationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "correlationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub correlation_id: Option<String>,
-    #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "message",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub message: Option<String>,
 }
 impl ::aberta_runtime::Validate for ReportResponse {
@@ -1654,7 +1680,8 @@ pub struct ReportModel {
     #[serde(
         rename = "fapiInteractionId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub fapi_interaction_id: Option<String>,
     #[serde(rename = "endpoint")]
@@ -1663,7 +1690,12 @@ pub struct ReportModel {
     pub status_code: i32,
     #[serde(rename = "httpMethod")]
     pub http_method: crate::models::ReportModelHttpMethod,
-    #[serde(rename = "correlationId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "correlationId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub correlation_id: Option<String>,
     #[serde(rename = "additionalInfo")]
     pub additional_info: crate::models::AdditionalInfo,
@@ -1681,15 +1713,40 @@ pub struct ReportModel {
     pub endpoint_uri_prefix: String,
     #[serde(rename = "role")]
     pub role: crate::models::ReportModelRole,
-    #[serde(rename = "reportId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "reportId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub report_id: Option<String>,
-    #[serde(rename = "pairedReportId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pairedReportId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub paired_report_id: Option<String>,
-    #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<crate::models::ReportStatus>,
-    #[serde(rename = "createdAt", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "createdAt",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub created_at: Option<String>,
-    #[serde(rename = "updatedAt", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "updatedAt",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub updated_at: Option<String>,
 }
 impl ::aberta_runtime::Validate for ReportModel {
@@ -1956,11 +2013,26 @@ pub struct OpendataReportModel {
     pub process_timespan: i64,
     #[serde(rename = "additionalInfo")]
     pub additional_info: crate::models::OpendataAdditionalInfo,
-    #[serde(rename = "reportId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "reportId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub report_id: Option<String>,
-    #[serde(rename = "createdAt", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "createdAt",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub created_at: Option<String>,
-    #[serde(rename = "updatedAt", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "updatedAt",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub updated_at: Option<String>,
 }
 impl ::aberta_runtime::Validate for OpendataReportModel {
@@ -2726,63 +2798,124 @@ impl ::aberta_runtime::Validate for AdditionalInfoDropReason {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct AdditionalInfo {
-    #[serde(rename = "consentId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "consentId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub consent_id: Option<String>,
-    #[serde(rename = "personType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "personType",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub person_type: Option<String>,
     #[serde(
         rename = "localInstrument",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub local_instrument: Option<String>,
-    #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "status",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub status: Option<String>,
-    #[serde(rename = "clientIp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clientIp",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub client_ip: Option<String>,
-    #[serde(rename = "rejectReason", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rejectReason",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub reject_reason: Option<String>,
-    #[serde(rename = "errorCodes", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "errorCodes",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub error_codes: Option<String>,
-    #[serde(rename = "webhookEnable", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "webhookEnable",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub webhook_enable: Option<String>,
     #[serde(
         rename = "webhookInteractionId",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub webhook_interaction_id: Option<String>,
-    #[serde(rename = "enrollmentId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "enrollmentId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub enrollment_id: Option<String>,
     #[serde(
         rename = "authenticatorAttachment",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authenticator_attachment: Option<String>,
-    #[serde(rename = "platform", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "platform",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub platform: Option<String>,
-    #[serde(rename = "rp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rp",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub rp: Option<String>,
     #[serde(
         rename = "rejectionReasonCode",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub rejection_reason_code: Option<String>,
     #[serde(
         rename = "rejectionReasonDetail",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub rejection_reason_detail: Option<String>,
     #[serde(
         rename = "authorisationFlow",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub authorisation_flow: Option<String>,
-    #[serde(rename = "dropReason", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dropReason",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub drop_reason: Option<crate::models::AdditionalInfoDropReason>,
 }
 impl ::aberta_runtime::Validate for AdditionalInfo {
@@ -2873,7 +3006,12 @@ impl ::aberta_runtime::Validate for OpendataAdditionalInfo {
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 #[serde(deny_unknown_fields)]
 pub struct GenericError {
-    #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "message",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub message: Option<String>,
 }
 impl ::aberta_runtime::Validate for GenericError {

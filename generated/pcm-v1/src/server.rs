@@ -171,11 +171,29 @@ for AddReportsResponse {
 fn add_reports_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddReportsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 413 | 415 | 429) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn add_reports_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 413 | 415 | 429) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AddReportsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v2~1hybrid-flow~1client~1redirect-to-server/post` `add-reports-client-redirect-to-server`
 #[derive(Debug)]
@@ -269,11 +287,29 @@ for AddReportsClientRedirectToServerResponse {
 fn add_reports_client_redirect_to_server_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddReportsClientRedirectToServerResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn add_reports_client_redirect_to_server_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AddReportsClientRedirectToServerResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v2~1hybrid-flow~1server~1redirect-target/post` `add-reports-server-redirect-target`
 #[derive(Debug)]
@@ -367,11 +403,29 @@ for AddReportsServerRedirectTargetResponse {
 fn add_reports_server_redirect_target_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddReportsServerRedirectTargetResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn add_reports_server_redirect_target_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AddReportsServerRedirectTargetResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v2~1hybrid-flow~1server~1authenticated/post` `add-reports-server-authenticated`
 #[derive(Debug)]
@@ -465,11 +519,29 @@ for AddReportsServerAuthenticatedResponse {
 fn add_reports_server_authenticated_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddReportsServerAuthenticatedResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn add_reports_server_authenticated_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AddReportsServerAuthenticatedResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v2~1hybrid-flow~1server~1redirect-to-client/post` `add-reports-server-redirect-to-client`
 #[derive(Debug)]
@@ -563,11 +635,29 @@ for AddReportsServerRedirectToClientResponse {
 fn add_reports_server_redirect_to_client_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddReportsServerRedirectToClientResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn add_reports_server_redirect_to_client_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AddReportsServerRedirectToClientResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v2~1hybrid-flow~1client~1redirect-target-with-errors/post` `add-reports-client-redirect-target-with-errors`
 #[derive(Debug)]
@@ -661,11 +751,29 @@ for AddReportsClientRedirectTargetWithErrorsResponse {
 fn add_reports_client_redirect_target_with_errors_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddReportsClientRedirectTargetWithErrorsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn add_reports_client_redirect_target_with_errors_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AddReportsClientRedirectTargetWithErrorsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v2~1hybrid-flow~1client~1redirect-target-without-errors/post` `add-reports-client-redirect-target-without-errors`
 #[derive(Debug)]
@@ -761,11 +869,29 @@ for AddReportsClientRedirectTargetWithoutErrorsResponse {
 fn add_reports_client_redirect_target_without_errors_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddReportsClientRedirectTargetWithoutErrorsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn add_reports_client_redirect_target_without_errors_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 415 | 429) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AddReportsClientRedirectTargetWithoutErrorsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v1~1private~1report~1{reportId}/get` `report-by-id`
 #[derive(Debug)]
@@ -887,11 +1013,29 @@ for PutReportByIdResponse {
 fn put_report_by_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> PutReportByIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 404 | 406 | 429) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn put_report_by_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(rejection.status.as_u16(), 400 | 401 | 403 | 404 | 406 | 429) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                PutReportByIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `pcm` 1.0.2 `#/paths/~1report-api~1v1~1opendata~1report/post` `add-opendata-reports`
 #[derive(Debug)]
@@ -996,11 +1140,29 @@ for AddOpendataReportsResponse {
 fn add_opendata_reports_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> AddOpendataReportsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 413 | 415 | 429) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn add_opendata_reports_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(rejection.status.as_u16(), 400 | 401 | 403 | 406 | 413 | 415 | 429) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                AddOpendataReportsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct PcmRoutes {
@@ -1270,11 +1432,78 @@ pub fn service(
     poem_openapi::OpenApiService::new(PcmRoutes { api }, "pcm 1.0.2", "1.0.2")
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/report-api/v1/private/report",
+        secured: true,
+        refuse: add_reports_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/report-api/v2/hybrid-flow/client/redirect-to-server",
+        secured: true,
+        refuse: add_reports_client_redirect_to_server_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/report-api/v2/hybrid-flow/server/redirect-target",
+        secured: true,
+        refuse: add_reports_server_redirect_target_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/report-api/v2/hybrid-flow/server/authenticated",
+        secured: true,
+        refuse: add_reports_server_authenticated_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/report-api/v2/hybrid-flow/server/redirect-to-client",
+        secured: true,
+        refuse: add_reports_server_redirect_to_client_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/report-api/v2/hybrid-flow/client/redirect-target-with-errors",
+        secured: true,
+        refuse: add_reports_client_redirect_target_with_errors_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/report-api/v2/hybrid-flow/client/redirect-target-without-errors",
+        secured: true,
+        refuse: add_reports_client_redirect_target_without_errors_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/report-api/v1/private/report/{reportId}",
+        secured: true,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "PUT",
+        path: "/report-api/v1/private/report/{reportId}",
+        secured: true,
+        refuse: put_report_by_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/report-api/v1/opendata/report",
+        secured: true,
+        refuse: add_opendata_reports_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn PcmApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

@@ -208,7 +208,8 @@ pub struct PersonalAccountCompany {
     #[serde(
         rename = "personalAccounts",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub personal_accounts: Option<Vec<crate::models::PersonalAccount>>,
     #[serde(rename = "name")]
@@ -216,7 +217,8 @@ pub struct PersonalAccountCompany {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
     #[serde(rename = "cnpjNumber")]
@@ -304,13 +306,23 @@ pub struct PersonalAccount {
     pub service_bundles: Vec<crate::models::ServiceBundle>,
     #[serde(rename = "openingClosingChannels")]
     pub opening_closing_channels: Vec<crate::models::OpeningClosingChannels>,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
     #[serde(rename = "transactionMethods")]
     pub transaction_methods: Vec<crate::models::TransactionMethods>,
     #[serde(rename = "termsConditions")]
     pub terms_conditions: crate::models::AccountsTermsConditions,
-    #[serde(rename = "incomeRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "incomeRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub income_rate: Option<crate::models::AccountsIncomeRate>,
 }
 impl ::aberta_runtime::Validate for PersonalAccount {
@@ -440,7 +452,12 @@ impl ::aberta_runtime::Validate for PersonalAccount {
 pub struct AccountFee {
     #[serde(rename = "priorityServices")]
     pub priority_services: Vec<crate::models::AccountPriorityService>,
-    #[serde(rename = "otherServices", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "otherServices",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub other_services: Option<Vec<crate::models::AccountOtherService>>,
 }
 impl ::aberta_runtime::Validate for AccountFee {
@@ -1475,12 +1492,18 @@ impl ::aberta_runtime::Validate for ServiceBundleServiceDetail {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct AccountsIncomeRate {
-    #[serde(rename = "savingAccount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "savingAccount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub saving_account: Option<String>,
     #[serde(
         rename = "prepaidPaymentAccount",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub prepaid_payment_account: Option<String>,
 }
@@ -1667,7 +1690,8 @@ pub struct BusinessAccountsCompany {
     #[serde(
         rename = "businessAccounts",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub business_accounts: Option<Vec<crate::models::BusinessAccounts>>,
     #[serde(rename = "name")]
@@ -1675,7 +1699,8 @@ pub struct BusinessAccountsCompany {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
     #[serde(rename = "cnpjNumber")]
@@ -1805,7 +1830,12 @@ pub struct BusinessAccounts {
     pub service_bundles: Vec<crate::models::ServiceBundle>,
     #[serde(rename = "openingClosingChannels")]
     pub opening_closing_channels: Vec<crate::models::OpeningClosingChannels>,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
     #[serde(rename = "transactionMethods")]
     pub transaction_methods: Vec<crate::models::TransactionMethods>,
@@ -2179,7 +2209,8 @@ pub struct PersonalLoanCompany {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
     #[serde(rename = "personalLoans")]
@@ -2402,7 +2433,8 @@ pub struct BusinessLoanCompany {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
     #[serde(rename = "businessLoans")]
@@ -2548,7 +2580,12 @@ pub struct PersonalLoan {
     pub type_: crate::models::PersonalLoanType,
     #[serde(rename = "fees")]
     pub fees: crate::models::LoanFees,
-    #[serde(rename = "interestRates", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "interestRates",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub interest_rates: Option<Vec<crate::models::LoanInterestRate>>,
     #[serde(rename = "requiredWarranties")]
     pub required_warranties: Vec<crate::models::RequiredWarranty>,
@@ -2706,7 +2743,12 @@ pub struct BusinessLoan {
     pub type_: crate::models::BusinessLoanType,
     #[serde(rename = "fees")]
     pub fees: crate::models::LoanFees,
-    #[serde(rename = "interestRates", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "interestRates",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub interest_rates: Option<Vec<crate::models::LoanInterestRate>>,
     #[serde(rename = "requiredWarranties")]
     pub required_warranties: Vec<crate::models::RequiredWarranty>,
@@ -2799,7 +2841,12 @@ impl ::aberta_runtime::Validate for BusinessLoan {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct LoanFees {
-    #[serde(rename = "services", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "services",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub services: Option<Vec<crate::models::LoanService>>,
 }
 impl ::aberta_runtime::Validate for LoanFees {
@@ -3193,7 +3240,12 @@ impl ::aberta_runtime::Validate for ApplicationRate {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Indexer {
-    #[serde(rename = "rate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "rate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub rate: Option<String>,
 }
 impl ::aberta_runtime::Validate for Indexer {
@@ -3881,7 +3933,8 @@ pub struct CreditCardRewardsProgram {
     #[serde(
         rename = "rewardProgramInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub reward_program_info: Option<String>,
 }
@@ -3921,7 +3974,12 @@ impl ::aberta_runtime::Validate for CreditCardRewardsProgram {
 pub struct CreditCardTermsConditions {
     #[serde(rename = "minimumFeeRate")]
     pub minimum_fee_rate: String,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
     #[serde(rename = "elegibilityCriteriaInfo")]
     pub elegibility_criteria_info: String,
@@ -4308,7 +4366,8 @@ pub struct PersonalCreditCardCompany {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
     #[serde(rename = "cnpjNumber")]
@@ -4526,7 +4585,8 @@ pub struct BusinessCreditCardCompany {
     #[serde(
         rename = "businessCreditCards",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub business_credit_cards: Option<Vec<crate::models::BusinessCreditCard>>,
     #[serde(rename = "name")]
@@ -4534,7 +4594,8 @@ pub struct BusinessCreditCardCompany {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
     #[serde(rename = "cnpjNumber")]
@@ -4998,7 +5059,8 @@ pub struct PersonalFinancingCompany {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
     #[serde(rename = "cnpjNumber")]
@@ -5742,7 +5804,8 @@ pub struct BusinessFinancingCompany {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
     #[serde(rename = "cnpjNumber")]
@@ -6184,7 +6247,8 @@ pub struct PersonalInvoiceFinancingsCompanies {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
     #[serde(rename = "cnpjNumber")]
@@ -6903,7 +6967,8 @@ pub struct BusinessInvoiceFinancingsCompanies {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
     #[serde(rename = "cnpjNumber")]
@@ -7525,7 +7590,8 @@ pub struct BusinessUnarrangedAccountOverdraftCompany {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
     #[serde(rename = "cnpjNumber")]
@@ -7605,7 +7671,12 @@ impl ::aberta_runtime::Validate for BusinessUnarrangedAccountOverdraftCompany {
 pub struct BusinessUnarrangedAccountOverdraft {
     #[serde(rename = "fees")]
     pub fees: crate::models::BusinessUnarrangedAccountOverdraftFee,
-    #[serde(rename = "interestRates", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "interestRates",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub interest_rates: Option<Vec<crate::models::UnarrangedAccountOverdraftRate>>,
     #[serde(rename = "termsConditions")]
     pub terms_conditions: String,
@@ -8166,7 +8237,8 @@ pub struct PersonalUnarrangedAccountOverdraftCompany {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
     #[serde(rename = "cnpjNumber")]
@@ -8246,7 +8318,12 @@ impl ::aberta_runtime::Validate for PersonalUnarrangedAccountOverdraftCompany {
 pub struct PersonalUnarrangedAccountOverdraft {
     #[serde(rename = "fees")]
     pub fees: crate::models::PersonalUnarrangedAccountOverdraftFee,
-    #[serde(rename = "interestRates", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "interestRates",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub interest_rates: Option<Vec<crate::models::UnarrangedAccountOverdraftRate>>,
     #[serde(rename = "termsConditions")]
     pub terms_conditions: String,
@@ -9166,7 +9243,8 @@ pub struct Company {
     #[serde(
         rename = "urlComplementaryList",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub url_complementary_list: Option<String>,
     #[serde(rename = "cnpjNumber")]
@@ -9258,15 +9336,40 @@ impl ::aberta_runtime::Validate for Cnpj {
 )]
 #[serde(crate = "::aberta_runtime::reexport::serde")]
 pub struct Links {
-    #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "self",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub self_: Option<String>,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for Links {

@@ -454,11 +454,90 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/personal-accounts",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/business-accounts",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/personal-loans",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/business-loans",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/personal-credit-cards",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/business-credit-cards",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/personal-financings",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/business-financings",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/personal-invoice-financings",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/business-invoice-financings",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/personal-unarranged-account-overdraft",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/business-unarranged-account-overdraft",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn ProductsServicesApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

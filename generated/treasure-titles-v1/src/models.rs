@@ -216,13 +216,33 @@ impl ::aberta_runtime::Validate for TreasureTitlesMeta {
 pub struct TreasureTitlesLinks {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for TreasureTitlesLinks {
@@ -301,11 +321,26 @@ impl ::aberta_runtime::Validate for TreasureTitlesLinks {
 pub struct TreasureTitlesTransactionsLinks {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
 }
 impl ::aberta_runtime::Validate for TreasureTitlesTransactionsLinks {
@@ -518,7 +553,8 @@ pub struct TreasureTitlesProductTransaction {
     #[serde(
         rename = "transactionTypeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_type_additional_info: Option<String>,
     #[serde(rename = "transactionDate")]
@@ -529,12 +565,18 @@ pub struct TreasureTitlesProductTransaction {
     pub transaction_quantity: crate::models::TreasureTitlesTransactionQuantity,
     #[serde(rename = "transactionGrossValue")]
     pub transaction_gross_value: crate::models::TreasureTitlesTransactionGrossValue,
-    #[serde(rename = "incomeTax", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "incomeTax",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub income_tax: Option<crate::models::TreasureTitlesProductTransactionIncomeTax>,
     #[serde(
         rename = "financialTransactionTax",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub financial_transaction_tax: Option<
         crate::models::TreasureTitlesProductTransactionFinancialTransactionTax,
@@ -544,7 +586,8 @@ pub struct TreasureTitlesProductTransaction {
     #[serde(
         rename = "remunerationTransactionRate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub remuneration_transaction_rate: Option<
         crate::models::TreasureTitlesRemunerationTransactionRate,
@@ -894,7 +937,8 @@ pub struct TreasureTitlesBalances {
     #[serde(
         rename = "financialTransactionTax",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub financial_transaction_tax: Option<
         crate::models::TreasureTitlesFinancialTransactionTax,
@@ -1361,7 +1405,8 @@ pub struct TreasureTitlesIdentifyProduct {
     #[serde(
         rename = "voucherPaymentPeriodicity",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub voucher_payment_periodicity: Option<
         crate::models::TreasureTitlesVoucherPaymentPeriodicity,
@@ -1369,7 +1414,8 @@ pub struct TreasureTitlesIdentifyProduct {
     #[serde(
         rename = "voucherPaymentPeriodicityAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub voucher_payment_periodicity_additional_info: Option<
         crate::models::TreasureTitlesVoucherPaymentPeriodicityAdditionalInfo,
@@ -2038,17 +2084,24 @@ pub struct TreasureTitlesRemuneration {
     #[serde(
         rename = "indexerAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub indexer_additional_info: Option<
         crate::models::TreasureTitlesIndexerAdditionalInfo,
     >,
-    #[serde(rename = "preFixedRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "preFixedRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pre_fixed_rate: Option<crate::models::TreasureTitlesPreFixedRate>,
     #[serde(
         rename = "postFixedIndexerPercentage",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub post_fixed_indexer_percentage: Option<
         crate::models::TreasureTitlesPostFixedIndexerPercentage,

@@ -209,7 +209,10 @@ for TreasureTitlesGetInvestmentsResponse {
 fn treasure_titles_get_investments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> TreasureTitlesGetInvestmentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -217,6 +220,27 @@ fn treasure_titles_get_investments_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn treasure_titles_get_investments_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                TreasureTitlesGetInvestmentsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `treasure-titles` 1.1.0 `#/paths/~1investments~1{investmentId}/get` `treasureTitlesGetInvestmentsInvestmentId`
 #[derive(Debug)]
@@ -385,7 +409,10 @@ for TreasureTitlesGetInvestmentsInvestmentIdResponse {
 fn treasure_titles_get_investments_investment_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> TreasureTitlesGetInvestmentsInvestmentIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -393,6 +420,27 @@ fn treasure_titles_get_investments_investment_id_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn treasure_titles_get_investments_investment_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                TreasureTitlesGetInvestmentsInvestmentIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `treasure-titles` 1.1.0 `#/paths/~1investments~1{investmentId}~1balances/get` `treasureTitlesGetInvestmentsInvestmentIdBalances`
 #[derive(Debug)]
@@ -561,7 +609,10 @@ for TreasureTitlesGetInvestmentsInvestmentIdBalancesResponse {
 fn treasure_titles_get_investments_investment_id_balances_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> TreasureTitlesGetInvestmentsInvestmentIdBalancesResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -569,6 +620,27 @@ fn treasure_titles_get_investments_investment_id_balances_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn treasure_titles_get_investments_investment_id_balances_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                TreasureTitlesGetInvestmentsInvestmentIdBalancesResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `treasure-titles` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions/get` `treasureTitlesGetInvestmentsInvestmentIdTransactions`
 #[derive(Debug)]
@@ -749,7 +821,10 @@ for TreasureTitlesGetInvestmentsInvestmentIdTransactionsResponse {
 fn treasure_titles_get_investments_investment_id_transactions_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> TreasureTitlesGetInvestmentsInvestmentIdTransactionsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -757,6 +832,29 @@ fn treasure_titles_get_investments_investment_id_transactions_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn treasure_titles_get_investments_investment_id_transactions_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                TreasureTitlesGetInvestmentsInvestmentIdTransactionsResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `treasure-titles` 1.1.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get` `treasureTitlesGetInvestmentsInvestmentIdTransactionsCurrent`
 #[derive(Debug)]
@@ -937,7 +1035,10 @@ for TreasureTitlesGetInvestmentsInvestmentIdTransactionsCurrentResponse {
 fn treasure_titles_get_investments_investment_id_transactions_current_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> TreasureTitlesGetInvestmentsInvestmentIdTransactionsCurrentResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -945,6 +1046,29 @@ fn treasure_titles_get_investments_investment_id_transactions_current_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn treasure_titles_get_investments_investment_id_transactions_current_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                TreasureTitlesGetInvestmentsInvestmentIdTransactionsCurrentResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct TreasureTitlesRoutes {
@@ -1265,11 +1389,48 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments",
+        secured: true,
+        refuse: treasure_titles_get_investments_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}",
+        secured: true,
+        refuse: treasure_titles_get_investments_investment_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}/balances",
+        secured: true,
+        refuse: treasure_titles_get_investments_investment_id_balances_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}/transactions",
+        secured: true,
+        refuse: treasure_titles_get_investments_investment_id_transactions_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}/transactions-current",
+        secured: true,
+        refuse: treasure_titles_get_investments_investment_id_transactions_current_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn TreasureTitlesApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

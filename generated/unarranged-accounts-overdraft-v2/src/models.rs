@@ -1379,10 +1379,16 @@ pub struct UnarrangedAccountOverdraftFinanceCharge {
     #[serde(
         rename = "chargeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub charge_additional_info: Option<String>,
-    #[serde(rename = "chargeRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "chargeRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub charge_rate: Option<String>,
 }
 impl ::aberta_runtime::Validate for UnarrangedAccountOverdraftFinanceCharge {
@@ -1496,7 +1502,8 @@ pub struct UnarrangedAccountOverdraftInstalmentsData {
     #[serde(
         rename = "totalNumberOfInstalments",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub total_number_of_instalments: Option<f64>,
     #[serde(rename = "typeContractRemaining")]
@@ -1504,7 +1511,8 @@ pub struct UnarrangedAccountOverdraftInstalmentsData {
     #[serde(
         rename = "contractRemainingNumber",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub contract_remaining_number: Option<f64>,
     #[serde(rename = "paidInstalments")]
@@ -1516,7 +1524,8 @@ pub struct UnarrangedAccountOverdraftInstalmentsData {
     #[serde(
         rename = "balloonPayments",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub balloon_payments: Option<
         Vec<crate::models::UnarrangedAccountOverdraftBalloonPayment>,
@@ -1636,7 +1645,8 @@ pub struct UnarrangedAccountOverdraftPaymentsData {
     #[serde(
         rename = "paidInstalments",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub paid_instalments: Option<f64>,
     #[serde(rename = "contractOutstandingBalance")]
@@ -1773,7 +1783,12 @@ pub struct UnarrangedAccountOverdraftReleases {
     pub payment_id: String,
     #[serde(rename = "isOverParcelPayment")]
     pub is_over_parcel_payment: bool,
-    #[serde(rename = "instalmentId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "instalmentId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub instalment_id: Option<String>,
     #[serde(rename = "paidDate")]
     pub paid_date: String,
@@ -1781,7 +1796,12 @@ pub struct UnarrangedAccountOverdraftReleases {
     pub currency: String,
     #[serde(rename = "paidAmount")]
     pub paid_amount: String,
-    #[serde(rename = "overParcel", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "overParcel",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub over_parcel: Option<crate::models::UnarrangedAccountOverdraftReleasesOverParcel>,
 }
 impl ::aberta_runtime::Validate for UnarrangedAccountOverdraftReleases {
@@ -1888,9 +1908,19 @@ pub struct UnarrangedAccountOverdraftContractedFee {
     pub fee_charge_type: crate::models::EnumContractFeeChargeType,
     #[serde(rename = "feeCharge")]
     pub fee_charge: crate::models::EnumContractFeeCharge,
-    #[serde(rename = "feeAmount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "feeAmount",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fee_amount: Option<String>,
-    #[serde(rename = "feeRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "feeRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub fee_rate: Option<String>,
 }
 impl ::aberta_runtime::Validate for UnarrangedAccountOverdraftContractedFee {
@@ -2104,7 +2134,8 @@ pub struct UnarrangedAccountOverdraftChargeOverParcel {
     #[serde(
         rename = "chargeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub charge_additional_info: Option<String>,
     #[serde(rename = "chargeAmount")]
@@ -2232,39 +2263,63 @@ pub struct UnarrangedAccountOverdraftContractData {
     #[serde(
         rename = "disbursementDates",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub disbursement_dates: Option<Vec<String>>,
-    #[serde(rename = "settlementDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "settlementDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub settlement_date: Option<String>,
     #[serde(rename = "contractAmount")]
     pub contract_amount: String,
-    #[serde(rename = "currency", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "currency",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub currency: Option<String>,
-    #[serde(rename = "dueDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dueDate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub due_date: Option<String>,
     #[serde(rename = "instalmentPeriodicity")]
     pub instalment_periodicity: crate::models::EnumContractInstalmentPeriodicity,
     #[serde(
         rename = "instalmentPeriodicityAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub instalment_periodicity_additional_info: Option<String>,
     #[serde(
         rename = "firstInstalmentDueDate",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub first_instalment_due_date: Option<String>,
-    #[serde(rename = "CET", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "CET",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub cet: Option<String>,
     #[serde(rename = "amortizationScheduled")]
     pub amortization_scheduled: crate::models::UnarrangedAccountOverdraftContractDataAmortizationScheduled,
     #[serde(
         rename = "amortizationScheduledAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub amortization_scheduled_additional_info: Option<String>,
     #[serde(rename = "interestRates")]
@@ -2280,7 +2335,8 @@ pub struct UnarrangedAccountOverdraftContractData {
     #[serde(
         rename = "hasInsuranceContracted",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub has_insurance_contracted: Option<bool>,
 }
@@ -2636,7 +2692,8 @@ pub struct UnarrangedAccountOverdraftContractInterestRate {
     #[serde(
         rename = "referentialRateIndexerSubType",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub referential_rate_indexer_sub_type: Option<
         crate::models::EnumContractReferentialRateIndexerSubType,
@@ -2644,14 +2701,30 @@ pub struct UnarrangedAccountOverdraftContractInterestRate {
     #[serde(
         rename = "referentialRateIndexerAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub referential_rate_indexer_additional_info: Option<String>,
-    #[serde(rename = "preFixedRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "preFixedRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub pre_fixed_rate: Option<String>,
-    #[serde(rename = "postFixedRate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "postFixedRate",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub post_fixed_rate: Option<String>,
-    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub additional_info: Option<String>,
 }
 impl ::aberta_runtime::Validate for UnarrangedAccountOverdraftContractInterestRate {
@@ -2955,13 +3028,33 @@ impl ::aberta_runtime::Validate for EnumTypeNumberOfInstalments {
 pub struct Links {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for Links {

@@ -255,7 +255,10 @@ for UnarrangedAccountsOverdraftGetContractsResponse {
 fn unarranged_accounts_overdraft_get_contracts_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> UnarrangedAccountsOverdraftGetContractsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -263,6 +266,27 @@ fn unarranged_accounts_overdraft_get_contracts_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn unarranged_accounts_overdraft_get_contracts_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                UnarrangedAccountsOverdraftGetContractsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `unarranged-accounts-overdraft` 2.5.0 `#/paths/~1contracts~1{contractId}/get` `unarrangedAccountsOverdraftGetContractsContractId`
 #[derive(Debug)]
@@ -479,7 +503,10 @@ for UnarrangedAccountsOverdraftGetContractsContractIdResponse {
 fn unarranged_accounts_overdraft_get_contracts_contract_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> UnarrangedAccountsOverdraftGetContractsContractIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -487,6 +514,29 @@ fn unarranged_accounts_overdraft_get_contracts_contract_id_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn unarranged_accounts_overdraft_get_contracts_contract_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                UnarrangedAccountsOverdraftGetContractsContractIdResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `unarranged-accounts-overdraft` 2.5.0 `#/paths/~1contracts~1{contractId}~1warranties/get` `unarrangedAccountsOverdraftGetContractsContractIdWarranties`
 #[derive(Debug)]
@@ -709,7 +759,10 @@ for UnarrangedAccountsOverdraftGetContractsContractIdWarrantiesResponse {
 fn unarranged_accounts_overdraft_get_contracts_contract_id_warranties_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> UnarrangedAccountsOverdraftGetContractsContractIdWarrantiesResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -717,6 +770,29 @@ fn unarranged_accounts_overdraft_get_contracts_contract_id_warranties_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn unarranged_accounts_overdraft_get_contracts_contract_id_warranties_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                UnarrangedAccountsOverdraftGetContractsContractIdWarrantiesResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `unarranged-accounts-overdraft` 2.5.0 `#/paths/~1contracts~1{contractId}~1scheduled-instalments/get` `unarrangedAccountsOverdraftGetContractsContractIdScheduledInstalments`
 #[derive(Debug)]
@@ -933,7 +1009,10 @@ for UnarrangedAccountsOverdraftGetContractsContractIdScheduledInstalmentsRespons
 fn unarranged_accounts_overdraft_get_contracts_contract_id_scheduled_instalments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> UnarrangedAccountsOverdraftGetContractsContractIdScheduledInstalmentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -941,6 +1020,29 @@ fn unarranged_accounts_overdraft_get_contracts_contract_id_scheduled_instalments
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn unarranged_accounts_overdraft_get_contracts_contract_id_scheduled_instalments_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                UnarrangedAccountsOverdraftGetContractsContractIdScheduledInstalmentsResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `unarranged-accounts-overdraft` 2.5.0 `#/paths/~1contracts~1{contractId}~1payments/get` `unarrangedAccountsOverdraftGetContractsContractIdPayments`
 #[derive(Debug)]
@@ -1157,7 +1259,10 @@ for UnarrangedAccountsOverdraftGetContractsContractIdPaymentsResponse {
 fn unarranged_accounts_overdraft_get_contracts_contract_id_payments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> UnarrangedAccountsOverdraftGetContractsContractIdPaymentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -1165,6 +1270,29 @@ fn unarranged_accounts_overdraft_get_contracts_contract_id_payments_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn unarranged_accounts_overdraft_get_contracts_contract_id_payments_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                UnarrangedAccountsOverdraftGetContractsContractIdPaymentsResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct UnarrangedAccountsOverdraftRoutes {
@@ -1462,11 +1590,48 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/contracts",
+        secured: true,
+        refuse: unarranged_accounts_overdraft_get_contracts_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/contracts/{contractId}",
+        secured: true,
+        refuse: unarranged_accounts_overdraft_get_contracts_contract_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/contracts/{contractId}/warranties",
+        secured: true,
+        refuse: unarranged_accounts_overdraft_get_contracts_contract_id_warranties_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/contracts/{contractId}/scheduled-instalments",
+        secured: true,
+        refuse: unarranged_accounts_overdraft_get_contracts_contract_id_scheduled_instalments_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/contracts/{contractId}/payments",
+        secured: true,
+        refuse: unarranged_accounts_overdraft_get_contracts_contract_id_payments_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn UnarrangedAccountsOverdraftApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

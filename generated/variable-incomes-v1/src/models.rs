@@ -374,7 +374,8 @@ pub struct ResponseVariableIncomesProductIdentificationData {
     #[serde(
         rename = "issuerInstitutionCnpjNumber",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub issuer_institution_cnpj_number: Option<String>,
     #[serde(rename = "isinCode")]
@@ -641,17 +642,24 @@ pub struct ResponseVariableIncomesTransactionsData {
     #[serde(
         rename = "transactionTypeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_type_additional_info: Option<String>,
     #[serde(rename = "transactionDate")]
     pub transaction_date: String,
-    #[serde(rename = "priceFactor", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "priceFactor",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub price_factor: Option<String>,
     #[serde(
         rename = "transactionUnitPrice",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_unit_price: Option<
         crate::models::ResponseVariableIncomesTransactionsDataTransactionUnitPrice,
@@ -659,14 +667,20 @@ pub struct ResponseVariableIncomesTransactionsData {
     #[serde(
         rename = "transactionQuantity",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_quantity: Option<String>,
     #[serde(rename = "transactionValue")]
     pub transaction_value: crate::models::ResponseVariableIncomesTransactionsDataTransactionValue,
     #[serde(rename = "transactionId")]
     pub transaction_id: String,
-    #[serde(rename = "brokerNoteId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "brokerNoteId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub broker_note_id: Option<String>,
 }
 impl ::aberta_runtime::Validate for ResponseVariableIncomesTransactionsData {
@@ -910,17 +924,24 @@ pub struct ResponseVariableIncomesTransactionsCurrentData {
     #[serde(
         rename = "transactionTypeAdditionalInfo",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_type_additional_info: Option<String>,
     #[serde(rename = "transactionDate")]
     pub transaction_date: String,
-    #[serde(rename = "priceFactor", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "priceFactor",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub price_factor: Option<String>,
     #[serde(
         rename = "transactionUnitPrice",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_unit_price: Option<
         crate::models::ResponseVariableIncomesTransactionsCurrentDataTransactionUnitPrice,
@@ -928,14 +949,20 @@ pub struct ResponseVariableIncomesTransactionsCurrentData {
     #[serde(
         rename = "transactionQuantity",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
     )]
     pub transaction_quantity: Option<String>,
     #[serde(rename = "transactionValue")]
     pub transaction_value: crate::models::ResponseVariableIncomesTransactionsCurrentDataTransactionValue,
     #[serde(rename = "transactionId")]
     pub transaction_id: String,
-    #[serde(rename = "brokerNoteId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "brokerNoteId",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub broker_note_id: Option<String>,
 }
 impl ::aberta_runtime::Validate for ResponseVariableIncomesTransactionsCurrentData {
@@ -1265,13 +1292,33 @@ impl ::aberta_runtime::Validate for VariableIncomesMeta {
 pub struct VariableIncomesLinks {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
-    #[serde(rename = "last", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "last",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub last: Option<String>,
 }
 impl ::aberta_runtime::Validate for VariableIncomesLinks {
@@ -1350,11 +1397,26 @@ impl ::aberta_runtime::Validate for VariableIncomesLinks {
 pub struct VariableIncomesTransactionsLinks {
     #[serde(rename = "self")]
     pub self_: String,
-    #[serde(rename = "first", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "first",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub first: Option<String>,
-    #[serde(rename = "prev", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prev",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub prev: Option<String>,
-    #[serde(rename = "next", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "next",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub next: Option<String>,
 }
 impl ::aberta_runtime::Validate for VariableIncomesTransactionsLinks {
@@ -2530,7 +2592,12 @@ impl ::aberta_runtime::Validate for VariableIncomesGetInvestmentsResponse423Meta
 pub struct VariableIncomesGetInvestmentsResponse423 {
     #[serde(rename = "errors")]
     pub errors: Vec<crate::models::VariableIncomesGetInvestmentsResponse423Errors>,
-    #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "meta",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub meta: Option<crate::models::VariableIncomesGetInvestmentsResponse423Meta>,
 }
 impl ::aberta_runtime::Validate for VariableIncomesGetInvestmentsResponse423 {

@@ -237,7 +237,10 @@ for VariableIncomesGetInvestmentsResponse {
 fn variable_incomes_get_investments_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> VariableIncomesGetInvestmentsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -245,6 +248,27 @@ fn variable_incomes_get_investments_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn variable_incomes_get_investments_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                VariableIncomesGetInvestmentsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}/get` `variableIncomesGetInvestmentsInvestmentId`
 #[derive(Debug)]
@@ -435,7 +459,10 @@ for VariableIncomesGetInvestmentsInvestmentIdResponse {
 fn variable_incomes_get_investments_investment_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> VariableIncomesGetInvestmentsInvestmentIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -443,6 +470,27 @@ fn variable_incomes_get_investments_investment_id_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn variable_incomes_get_investments_investment_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                VariableIncomesGetInvestmentsInvestmentIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1balances/get` `variableIncomesGetInvestmentsInvestmentIdBalances`
 #[derive(Debug)]
@@ -633,7 +681,10 @@ for VariableIncomesGetInvestmentsInvestmentIdBalancesResponse {
 fn variable_incomes_get_investments_investment_id_balances_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> VariableIncomesGetInvestmentsInvestmentIdBalancesResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -641,6 +692,29 @@ fn variable_incomes_get_investments_investment_id_balances_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn variable_incomes_get_investments_investment_id_balances_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                VariableIncomesGetInvestmentsInvestmentIdBalancesResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1transactions/get` `variableIncomesGetInvestmentsInvestmentIdTransactions`
 #[derive(Debug)]
@@ -843,7 +917,10 @@ for VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse {
 fn variable_incomes_get_investments_investment_id_transactions_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -851,6 +928,29 @@ fn variable_incomes_get_investments_investment_id_transactions_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn variable_incomes_get_investments_investment_id_transactions_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                VariableIncomesGetInvestmentsInvestmentIdTransactionsResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `variable-incomes` 1.3.0 `#/paths/~1investments~1{investmentId}~1transactions-current/get` `variableIncomesGetInvestmentsInvestmentIdTransactionsCurrent`
 #[derive(Debug)]
@@ -1053,7 +1153,10 @@ for VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse {
 fn variable_incomes_get_investments_investment_id_transactions_current_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -1061,6 +1164,29 @@ fn variable_incomes_get_investments_investment_id_transactions_current_rejected(
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn variable_incomes_get_investments_investment_id_transactions_current_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                VariableIncomesGetInvestmentsInvestmentIdTransactionsCurrentResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `variable-incomes` 1.3.0 `#/paths/~1broker-notes~1{brokerNoteId}/get` `variableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteId`
 #[derive(Debug)]
@@ -1251,7 +1377,10 @@ for VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse {
 fn variable_incomes_get_investments_investment_id_broker_notes_broker_note_id_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
     if !matches!(
         rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
         500 | 504 | 529
@@ -1259,6 +1388,29 @@ fn variable_incomes_get_investments_investment_id_broker_notes_broker_note_id_re
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn variable_incomes_get_investments_investment_id_broker_notes_broker_note_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(
+        rejection.status.as_u16(), 400 | 401 | 403 | 404 | 405 | 406 | 422 | 423 | 429 |
+        500 | 504 | 529
+    ) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                VariableIncomesGetInvestmentsInvestmentIdBrokerNotesBrokerNoteIdResponse::from(
+                    rejection,
+                ),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// The poem-openapi routes over an implementation of the trait.
 pub struct VariableIncomesRoutes {
@@ -1634,11 +1786,54 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments",
+        secured: true,
+        refuse: variable_incomes_get_investments_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}",
+        secured: true,
+        refuse: variable_incomes_get_investments_investment_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}/balances",
+        secured: true,
+        refuse: variable_incomes_get_investments_investment_id_balances_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}/transactions",
+        secured: true,
+        refuse: variable_incomes_get_investments_investment_id_transactions_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/investments/{investmentId}/transactions-current",
+        secured: true,
+        refuse: variable_incomes_get_investments_investment_id_transactions_current_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/broker-notes/{brokerNoteId}",
+        secured: true,
+        refuse: variable_incomes_get_investments_investment_id_broker_notes_broker_note_id_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn VariableIncomesApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

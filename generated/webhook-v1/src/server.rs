@@ -312,11 +312,48 @@ pub fn service(
     poem_openapi::OpenApiService::new(WebhookRoutes { api }, "webhook 1.2.0", "1.2.0")
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/payments/{versionApi}/consents/{consentId}",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/payments/{versionApi}/pix/payments/{paymentId}",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/enrollments/{versionApi}/enrollments/{enrollmentId}",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/automatic-payments/{versionApi}/recurring-consents/{recurringConsentId}",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/automatic-payments/{versionApi}/pix/recurring-payments/{recurringPaymentId}",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn WebhookApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

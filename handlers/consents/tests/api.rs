@@ -271,6 +271,7 @@ fn ctx(token: &str) -> RequestContext {
         path: String::new(),
         operation_path: "",
         operation_id: "",
+        verified: None,
     }
 }
 

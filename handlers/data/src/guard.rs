@@ -211,12 +211,7 @@ fn unix_now() -> i64 {
 }
 
 fn bearer_refusal(refusal: BearerRefusal) -> Refusal {
-    Refusal::unauthorized(match refusal {
-        BearerRefusal::Missing => "no bearer token",
-        BearerRefusal::Inactive => "the token is not active",
-        BearerRefusal::CertificateMismatch => "the token is not bound to this certificate",
-        BearerRefusal::UnknownHost => "unknown host",
-    })
+    Refusal::unauthorized(refusal.detail())
 }
 
 /// Everything after the token check: its grant and scope, then the consent read through

@@ -15,7 +15,7 @@ use aberta_data::{DataApis, DataConnectors, OperationalLimits, ResourceGuard};
 use aberta_demo_bank::{DEMO_ISPB, DemoBank};
 use aberta_ecosystem::registry::Registry;
 use aberta_ecosystem::sandbox::SandboxJson;
-use aberta_ecosystem::tls::MtlsServer;
+use aberta_ecosystem::tls::{ConnectionLimits, MtlsServer};
 use aberta_payments::accounts::AccountsApiDiscovery;
 use aberta_payments::api::PaymentsService;
 use aberta_payments::approvals::approval_routes;
@@ -25,6 +25,7 @@ use aberta_payments::notify::Notifier;
 use aberta_payments::pix::Payments;
 use aberta_payments::portal::{PaymentConsentPortal, RoutedConsents};
 use aberta_payments::signed::JtiLedger;
+use aberta_runtime::gate::{AuthHook, Authenticate};
 use aberta_store::{KeyRing, Store};
 use aberta_webhooks::{Deliverer, DeliveryPolicy};
 use poem::{EndpointExt, Route};
@@ -152,6 +153,8 @@ pub struct HolderOptions {
     pub capture: bool,
     /// How long delivered events and reported calls are kept.
     pub retention: Retention,
+    /// Timeouts and connection caps of the public listener.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for HolderOptions {
@@ -161,6 +164,7 @@ impl Default for HolderOptions {
             nats: None,
             capture: true,
             retention: Retention::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -224,15 +228,18 @@ pub async fn start_with(
         http.clone(),
     )
     .await?;
-    let payments = Arc::new(PaymentsService::new(
-        auth.clone(),
-        store.clone(),
-        keyring.clone(),
-        payment_consents.clone(),
-        Arc::new(Payments::new(store.clone(), keyring.clone())),
-        bank.clone(),
-        notifier,
-    ));
+    let payments = Arc::new(
+        PaymentsService::new(
+            auth.clone(),
+            store.clone(),
+            keyring.clone(),
+            payment_consents.clone(),
+            Arc::new(Payments::new(store.clone(), keyring.clone())),
+            bank.clone(),
+            notifier,
+        )
+        .on_listener(listener.local_addr().ok()),
+    );
     let http_for_webhooks = http.clone();
     let http_for_probes = http.clone();
     let codec = payments_codec(data_dir, contract, &auth, &store, http).await?;
@@ -259,9 +266,16 @@ pub async fn start_with(
         )
         .nest_no_strip(
             ofb_payments_v4::server::BASE_PATH,
-            ofb_payments_v4::server::routes(payments.clone(), codec),
+            aberta_payments::retry::routes(payments.clone(), codec),
         );
     let apis = operations.public_routes(apis, auth.clone());
+    // Every regulated API lives under /open-banking: their secured operations check the token
+    // before their headers and bodies (401 first), and hand the verified token on. DCR, outside
+    // it, authenticates its own way.
+    let apis = Route::new().nest_no_strip(
+        "/open-banking",
+        apis.data(AuthHook(auth.clone() as Arc<dyn Authenticate>)),
+    );
     let reporting = if options.capture {
         Some(CallReporting::start(&store, keyring.clone(), contract)?)
     } else {
@@ -283,7 +297,9 @@ pub async fn start_with(
         endpoint = endpoint.with(reporting.capture.clone()).boxed();
     }
     let tls = aberta_auth::sandbox::tls_config(data_dir)?;
-    let listener = MtlsServer::serve(listener, tls, endpoint)?;
+    // What a previous run of this instance left mid-way is finished before serving.
+    payments.recover_at_start().await;
+    let listener = MtlsServer::serve_with_limits(listener, tls, endpoint, options.connections)?;
 
     let internal_token = internal_token(data_dir)?;
     let internal = InternalServer::serve(

@@ -53,11 +53,29 @@ for SignedPostOrdersResponse {
 fn signed_post_orders_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> SignedPostOrdersResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(rejection.status.as_u16(), 400) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn signed_post_orders_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(rejection.status.as_u16(), 400) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                SignedPostOrdersResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 impl SignedPostOrdersResponse {
     fn sign_with(
@@ -114,7 +132,16 @@ pub fn service(
         )
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers, verifying and signing `application/jwt` bodies with `jws`; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/orders",
+        secured: false,
+        refuse: signed_post_orders_refuse,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything), verifying and signing `application/jwt` bodies with `jws`; the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn SignedApi>,
     jws: ::std::sync::Arc<dyn ::aberta_runtime::jws::JwsCodec>,
@@ -122,6 +149,10 @@ pub fn routes(
     let handle = ::aberta_runtime::jws::JwsHandle(jws.clone());
     let service = service(api, jws);
     let service = ::aberta_runtime::reexport::poem::EndpointExt::data(service, handle);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,

@@ -313,6 +313,69 @@ pub mod types {
                 })
         }
     }
+    ///`WidgetsPutWidgetsWidgetIdWidgetId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WidgetsPutWidgetsWidgetIdWidgetId(::std::string::String);
+    impl ::std::ops::Deref for WidgetsPutWidgetsWidgetIdWidgetId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WidgetsPutWidgetsWidgetIdWidgetId>
+    for ::std::string::String {
+        fn from(value: WidgetsPutWidgetsWidgetIdWidgetId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WidgetsPutWidgetsWidgetIdWidgetId {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 100usize {
+                return Err("longer than 100 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[a-zA-Z0-9][a-zA-Z0-9-]{0,99}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[a-zA-Z0-9][a-zA-Z0-9-]{0,99}$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WidgetsPutWidgetsWidgetIdWidgetId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for WidgetsPutWidgetsWidgetIdWidgetId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WidgetsPutWidgetsWidgetIdWidgetId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`X422responseErrorCreateWidget`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct X422responseErrorCreateWidget {
@@ -489,6 +552,182 @@ pub mod types {
     }
     impl<'de> ::serde::Deserialize<'de>
     for X422responseErrorCreateWidgetErrorsItemTitle {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`X422responseErrorPutWidget`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct X422responseErrorPutWidget {
+        pub errors: ::std::vec::Vec<X422responseErrorPutWidgetErrorsItem>,
+    }
+    ///`X422responseErrorPutWidgetErrorsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct X422responseErrorPutWidgetErrorsItem {
+        pub code: X422responseErrorPutWidgetErrorsItemCode,
+        pub detail: X422responseErrorPutWidgetErrorsItemDetail,
+        pub title: X422responseErrorPutWidgetErrorsItemTitle,
+    }
+    ///`X422responseErrorPutWidgetErrorsItemCode`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum X422responseErrorPutWidgetErrorsItemCode {
+        #[serde(rename = "NOME_REPETIDO")]
+        NomeRepetido,
+    }
+    impl ::std::fmt::Display for X422responseErrorPutWidgetErrorsItemCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::NomeRepetido => f.write_str("NOME_REPETIDO"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for X422responseErrorPutWidgetErrorsItemCode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "NOME_REPETIDO" => Ok(Self::NomeRepetido),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for X422responseErrorPutWidgetErrorsItemCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for X422responseErrorPutWidgetErrorsItemCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`X422responseErrorPutWidgetErrorsItemDetail`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct X422responseErrorPutWidgetErrorsItemDetail(::std::string::String);
+    impl ::std::ops::Deref for X422responseErrorPutWidgetErrorsItemDetail {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<X422responseErrorPutWidgetErrorsItemDetail>
+    for ::std::string::String {
+        fn from(value: X422responseErrorPutWidgetErrorsItemDetail) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for X422responseErrorPutWidgetErrorsItemDetail {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 2048usize {
+                return Err("longer than 2048 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for X422responseErrorPutWidgetErrorsItemDetail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for X422responseErrorPutWidgetErrorsItemDetail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for X422responseErrorPutWidgetErrorsItemDetail {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`X422responseErrorPutWidgetErrorsItemTitle`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct X422responseErrorPutWidgetErrorsItemTitle(::std::string::String);
+    impl ::std::ops::Deref for X422responseErrorPutWidgetErrorsItemTitle {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<X422responseErrorPutWidgetErrorsItemTitle>
+    for ::std::string::String {
+        fn from(value: X422responseErrorPutWidgetErrorsItemTitle) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for X422responseErrorPutWidgetErrorsItemTitle {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for X422responseErrorPutWidgetErrorsItemTitle {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for X422responseErrorPutWidgetErrorsItemTitle {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for X422responseErrorPutWidgetErrorsItemTitle {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -698,6 +937,64 @@ impl Client {
         match response.status().as_u16() {
             201u16 => ResponseValue::from_response(response).await,
             400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            405u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            422u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Sends a `PUT` request to `/widgets/{widgetId}`
+
+*/
+    pub async fn widgets_put_widgets_widget_id<'a>(
+        &'a self,
+        widget_id: &'a types::WidgetsPutWidgetsWidgetIdWidgetId,
+        body: &'a crate::models::CreateWidget,
+    ) -> Result<
+        ResponseValue<crate::models::ResponseWidget>,
+        Error<crate::models::ResponseError>,
+    > {
+        let url = format!(
+            "{}/widgets/{}", self.baseurl, encode_path(& widget_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .put(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "widgets_put_widgets_widget_id",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             422u16 => {

@@ -20,10 +20,22 @@ pub struct CreateWidgetData {
     pub kind: crate::models::WidgetKind,
     #[serde(rename = "sizes")]
     pub sizes: Vec<i32>,
-    #[serde(rename = "deliverOn", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "deliverOn",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub deliver_on: Option<String>,
-    #[serde(rename = "price", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "price",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub price: Option<::aberta_runtime::shared::Amount>,
+    #[serde(rename = "note", default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 impl ::aberta_runtime::Validate for CreateWidgetData {
     #[allow(unused_variables)]
@@ -83,6 +95,14 @@ impl ::aberta_runtime::Validate for CreateWidgetData {
                 },
             );
         }
+        if let Some(value) = &self.note {
+            v.field(
+                "note",
+                |v| {
+                    v.max_length(value, 50);
+                },
+            );
+        }
     }
 }
 ::aberta_runtime::openapi_type!(
@@ -101,8 +121,10 @@ impl ::aberta_runtime::Validate for CreateWidgetData {
     ::aberta_runtime::schema::MetaSchema::new("integer") })) })), ("deliverOn",
     ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { format :
     Some("date"), .. ::aberta_runtime::schema::MetaSchema::new("string") })), ("price",
-    ::aberta_runtime::schema::of:: < ::aberta_runtime::shared::Amount > (registry))], ..
-    ::aberta_runtime::schema::MetaSchema::new("object") }
+    ::aberta_runtime::schema::of:: < ::aberta_runtime::shared::Amount > (registry)),
+    ("note", ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema {
+    max_length : Some(50), .. ::aberta_runtime::schema::MetaSchema::new("string") }))],
+    .. ::aberta_runtime::schema::MetaSchema::new("object") }
 );
 /// `widgets` 1.0.0 `#/components/schemas/CreateWidget`
 #[derive(
@@ -221,7 +243,12 @@ pub struct Widget {
     pub widget_id: String,
     #[serde(rename = "createdAt")]
     pub created_at: String,
-    #[serde(rename = "label", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "label",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::aberta_runtime::validate::non_null"
+    )]
     pub label: Option<crate::models::WidgetLabel>,
 }
 impl ::aberta_runtime::Validate for Widget {
@@ -645,6 +672,137 @@ impl ::aberta_runtime::Validate for T422responseErrorCreateWidget {
     ::models::T422responseErrorCreateWidgetErrors > (registry)) }))], ..
     ::aberta_runtime::schema::MetaSchema::new("object") }
 );
+/// `widgets` 1.0.0 `#/components/schemas/422ResponseErrorPutWidget/properties/errors/items/properties/code`
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub enum T422responseErrorPutWidgetErrorsCode {
+    #[serde(rename = "NOME_REPETIDO")]
+    NomeRepetido,
+}
+impl T422responseErrorPutWidgetErrorsCode {
+    /// The value as the spec writes it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::NomeRepetido => "NOME_REPETIDO",
+        }
+    }
+}
+impl ::aberta_runtime::Validate for T422responseErrorPutWidgetErrorsCode {
+    fn validate(&self, _: &mut ::aberta_runtime::Validator) {}
+}
+::aberta_runtime::openapi_type!(
+    T422responseErrorPutWidgetErrorsCode, "T422responseErrorPutWidgetErrorsCode", |
+    registry | ::aberta_runtime::schema::MetaSchema { enum_items :
+    vec![::aberta_runtime::reexport::serde_json::Value::from("NOME_REPETIDO")], ..
+    ::aberta_runtime::schema::MetaSchema::new("string") }
+);
+/// `widgets` 1.0.0 `#/components/schemas/422ResponseErrorPutWidget/properties/errors/items`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct T422responseErrorPutWidgetErrors {
+    #[serde(rename = "code")]
+    pub code: crate::models::T422responseErrorPutWidgetErrorsCode,
+    #[serde(rename = "title")]
+    pub title: String,
+    #[serde(rename = "detail")]
+    pub detail: String,
+}
+impl ::aberta_runtime::Validate for T422responseErrorPutWidgetErrors {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "code",
+            |v| {
+                let value = &self.code;
+                ::aberta_runtime::Validate::validate(value, v);
+            },
+        );
+        v.field(
+            "title",
+            |v| {
+                let value = &self.title;
+                v.max_length(value, 255);
+            },
+        );
+        v.field(
+            "detail",
+            |v| {
+                let value = &self.detail;
+                v.max_length(value, 2048);
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    T422responseErrorPutWidgetErrors, "T422responseErrorPutWidgetErrors", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["code", "title", "detail"],
+    properties : vec![("code", ::aberta_runtime::schema::of:: < crate
+    ::models::T422responseErrorPutWidgetErrorsCode > (registry)), ("title",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { max_length :
+    Some(255), .. ::aberta_runtime::schema::MetaSchema::new("string") })), ("detail",
+    ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema { max_length :
+    Some(2048), .. ::aberta_runtime::schema::MetaSchema::new("string") }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
+/// `widgets` 1.0.0 `#/components/schemas/422ResponseErrorPutWidget`
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::aberta_runtime::reexport::serde::Serialize,
+    ::aberta_runtime::reexport::serde::Deserialize
+)]
+#[serde(crate = "::aberta_runtime::reexport::serde")]
+pub struct T422responseErrorPutWidget {
+    #[serde(rename = "errors")]
+    pub errors: Vec<crate::models::T422responseErrorPutWidgetErrors>,
+}
+impl ::aberta_runtime::Validate for T422responseErrorPutWidget {
+    #[allow(unused_variables)]
+    fn validate(&self, v: &mut ::aberta_runtime::Validator) {
+        v.field(
+            "errors",
+            |v| {
+                let value = &self.errors;
+                v.min_items(value.len(), 1);
+                for (i, item) in value.iter().enumerate() {
+                    v.field(
+                        i,
+                        |v| {
+                            ::aberta_runtime::Validate::validate(item, v);
+                        },
+                    );
+                }
+            },
+        );
+    }
+}
+::aberta_runtime::openapi_type!(
+    T422responseErrorPutWidget, "422ResponseErrorPutWidget", | registry |
+    ::aberta_runtime::schema::MetaSchema { required : vec!["errors"], properties :
+    vec![("errors", ::aberta_runtime::schema::inline(::aberta_runtime::schema::MetaSchema
+    { min_items : Some(1), ..
+    ::aberta_runtime::schema::array(::aberta_runtime::schema::of:: < crate
+    ::models::T422responseErrorPutWidgetErrors > (registry)) }))], ..
+    ::aberta_runtime::schema::MetaSchema::new("object") }
+);
 /// Parses `json` as the model the spec defines at `pointer`; `None` when no model is
 /// defined there.
 #[allow(unused_variables)]
@@ -742,6 +900,30 @@ pub fn parse_at(
                     .map(drop),
             )
         }
+        "/components/schemas/422ResponseErrorPutWidget/properties/errors/items/properties/code" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorPutWidgetErrorsCode,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorPutWidget/properties/errors/items" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorPutWidgetErrors,
+                >(json)
+                    .map(drop),
+            )
+        }
+        "/components/schemas/422ResponseErrorPutWidget" => {
+            Some(
+                ::aberta_runtime::parse_json::<
+                    crate::models::T422responseErrorPutWidget,
+                >(json)
+                    .map(drop),
+            )
+        }
         _ => None,
     }
 }
@@ -833,6 +1015,18 @@ pub fn check_property(
                     json,
                     |value, v| {
                         ::aberta_runtime::Validate::validate(value, v);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/CreateWidget/properties/data/properties/note" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 50);
                     },
                 ),
             )
@@ -1070,6 +1264,50 @@ pub fn check_property(
             Some(
                 ::aberta_runtime::validate::check_value::<
                     Vec<crate::models::T422responseErrorCreateWidgetErrors>,
+                >(
+                    json,
+                    |value, v| {
+                        v.min_items(value.len(), 1);
+                        for (i, item) in value.iter().enumerate() {
+                            v.field(
+                                i,
+                                |v| {
+                                    ::aberta_runtime::Validate::validate(item, v);
+                                },
+                            );
+                        }
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorPutWidget/properties/errors/items/properties/title" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 255);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorPutWidget/properties/errors/items/properties/detail" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    String,
+                >(
+                    json,
+                    |value, v| {
+                        v.max_length(value, 2048);
+                    },
+                ),
+            )
+        }
+        "/components/schemas/422ResponseErrorPutWidget/properties/errors" => {
+            Some(
+                ::aberta_runtime::validate::check_value::<
+                    Vec<crate::models::T422responseErrorPutWidgetErrors>,
                 >(
                     json,
                     |value, v| {

@@ -19,6 +19,12 @@ pub trait WidgetsApi: Send + Sync + 'static {
         ctx: ::aberta_runtime::RequestContext,
         request: WidgetsPostWidgetsRequest,
     ) -> WidgetsPostWidgetsResponse;
+    /// `widgets` 1.0.0 `#/paths/~1widgets~1{widgetId}/put` `widgetsPutWidgetsWidgetId`
+    async fn widgets_put_widgets_widget_id(
+        &self,
+        ctx: ::aberta_runtime::RequestContext,
+        request: WidgetsPutWidgetsWidgetIdRequest,
+    ) -> WidgetsPutWidgetsWidgetIdResponse;
     /// `widgets` 1.0.0 `#/paths/~1widgets~1{widgetId}/delete` `widgetsDeleteWidgetsWidgetId`
     async fn widgets_delete_widgets_widget_id(
         &self,
@@ -62,11 +68,29 @@ for WidgetsGetWidgetsResponse {
 fn widgets_get_widgets_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> WidgetsGetWidgetsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, false);
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
     if !matches!(rejection.status.as_u16(), 400) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn widgets_get_widgets_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(rejection.status.as_u16(), 400) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                WidgetsGetWidgetsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `widgets` 1.0.0 `#/paths/~1widgets/post` `widgetsPostWidgets`
 #[derive(Debug)]
@@ -89,6 +113,10 @@ pub enum WidgetsPostWidgetsResponse {
     ),
     #[oai(status = 400)]
     BadRequest(::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>),
+    #[oai(status = 401)]
+    Unauthorized(::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>),
+    #[oai(status = 405)]
+    MethodNotAllowed(::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>),
     #[oai(status = 422)]
     UnprocessableEntity(
         ::aberta_runtime::payload::JsonUtf8<crate::models::T422responseErrorCreateWidget>,
@@ -104,6 +132,20 @@ for WidgetsPostWidgetsResponse {
     fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
         #[allow(clippy::single_match)]
         match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return WidgetsPostWidgetsResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            405 => {
+                if let Some(body) = rejection.body_as() {
+                    return WidgetsPostWidgetsResponse::MethodNotAllowed(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
             422 => {
                 if let Some(body) = rejection.body_as() {
                     return WidgetsPostWidgetsResponse::UnprocessableEntity(
@@ -130,11 +172,109 @@ for WidgetsPostWidgetsResponse {
 fn widgets_post_widgets_rejected(
     err: ::aberta_runtime::reexport::poem::Error,
 ) -> WidgetsPostWidgetsResponse {
-    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, true);
-    if !matches!(rejection.status.as_u16(), 400 | 422) {
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(
+        &err,
+        &["PARAMETRO_INVALIDO", "PARAMETRO_NAO_INFORMADO"],
+    );
+    if !matches!(rejection.status.as_u16(), 400 | 401 | 405 | 422) {
         rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
     }
     rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn widgets_post_widgets_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(rejection.status.as_u16(), 400 | 401 | 405 | 422) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                WidgetsPostWidgetsResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
+}
+/// `widgets` 1.0.0 `#/paths/~1widgets~1{widgetId}/put` `widgetsPutWidgetsWidgetId`
+#[derive(Debug)]
+pub struct WidgetsPutWidgetsWidgetIdRequest {
+    /// `widgetid` (path)
+    pub widget_id: crate::params::WidgetId,
+    pub body: crate::models::CreateWidget,
+}
+/// `widgets` 1.0.0 `#/paths/~1widgets~1{widgetId}/put` `widgetsPutWidgetsWidgetId`
+#[derive(Debug, poem_openapi::ApiResponse)]
+#[oai(bad_request_handler = "widgets_put_widgets_widget_id_rejected")]
+pub enum WidgetsPutWidgetsWidgetIdResponse {
+    #[oai(status = 200)]
+    Ok(::aberta_runtime::payload::JsonUtf8<crate::models::ResponseWidget>),
+    #[oai(status = 400)]
+    BadRequest(::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>),
+    #[oai(status = 401)]
+    Unauthorized(::aberta_runtime::payload::JsonUtf8<crate::models::ResponseError>),
+    #[oai(status = 422)]
+    UnprocessableEntity(
+        ::aberta_runtime::payload::JsonUtf8<crate::models::T422responseErrorPutWidget>,
+    ),
+}
+impl ::core::convert::From<::aberta_runtime::error_body::Rejection>
+for WidgetsPutWidgetsWidgetIdResponse {
+    #[allow(unused_variables)]
+    fn from(rejection: ::aberta_runtime::error_body::Rejection) -> Self {
+        #[allow(clippy::single_match)]
+        match rejection.status.as_u16() {
+            401 => {
+                if let Some(body) = rejection.body_as() {
+                    return WidgetsPutWidgetsWidgetIdResponse::Unauthorized(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            422 => {
+                if let Some(body) = rejection.body_as() {
+                    return WidgetsPutWidgetsWidgetIdResponse::UnprocessableEntity(
+                        ::aberta_runtime::payload::JsonUtf8(body),
+                    );
+                }
+            }
+            _ => {}
+        }
+        let body = rejection.body;
+        WidgetsPutWidgetsWidgetIdResponse::BadRequest(
+            ::aberta_runtime::payload::JsonUtf8(body),
+        )
+    }
+}
+fn widgets_put_widgets_widget_id_rejected(
+    err: ::aberta_runtime::reexport::poem::Error,
+) -> WidgetsPutWidgetsWidgetIdResponse {
+    let mut rejection = ::aberta_runtime::error_body::Rejection::from_error(&err, &[]);
+    if !matches!(rejection.status.as_u16(), 400 | 401 | 422) {
+        rejection.status = ::aberta_runtime::reexport::poem::http::StatusCode::BAD_REQUEST;
+    }
+    rejection.into()
+}
+/// A refusal made before the route (the gate's 401 or 405) in this operation's error
+/// shape, when it declares the status; otherwise it is handed back.
+fn widgets_put_widgets_widget_id_refuse(
+    rejection: ::aberta_runtime::error_body::Rejection,
+) -> ::core::result::Result<
+    ::aberta_runtime::reexport::poem::Response,
+    ::aberta_runtime::error_body::Rejection,
+> {
+    if matches!(rejection.status.as_u16(), 400 | 401 | 422) {
+        Ok(
+            ::aberta_runtime::reexport::poem::IntoResponse::into_response(
+                WidgetsPutWidgetsWidgetIdResponse::from(rejection),
+            ),
+        )
+    } else {
+        Err(rejection)
+    }
 }
 /// `widgets` 1.0.0 `#/paths/~1widgets~1{widgetId}/delete` `widgetsDeleteWidgetsWidgetId`
 #[derive(Debug)]
@@ -212,6 +352,34 @@ impl WidgetsRoutes {
         let response = self.api.widgets_post_widgets(ctx.clone(), request).await;
         response
     }
+    /// `widgets` 1.0.0 `#/paths/~1widgets~1{widgetId}/put` `widgetsPutWidgetsWidgetId`
+    #[oai(
+        path = "/widgets/:widgetId",
+        method = "put",
+        operation_id = "widgetsPutWidgetsWidgetId"
+    )]
+    async fn widgets_put_widgets_widget_id(
+        &self,
+        raw: &::aberta_runtime::reexport::poem::Request,
+        #[oai(name = "widgetId")]
+        p_widget_id: poem_openapi::param::Path<crate::params::WidgetId>,
+        body: ::aberta_runtime::payload::Json<crate::models::CreateWidget>,
+    ) -> WidgetsPutWidgetsWidgetIdResponse {
+        let ctx = ::aberta_runtime::RequestContext::from_request(
+            raw,
+            "widgetsPutWidgetsWidgetId",
+            "/widgets/{widgetId}",
+        );
+        let request = WidgetsPutWidgetsWidgetIdRequest {
+            widget_id: p_widget_id.0,
+            body: body.0,
+        };
+        let response = self
+            .api
+            .widgets_put_widgets_widget_id(ctx.clone(), request)
+            .await;
+        response
+    }
     /// `widgets` 1.0.0 `#/paths/~1widgets~1{widgetId}/delete` `widgetsDeleteWidgetsWidgetId`
     #[oai(
         path = "/widgets/:widgetId",
@@ -246,11 +414,42 @@ pub fn service(
     poem_openapi::OpenApiService::new(WidgetsRoutes { api }, "widgets 1.0.0", "1.0.0")
         .server(BASE_PATH)
 }
-/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers; the served document is [`openapi_document`].
+/// Every operation of the spec, for the gate in front of the routes.
+pub static OPERATIONS: &[::aberta_runtime::gate::Operation] = &[
+    ::aberta_runtime::gate::Operation {
+        method: "GET",
+        path: "/widgets",
+        secured: false,
+        refuse: widgets_get_widgets_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "POST",
+        path: "/widgets",
+        secured: true,
+        refuse: widgets_post_widgets_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "PUT",
+        path: "/widgets/{widgetId}",
+        secured: true,
+        refuse: widgets_put_widgets_widget_id_refuse,
+    },
+    ::aberta_runtime::gate::Operation {
+        method: "DELETE",
+        path: "/widgets/{widgetId}",
+        secured: false,
+        refuse: ::aberta_runtime::gate::undeclared,
+    },
+];
+/// Mounts `api` under [`BASE_PATH`] with the FAPI response headers behind the runtime's gate (405 with `Allow` for a method the spec does not give a path; the request's `AuthHook`, when set, before a secured operation reads anything); the served document is [`openapi_document`].
 pub fn routes(
     api: ::std::sync::Arc<dyn WidgetsApi>,
 ) -> ::aberta_runtime::reexport::poem::Route {
     let service = service(api);
+    let service = ::aberta_runtime::reexport::poem::EndpointExt::with(
+        service,
+        ::aberta_runtime::gate::Gate::new(OPERATIONS),
+    );
     ::aberta_runtime::reexport::poem::Route::new()
         .nest(
             BASE_PATH,
