@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use aberta_runtime::RequestContext;
-use aberta_runtime::connector::PageRequest;
+use aberta_runtime::connector::{ConnectorError, Page, PageRequest};
 use aberta_runtime::error_body::now;
 use aberta_runtime::shared::{Links, Meta, MetaSingle};
 
@@ -132,6 +132,32 @@ fn push_param(url: &mut String, sep: &mut char, name: &str, value: &str) {
             let _ = write!(url, "%{b:02X}");
         }
     }
+}
+
+/// The bank's page of a list whose schema wants at least one record (`minItems: 1` on
+/// `data`: the customers identifications), refused when it holds none, since `data: []` would
+/// break the schema. A page past the last answers 422 `PARAMETRO_INVALIDO`, as a `page` below
+/// 1 does; a list with no record at all is 404; an empty page the bank counts records for is
+/// the bank's failure. As errors of the bank's answer, they give back the operational-limit
+/// unit like any unanswered call.
+pub fn with_records<T>(got: Page<T>, page: PageRequest) -> Result<Page<T>, ConnectorError> {
+    if !got.items.is_empty() {
+        return Ok(got);
+    }
+    let last = total_pages(got.total_records, page.page_size);
+    if last == 0 {
+        return Err(ConnectorError::NotFound);
+    }
+    if page.page > last {
+        return Err(ConnectorError::Refused {
+            code: crate::refusal::code::INVALID_PARAMETER.to_string(),
+            detail: format!("page {} is past the last page, {last}", page.page),
+        });
+    }
+    Err(ConnectorError::Backend(format!(
+        "page {} of {last} came back empty",
+        page.page
+    )))
 }
 
 /// The records of `page` out of everything, for lists the platform filters itself.
@@ -322,6 +348,35 @@ mod tests {
         assert!(links.next.is_none() && links.last.is_none());
         let meta = meta(0, 25);
         assert_eq!((meta.total_records, meta.total_pages), (0, 0));
+    }
+
+    #[test]
+    fn a_list_that_needs_records_refuses_an_empty_page() {
+        let at = |page| PageRequest { page, page_size: 1 };
+        let page = |items: Vec<u32>, total_records| Page {
+            items,
+            total_records,
+        };
+        // One identification record: page 1 has it; page 2 is past the last.
+        assert_eq!(with_records(page(vec![7], 1), at(1)).unwrap().items, [7]);
+        let past = with_records(page(vec![], 1), at(2)).unwrap_err();
+        let refusal = Refusal::from_connector(&past);
+        assert_eq!(
+            (refusal.status, refusal.code.as_ref()),
+            (422, "PARAMETRO_INVALIDO")
+        );
+        assert!(
+            refusal.detail.contains("past the last page, 1"),
+            "{refusal:?}"
+        );
+        // No record at all, on any page.
+        for n in [1, 3] {
+            let none = with_records(page(Vec::<u32>::new(), 0), at(n)).unwrap_err();
+            assert_eq!(Refusal::from_connector(&none).status, 404);
+        }
+        // A bank that counts three records and gives none for page 2.
+        let odd = with_records(page(Vec::<u32>::new(), 3), at(2)).unwrap_err();
+        assert_eq!(Refusal::from_connector(&odd).status, 500);
     }
 
     #[test]

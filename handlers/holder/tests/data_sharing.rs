@@ -801,6 +801,15 @@ async fn journey(backend: Backend) {
     )
     .await;
     refused("personal data on a business consent", &personal, 403, None);
+    // Identifications need a record on every page (`minItems: 1`): past the last, a 422.
+    let past = get(
+        &business,
+        &base,
+        "/open-banking/customers/v2/business/identifications?page=2",
+        &business_token,
+    )
+    .await;
+    refused("a page past the last", &past, 422, Some("PARAMETRO_INVALIDO"));
 
     let store = world.holder.store.clone();
     world.holder.shutdown().await;

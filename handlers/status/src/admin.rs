@@ -81,6 +81,44 @@ fn series(
     (pick(current), previous.iter().map(&pick).collect())
 }
 
+/// The endpoint as the absolute URI the spec's `format: uri` asks for: the brand's origin
+/// and the templated path, whose braces (not allowed in a URI, RFC 3986 §2) are
+/// percent-encoded, `/accounts/%7BaccountId%7D`; decoded, it is the PCM's endpoint
+/// identifier. Any other character a path may not hold is encoded the same way.
+fn endpoint_uri(origin: &str, path: &str) -> String {
+    let mut uri = String::with_capacity(origin.len() + path.len() + 8);
+    uri.push_str(origin);
+    for b in path.bytes() {
+        let allowed = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'/' | b'-'
+                    | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+            );
+        if allowed {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri
+}
+
 fn entry(origin: &str, request_time: &str, m: EndpointMetrics) -> ResponseMetricsListData {
     let s = |pick: fn(&DayFigures) -> i64| series(&m.current_day, &m.previous_days, pick);
     let (current_day, previous_days) = s(|d| d.invocations);
@@ -114,7 +152,7 @@ fn entry(origin: &str, request_time: &str, m: EndpointMetrics) -> ResponseMetric
         previous_days,
     };
     ResponseMetricsListData {
-        endpoint: format!("{origin}{}", m.endpoint),
+        endpoint: endpoint_uri(origin, &m.endpoint),
         request_time: request_time.to_string(),
         availability: AvailabilityMetrics {
             uptime: AvailabilityMetricsUptime {
@@ -196,5 +234,26 @@ impl AdminApi for Admin {
             Ok(body) => GetMetricsResponse::Ok(Json(body)),
             Err(refused) => Rejection::from(refused).into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint_uri;
+
+    #[test]
+    fn templated_paths_become_uris() {
+        assert_eq!(
+            endpoint_uri(
+                "https://bank.example",
+                "/open-banking/consents/v3/consents/{consentId}"
+            ),
+            "https://bank.example/open-banking/consents/v3/consents/%7BconsentId%7D"
+        );
+        assert_eq!(
+            endpoint_uri("https://bank.example", "/open-banking/accounts/v2/accounts"),
+            "https://bank.example/open-banking/accounts/v2/accounts"
+        );
+        assert_eq!(endpoint_uri("https://b", "/a b%"), "https://b/a%20b%25");
     }
 }

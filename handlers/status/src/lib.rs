@@ -83,6 +83,16 @@ pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<()> {
         )
         .await?;
     }
-    m.finish(1).await?;
+    if m.current() < 2 {
+        // The rollup now grows through the current day up to a mark instead of holding only
+        // settled days behind marker rows; those rows are derived data, rebuilt from the
+        // recorded calls on the next request.
+        use sea_orm::ConnectionTrait;
+        m.txn()
+            .execute_unprepared("DELETE FROM status_call_day")
+            .await?;
+        m.create_table(entity::call_mark::Entity).await?;
+    }
+    m.finish(2).await?;
     Ok(())
 }

@@ -366,8 +366,9 @@ async fn admin_metrics_match_the_hand_computed_fixture() {
             series(4, &[3, 2, 0, 0, 0, 0, 0])
         );
 
-        // Settled days come from the rollup: a call recorded late for 05-19 changes nothing;
-        // one for yesterday, still within the grace hour, counts.
+        // What is rolled up is read from the rollup: calls recorded late for time the rollup
+        // has passed (everything up to two minutes before now) change nothing; one received
+        // after that counts.
         record(
             &db.conn,
             &[
@@ -387,6 +388,7 @@ async fn admin_metrics_match_the_hand_computed_fixture() {
                     200,
                     9_000,
                 ),
+                call("demo", ACCOUNTS, "accounts", ms(t0() + 5, 0), 200, 250),
             ],
         )
         .await;
@@ -394,17 +396,14 @@ async fn admin_metrics_match_the_hand_computed_fixture() {
         let body = validated(status, &bytes);
         assert_eq!(
             body["data"][0]["invocations"],
-            series(6, &[6, 2]),
+            series(7, &[5, 2]),
             "{backend:?}"
         );
-        assert_eq!(
-            body["data"][0]["averageResponse"],
-            series(250, &[1_602, 100])
-        );
+        assert_eq!(body["data"][0]["averageResponse"], series(250, &[122, 100]));
         let (_, bytes) = get(&all, HOST, "/open-banking/admin/v2/metrics").await;
         assert_eq!(
             json(&bytes)["data"][0]["invocations"],
-            series(7, &[6, 2, 0, 0, 0, 0, 0])
+            series(8, &[5, 2, 0, 0, 0, 0, 0])
         );
         db.finish().await;
     }
@@ -423,4 +422,167 @@ async fn no_calls_no_entries() {
         assert_eq!(body["meta"], json!({ "totalRecords": 0, "totalPages": 0 }));
         db.finish().await;
     }
+}
+
+/// Today is rolled up as it goes, like the past days: once the rollup has passed some calls,
+/// they are counted from it and no longer read (here they are even deleted, as a purge
+/// would), so an answer does not grow with the calls recorded. Two instances asking at once
+/// add nothing twice.
+#[tokio::test]
+async fn today_is_read_from_the_rollup() {
+    for backend in backends() {
+        let db = Db::new(backend).await;
+        let t0 = t0();
+        // Yesterday: 3 calls; today, in the first hour: 40 calls, 4 in one second, 2 errors.
+        let mut calls = vec![
+            call("demo", ACCOUNTS, "accounts", ms(t0 - 3_600, 0), 200, 10),
+            call("demo", ACCOUNTS, "accounts", ms(t0 - 3_600, 10), 200, 20),
+            call("demo", ACCOUNTS, "accounts", ms(t0 - 60, 0), 500, 30),
+        ];
+        calls.extend((0..36).map(|i| {
+            call(
+                "demo",
+                ACCOUNTS,
+                "accounts",
+                ms(t0 + 60 + 60 * i, 0),
+                200,
+                100,
+            )
+        }));
+        calls.extend(
+            (0..4).map(|i| call("demo", ACCOUNTS, "accounts", ms(t0 + 30, 100 * i), 503, 200)),
+        );
+        record(&db.conn, &calls).await;
+
+        let clock = Arc::new(ManualClock::new(t0 + 3_600));
+        let first = admin_api(db.register(&clock), Some(brand_of()));
+        let other_conn = db.second().await;
+        let second = admin_api(
+            Arc::new(OutageRegister::new(other_conn.clone(), clock.clone())),
+            Some(brand_of()),
+        );
+        let one = TestClient::new(ofb_admin_v2::server::routes(first));
+        let two = TestClient::new(ofb_admin_v2::server::routes(second));
+        let expected = |body: &Value| {
+            let accounts = &body["data"][0];
+            assert_eq!(accounts["invocations"], series(40, &[3]), "{backend:?}");
+            // 36 × 100 + 4 × 200 = 4 400 ms over 40 calls; 10 + 20 + 30 over 3.
+            assert_eq!(accounts["averageResponse"], series(110, &[20]));
+            assert_eq!(accounts["peakTps"], series(4, &[2]));
+            assert_eq!(accounts["errors"], series(4, &[1]));
+        };
+
+        // Both instances at once: whichever rolls up, the figures are those of the calls.
+        let path = "/open-banking/admin/v2/metrics";
+        let ((s1, b1), (s2, b2)) = tokio::join!(get(&one, HOST, path), get(&two, HOST, path));
+        expected(&validated(s1, &b1));
+        expected(&validated(s2, &b2));
+
+        // Everything received more than two minutes ago is in the rollup: deleting those
+        // calls changes nothing.
+        let mark = ms(t0 + 3_600 - aberta_status::metrics::SETTLE, 0);
+        use sea_orm::ConnectionTrait;
+        db.conn
+            .execute_unprepared(&format!("DELETE FROM api_call WHERE received_at < {mark}"))
+            .await
+            .unwrap();
+        let (status, bytes) = get(&one, HOST, path).await;
+        expected(&validated(status, &bytes));
+
+        // Later the same day: new calls add to the rolled-up ones.
+        record(
+            &db.conn,
+            &[
+                call("demo", ACCOUNTS, "accounts", ms(t0 + 4_000, 0), 200, 110),
+                call("demo", ACCOUNTS, "accounts", ms(t0 + 4_000, 500), 200, 110),
+            ],
+        )
+        .await;
+        clock.set(t0 + 7_200);
+        let (status, bytes) = get(&two, HOST, path).await;
+        let body = validated(status, &bytes);
+        assert_eq!(
+            body["data"][0]["invocations"],
+            series(42, &[3]),
+            "{backend:?}"
+        );
+        assert_eq!(body["data"][0]["averageResponse"], series(110, &[20]));
+        assert_eq!(body["data"][0]["peakTps"], series(4, &[2]));
+        other_conn.close().await.unwrap();
+        db.finish().await;
+    }
+}
+
+/// True when `value` is an absolute URI as RFC 3986 §3 writes one: a scheme, then only
+/// unreserved, reserved and percent-encoded characters.
+fn is_absolute_uri(value: &str) -> bool {
+    let Some((scheme, rest)) = value.split_once(':') else {
+        return false;
+    };
+    let scheme_ok = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = |j: usize| bytes.get(j).is_some_and(|h| h.is_ascii_hexdigit());
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        let ok = b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&b);
+        if !ok {
+            return false;
+        }
+        i += 1;
+    }
+    scheme_ok
+}
+
+/// `endpoint` is `format: uri` in the spec: a templated path's braces cannot stand in it.
+#[tokio::test]
+async fn templated_endpoints_are_reported_as_uris() {
+    const CONSENT: &str = "/open-banking/consents/v3/consents/{consentId}";
+    for backend in backends() {
+        let db = Db::new(backend).await;
+        record(
+            &db.conn,
+            &[call("demo", CONSENT, "consents", ms(now() - 1, 0), 200, 5)],
+        )
+        .await;
+        let clock = Arc::new(ManualClock::new(now()));
+        let client = TestClient::new(ofb_admin_v2::server::routes(admin_api(
+            db.register(&clock),
+            Some(brand_of()),
+        )));
+        let (status, bytes) = get(&client, HOST, "/open-banking/admin/v2/metrics").await;
+        let body = validated(status, &bytes);
+        let endpoint = body["data"][0]["endpoint"].as_str().unwrap().to_string();
+        assert_eq!(
+            endpoint,
+            format!("https://{HOST}/open-banking/consents/v3/consents/%7BconsentId%7D"),
+            "{backend:?}"
+        );
+        for value in body["data"].as_array().unwrap() {
+            let endpoint = value["endpoint"].as_str().unwrap();
+            assert!(is_absolute_uri(endpoint), "not a URI: {endpoint}");
+        }
+        db.finish().await;
+    }
+}
+
+#[test]
+fn the_uri_check_refuses_braces() {
+    assert!(is_absolute_uri("https://b.example/x/%7Bid%7D"));
+    assert!(!is_absolute_uri("https://b.example/x/{id}"));
+    assert!(!is_absolute_uri("/x/y"));
+    assert!(!is_absolute_uri("https://b.example/a b"));
 }

@@ -1,5 +1,7 @@
 //! customers 2.2.1: the registration data of the consent's customer (personal endpoints) or
-//! business (business endpoints), each behind its own PF/PJ permission.
+//! business (business endpoints), each behind its own PF/PJ permission. The identifications
+//! lists need at least one record per page (`minItems: 1`), so a page without one is refused
+//! ([`pagination::with_records`]).
 
 use std::sync::Arc;
 
@@ -69,7 +71,8 @@ impl CustomersApi for CustomersService {
                     page,
                 },
             )
-            .await;
+            .await
+            .and_then(|got| pagination::with_records(got, page));
         let got = refuse!(answer(&self.guard, &access, outcome).await);
         let links = LinkBase {
             base_path: BASE_PATH,
@@ -168,7 +171,8 @@ impl CustomersApi for CustomersService {
                     page,
                 },
             )
-            .await;
+            .await
+            .and_then(|got| pagination::with_records(got, page));
         let got = refuse!(answer(&self.guard, &access, outcome).await);
         let links = LinkBase {
             base_path: BASE_PATH,

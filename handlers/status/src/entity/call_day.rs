@@ -1,6 +1,6 @@
 //! The daily rollup of the recorded calls: one row per scope (a brand, or `*` for all),
-//! Brasília day and templated endpoint, written once the day has settled. A row with an
-//! empty endpoint marks the day as rolled up (a day may have no calls at all).
+//! Brasília day and templated endpoint, with the sums of the calls rolled up so far (up to the
+//! scope's `status_call_mark`). Rows of the current day grow as the rollup advances.
 
 use sea_orm::entity::prelude::*;
 
