@@ -809,7 +809,12 @@ async fn journey(backend: Backend) {
         &business_token,
     )
     .await;
-    refused("a page past the last", &past, 422, Some("PARAMETRO_INVALIDO"));
+    refused(
+        "a page past the last",
+        &past,
+        422,
+        Some("PARAMETRO_INVALIDO"),
+    );
 
     let store = world.holder.store.clone();
     world.holder.shutdown().await;
