@@ -264,7 +264,7 @@ async fn an_outbox_from_schema_version_2_gains_the_seq_column() {
         conn.execute_unprepared("ALTER TABLE event_outbox DROP COLUMN seq")
             .await
             .unwrap();
-        conn.execute_unprepared("UPDATE aberta_schema_version SET version = 2 WHERE version = 3")
+        conn.execute_unprepared("UPDATE aberta_schema_version SET version = 2 WHERE version >= 3")
             .await
             .unwrap();
         conn.execute_unprepared(
