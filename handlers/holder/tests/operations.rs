@@ -238,19 +238,29 @@ async fn events_reach_nats(backend: Backend) {
                 })
                 .await
                 .unwrap();
-            let mut batch = consumer
-                .fetch()
-                .max_messages(100)
-                .expires(std::time::Duration::from_millis(300))
-                .messages()
-                .await
-                .unwrap();
-            while let Some(message) = batch.next().await {
-                let envelope: Value = serde_json::from_slice(&message.unwrap().payload).unwrap();
-                if envelope["type"] == "client.registered"
-                    && envelope["data"]["clientId"] == json!(client_id)
-                {
-                    registered = Some(envelope);
+            // The stream carries every event of the shared test database, whatever test wrote
+            // it, so read the subject to its end in batches.
+            loop {
+                let mut batch = consumer
+                    .fetch()
+                    .max_messages(100)
+                    .expires(std::time::Duration::from_millis(300))
+                    .messages()
+                    .await
+                    .unwrap();
+                let mut fetched = 0;
+                while let Some(message) = batch.next().await {
+                    fetched += 1;
+                    let envelope: Value =
+                        serde_json::from_slice(&message.unwrap().payload).unwrap();
+                    if envelope["type"] == "client.registered"
+                        && envelope["data"]["clientId"] == json!(client_id)
+                    {
+                        registered = Some(envelope);
+                    }
+                }
+                if fetched == 0 || registered.is_some() {
+                    break;
                 }
             }
         }
