@@ -23,7 +23,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Backend, Env, Tpp};
 use serde_json::{Value, json};
 use validator::Validator;
-use world::{World, client_token};
+use world::{PF_PERMISSIONS, World, client_token};
 
 /// The documents of the APIs the holder serves: (api, major version, base path it is served
 /// under).
@@ -266,38 +266,6 @@ fn today() -> chrono::NaiveDate {
 }
 
 const CNPJ_INITIATOR: &str = "22333444000105";
-
-/// Every permission of the PF data groups this installation offers.
-const PF_PERMISSIONS: &[&str] = &[
-    "RESOURCES_READ",
-    "CUSTOMERS_PERSONAL_IDENTIFICATIONS_READ",
-    "CUSTOMERS_PERSONAL_ADITTIONALINFO_READ",
-    "ACCOUNTS_READ",
-    "ACCOUNTS_BALANCES_READ",
-    "ACCOUNTS_TRANSACTIONS_READ",
-    "ACCOUNTS_OVERDRAFT_LIMITS_READ",
-    "CREDIT_CARDS_ACCOUNTS_READ",
-    "CREDIT_CARDS_ACCOUNTS_BILLS_READ",
-    "CREDIT_CARDS_ACCOUNTS_BILLS_TRANSACTIONS_READ",
-    "CREDIT_CARDS_ACCOUNTS_LIMITS_READ",
-    "CREDIT_CARDS_ACCOUNTS_TRANSACTIONS_READ",
-    "LOANS_READ",
-    "LOANS_WARRANTIES_READ",
-    "LOANS_SCHEDULED_INSTALMENTS_READ",
-    "LOANS_PAYMENTS_READ",
-    "FINANCINGS_READ",
-    "FINANCINGS_WARRANTIES_READ",
-    "FINANCINGS_SCHEDULED_INSTALMENTS_READ",
-    "FINANCINGS_PAYMENTS_READ",
-    "UNARRANGED_ACCOUNTS_OVERDRAFT_READ",
-    "UNARRANGED_ACCOUNTS_OVERDRAFT_WARRANTIES_READ",
-    "UNARRANGED_ACCOUNTS_OVERDRAFT_SCHEDULED_INSTALMENTS_READ",
-    "UNARRANGED_ACCOUNTS_OVERDRAFT_PAYMENTS_READ",
-    "INVOICE_FINANCINGS_READ",
-    "INVOICE_FINANCINGS_WARRANTIES_READ",
-    "INVOICE_FINANCINGS_SCHEDULED_INSTALMENTS_READ",
-    "INVOICE_FINANCINGS_PAYMENTS_READ",
-];
 
 const DATA_SCOPES: &str = "accounts credit-cards-accounts customers loans financings invoice-financings unarranged-accounts-overdraft resources";
 

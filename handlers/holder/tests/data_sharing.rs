@@ -11,7 +11,7 @@ use aberta_data::OperationalLimits;
 use common::{Backend, Tpp};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex, OnceLock};
-use world::{World, client_token};
+use world::{PF_PERMISSIONS, World, client_token};
 
 /// Everything every test in this binary logs, at debug level, for the personal-data check.
 fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
@@ -48,38 +48,6 @@ impl std::io::Write for Captured {
 const CONSENTS: &str = "/open-banking/consents/v3/consents";
 const RESOURCES: &str = "/open-banking/resources/v3/resources";
 const ACCOUNTS: &str = "/open-banking/accounts/v2/accounts";
-
-/// Every permission of the PF data groups this installation offers.
-const PF_PERMISSIONS: &[&str] = &[
-    "RESOURCES_READ",
-    "CUSTOMERS_PERSONAL_IDENTIFICATIONS_READ",
-    "CUSTOMERS_PERSONAL_ADITTIONALINFO_READ",
-    "ACCOUNTS_READ",
-    "ACCOUNTS_BALANCES_READ",
-    "ACCOUNTS_TRANSACTIONS_READ",
-    "ACCOUNTS_OVERDRAFT_LIMITS_READ",
-    "CREDIT_CARDS_ACCOUNTS_READ",
-    "CREDIT_CARDS_ACCOUNTS_BILLS_READ",
-    "CREDIT_CARDS_ACCOUNTS_BILLS_TRANSACTIONS_READ",
-    "CREDIT_CARDS_ACCOUNTS_LIMITS_READ",
-    "CREDIT_CARDS_ACCOUNTS_TRANSACTIONS_READ",
-    "LOANS_READ",
-    "LOANS_WARRANTIES_READ",
-    "LOANS_SCHEDULED_INSTALMENTS_READ",
-    "LOANS_PAYMENTS_READ",
-    "FINANCINGS_READ",
-    "FINANCINGS_WARRANTIES_READ",
-    "FINANCINGS_SCHEDULED_INSTALMENTS_READ",
-    "FINANCINGS_PAYMENTS_READ",
-    "UNARRANGED_ACCOUNTS_OVERDRAFT_READ",
-    "UNARRANGED_ACCOUNTS_OVERDRAFT_WARRANTIES_READ",
-    "UNARRANGED_ACCOUNTS_OVERDRAFT_SCHEDULED_INSTALMENTS_READ",
-    "UNARRANGED_ACCOUNTS_OVERDRAFT_PAYMENTS_READ",
-    "INVOICE_FINANCINGS_READ",
-    "INVOICE_FINANCINGS_WARRANTIES_READ",
-    "INVOICE_FINANCINGS_SCHEDULED_INSTALMENTS_READ",
-    "INVOICE_FINANCINGS_PAYMENTS_READ",
-];
 
 /// Only registration data: no product the data APIs serve.
 const CUSTOMER_ONLY: &[&str] = &[
